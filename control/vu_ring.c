@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+#include "vu_ring.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../datapath/log.h"
+#include "vu_table.h"
+
+#define TAG "vu"
+
+/* virtio 1.x 2.7 (split virtqueues): part sizes and alignments. */
+#define DESC_SIZE 16u
+#define AVAIL_SIZE(n) (6u + 2u * (uint64_t)(n))  /* incl. used_event */
+#define USED_SIZE(n) (6u + 8u * (uint64_t)(n))   /* incl. avail_event */
+
+void vu_vring_reset(struct vu_vring *vr)
+{
+	int *fds[] = {&vr->kick_fd, &vr->call_fd, &vr->err_fd};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(fds); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	memset(vr, 0, sizeof(*vr));
+	vr->kick_fd = vr->call_fd = vr->err_fd = -1;
+}
+
+bool vu_vring_ready(const struct vu_dev *d, uint32_t i)
+{
+	const struct vu_vring *vr = &d->vr[i];
+
+	return vr->started && !vr->broken && vr->num && vr->desc &&
+	       vr->avail && vr->used;
+}
+
+/* Fill desc/avail/used from addr; 0, or -EFAULT with one log line. */
+static int vring_translate(struct vu_dev *d, uint32_t i)
+{
+	struct vu_vring *vr = &d->vr[i];
+	const struct vu_vring_addr *a = &vr->addr;
+
+	vr->desc = vr->avail = vr->used = NULL;
+	if (!vr->addr_set || vr->num == 0)
+		return 0; /* not complete yet: translated when it is */
+	const struct gmem *t = d->mem.table;
+	void *desc = gmem_uva_to_hva(t, a->desc_user_addr,
+				     DESC_SIZE * (uint64_t)vr->num);
+	void *avail = gmem_uva_to_hva(t, a->avail_user_addr,
+				      AVAIL_SIZE(vr->num));
+	void *used = gmem_uva_to_hva(t, a->used_user_addr, USED_SIZE(vr->num));
+	if (!desc || !avail || !used) {
+		LOG_ERR(TAG, "%s: ring %u (size %u): %s at 0x%" PRIx64
+			" is outside guest memory", d->name, i, vr->num,
+			!desc ? "descriptor table" : !avail ? "avail ring" :
+			"used ring", !desc ? a->desc_user_addr :
+			!avail ? a->avail_user_addr : a->used_user_addr);
+		return -EFAULT;
+	}
+	vr->desc = desc;
+	vr->avail = avail;
+	vr->used = used;
+	vr->used_gpa = (a->flags & BIT_ULL(VHOST_VRING_F_LOG)) ?
+		       a->log_guest_addr : gmem_uva_to_gpa(t, a->used_user_addr);
+	return 0;
+}
+
+void vu_rings_retranslate(struct vu_dev *d)
+{
+	for (uint32_t i = 0; i < d->nvrings; i++)
+		if (d->vr[i].addr_set)
+			(void)vring_translate(d, i); /* logs; ring not ready */
+}
+
+static int refuse_started(struct vu_dev *d, const char *req, uint32_t i)
+{
+	LOG_ERR(TAG, "%s: %s on ring %u while it is started (send "
+		"GET_VRING_BASE first)", d->name, req, i);
+	return -EBUSY;
+}
+
+int vu_h_set_vring_num(struct vu_dev *d, const struct vu_msg *m, int *fds,
+		       int nfds, struct vu_msg *reply)
+{
+	uint32_t i = m->payload.state.index, num = m->payload.state.num;
+
+	(void)fds; (void)nfds; (void)reply;
+	if (d->vr[i].started)
+		return refuse_started(d, "SET_VRING_NUM", i);
+	/* virtio 1.x 2.7: queue size is a power of 2, at most 32768. */
+	if (!is_pow2_u32(num) || num > VU_VRING_MAX_SIZE) {
+		LOG_ERR(TAG, "%s: SET_VRING_NUM ring %u size %u: must be a power "
+			"of two in 1..%u", d->name, i, num, VU_VRING_MAX_SIZE);
+		return -EINVAL;
+	}
+	d->vr[i].num = num;
+	if (vring_translate(d, i) < 0) {
+		d->vr[i].num = 0;
+		return -EFAULT;
+	}
+	return 0;
+}
+
+int vu_h_set_vring_addr(struct vu_dev *d, const struct vu_msg *m, int *fds,
+			int nfds, struct vu_msg *reply)
+{
+	const struct vu_vring_addr *a = &m->payload.addr;
+	uint32_t i = a->index;
+	struct vu_vring *vr = &d->vr[i];
+
+	(void)fds; (void)nfds; (void)reply;
+	if (a->flags & ~BIT_ULL(VHOST_VRING_F_LOG)) {
+		LOG_ERR(TAG, "%s: SET_VRING_ADDR ring %u: unknown flags 0x%x",
+			d->name, i, a->flags);
+		return -EINVAL;
+	}
+	if ((a->desc_user_addr & 15) || (a->avail_user_addr & 1) ||
+	    (a->used_user_addr & 3)) {
+		LOG_ERR(TAG, "%s: SET_VRING_ADDR ring %u: misaligned desc 0x%"
+			PRIx64 "/16 avail 0x%" PRIx64 "/2 used 0x%" PRIx64 "/4",
+			d->name, i, a->desc_user_addr, a->avail_user_addr,
+			a->used_user_addr);
+		return -EINVAL;
+	}
+	struct vu_vring_addr old = vr->addr;
+	bool old_set = vr->addr_set;
+	vr->addr = *a;
+	vr->addr_set = true;
+	if (vring_translate(d, i) < 0) {
+		vr->addr = old;
+		vr->addr_set = old_set;
+		(void)vring_translate(d, i);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+int vu_h_set_vring_base(struct vu_dev *d, const struct vu_msg *m, int *fds,
+			int nfds, struct vu_msg *reply)
+{
+	uint32_t i = m->payload.state.index, num = m->payload.state.num;
+
+	(void)fds; (void)nfds; (void)reply;
+	if (d->vr[i].started)
+		return refuse_started(d, "SET_VRING_BASE", i);
+	if (num > 0xffff) { /* split ring: a 16-bit avail index */
+		LOG_ERR(TAG, "%s: SET_VRING_BASE ring %u: base %u is not a "
+			"16-bit index", d->name, i, num);
+		return -EINVAL;
+	}
+	d->vr[i].base = num;
+	return 0;
+}
+
+int vu_h_get_vring_base(struct vu_dev *d, const struct vu_msg *m, int *fds,
+			int nfds, struct vu_msg *reply)
+{
+	uint32_t i = m->payload.state.index;
+	struct vu_vring *vr = &d->vr[i];
+
+	(void)fds; (void)nfds;
+	/* Stops the ring (the datapath is paused around this call, so base
+	 * is final).  Like libvhost-user and DPDK, drop kick and call: the
+	 * front-end sends new ones when it starts the ring again. */
+	vr->started = false;
+	vr->kick_set = false;
+	if (vr->kick_fd >= 0)
+		close(vr->kick_fd);
+	if (vr->call_fd >= 0)
+		close(vr->call_fd);
+	vr->kick_fd = vr->call_fd = -1;
+	reply->payload.state.index = i;
+	reply->payload.state.num = vr->base;
+	return (int)sizeof(reply->payload.state);
+}
+
+/* KICK/CALL/ERR: the fd is there exactly when the no-fd flag is clear. */
+static int take_ring_fd(struct vu_dev *d, const char *req,
+			const struct vu_msg *m, int *fds, int nfds, int *slot)
+{
+	bool nofd = m->payload.u64 & VU_VRING_NOFD_MASK;
+	uint32_t i = m->payload.u64 & VU_VRING_IDX_MASK;
+
+	if (nofd != (nfds == 0)) {
+		LOG_ERR(TAG, "%s: %s ring %u: no-fd flag %d but %d fds attached",
+			d->name, req, i, nofd, nfds);
+		return -EINVAL;
+	}
+	if (*slot >= 0)
+		close(*slot);
+	*slot = nofd ? -1 : fds[0];
+	if (!nofd)
+		fds[0] = -1;
+	return 0;
+}
+
+int vu_h_set_vring_kick(struct vu_dev *d, const struct vu_msg *m, int *fds,
+			int nfds, struct vu_msg *reply)
+{
+	uint32_t i = m->payload.u64 & VU_VRING_IDX_MASK;
+	struct vu_vring *vr = &d->vr[i];
+
+	(void)reply;
+	int err = take_ring_fd(d, "SET_VRING_KICK", m, fds, nfds, &vr->kick_fd);
+	if (err)
+		return err;
+	vr->kick_set = true;
+	vr->started = true;
+	vr->broken = false;
+	LOG_DEBUG(TAG, "%s: ring %u started (size %u, base %u, %s)", d->name,
+		  i, vr->num, vr->base, vr->enabled ? "enabled" : "disabled");
+	return 0;
+}
+
+int vu_h_set_vring_call(struct vu_dev *d, const struct vu_msg *m, int *fds,
+			int nfds, struct vu_msg *reply)
+{
+	uint32_t i = m->payload.u64 & VU_VRING_IDX_MASK;
+
+	(void)reply;
+	return take_ring_fd(d, "SET_VRING_CALL", m, fds, nfds,
+			    &d->vr[i].call_fd);
+}
+
+int vu_h_set_vring_err(struct vu_dev *d, const struct vu_msg *m, int *fds,
+		       int nfds, struct vu_msg *reply)
+{
+	uint32_t i = m->payload.u64 & VU_VRING_IDX_MASK;
+
+	(void)reply;
+	return take_ring_fd(d, "SET_VRING_ERR", m, fds, nfds, &d->vr[i].err_fd);
+}
+
+int vu_h_set_vring_enable(struct vu_dev *d, const struct vu_msg *m, int *fds,
+			  int nfds, struct vu_msg *reply)
+{
+	uint32_t i = m->payload.state.index, num = m->payload.state.num;
+
+	(void)fds; (void)nfds; (void)reply;
+	if (num > 1) {
+		LOG_ERR(TAG, "%s: SET_VRING_ENABLE ring %u: value %u is not 0/1",
+			d->name, i, num);
+		return -EINVAL;
+	}
+	d->vr[i].enabled = num;
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * compiler.h: small compiler helpers shared by every vhostd module.
+ *
+ * Kept free of any module's types so that control/, pmd/, numa/ and
+ * datapath/ can all include it without creating a dependency.
+ */
+#ifndef VHOSTD_COMPILER_H
+#define VHOSTD_COMPILER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define CACHE_LINE 64
+#define cache_aligned __attribute__((aligned(CACHE_LINE)))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define PRINTF_FMT(f, a) __attribute__((format(printf, f, a)))
+
+/* x must be a power of two. */
+static inline uint64_t align_up_u64(uint64_t v, uint64_t x)
+{
+	return (v + x - 1) & ~(x - 1);
+}
+
+static inline int is_pow2_u32(uint32_t v)
+{
+	return v != 0 && (v & (v - 1)) == 0;
+}
+
+#endif
