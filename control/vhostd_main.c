@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhostd_main.c: the daemon.  Parses the command line, starts every port on
+ * the control thread's event loop and runs until SIGTERM or SIGINT, then
+ * detaches every front-end and removes the sockets it created.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "../datapath/log.h"
+#include "vhostd_opts.h"
+#include "vu_loop.h"
+#include "vu_port.h"
+
+#define TAG "main"
+
+struct daemon {
+	struct vhostd_opts opts;
+	struct vu_loop *loop;
+	struct vu_port *ports;
+	int nports_started;
+	int sigfd;
+};
+
+static void print_capabilities(void)
+{
+	/* vhost-user.json @VHostUserBackendCapabilities for type "net". */
+	printf("{\n  \"type\": \"net\",\n  \"features\": []\n}\n");
+}
+
+static void on_signal(struct vu_watch *w, uint32_t ev, void *arg)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+
+	(void)w; (void)ev;
+	if (read(d->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	unsigned signo = si.ssi_signo;
+	LOG_INFO(TAG, "signal %u: stopping", signo);
+	vu_loop_stop(d->loop);
+}
+
+static int setup_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d->sigfd < 0)
+		return -errno;
+	if (!vu_loop_add(d->loop, d->sigfd, EPOLLIN, on_signal, d))
+		return -errno;
+	return 0;
+}
+
+static void fill_port_cfg(const struct vhostd_opts *o, const struct port_opt *po,
+			  struct vu_port_cfg *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->dev.name = po->name;
+	pc->dev.max_queue_pairs = po->queues;
+	pc->dev.features = o->features;
+	pc->dev.protocol_features = o->protocol_features;
+	memcpy(pc->dev.mac, po->mac, 6);
+	pc->dev.mtu = po->mtu;
+	pc->path = po->path;
+	pc->client = po->client;
+	pc->fd = po->fd;
+}
+
+static int start_ports(struct daemon *d)
+{
+	d->ports = calloc((size_t)d->opts.nports, sizeof(d->ports[0]));
+	if (!d->ports)
+		return -ENOMEM;
+	for (int i = 0; i < d->opts.nports; i++) {
+		struct vu_port_cfg pc;
+		const struct port_opt *po = &d->opts.ports[i];
+		fill_port_cfg(&d->opts, po, &pc);
+		int err = vu_port_start(&d->ports[i], d->loop, &pc);
+		if (err)
+			return err;
+		d->nports_started++;
+		if (po->peer >= 0)
+			LOG_INFO(TAG, "%s: linked to %s", po->name,
+				 d->opts.ports[po->peer].name);
+		else if (po->reflect)
+			LOG_INFO(TAG, "%s: reflecting", po->name);
+	}
+	return 0;
+}
+
+static void stop_all(struct daemon *d)
+{
+	for (int i = 0; i < d->nports_started; i++)
+		vu_port_stop(&d->ports[i]);
+	free(d->ports);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	vu_loop_free(d->loop);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d = {.sigfd = -1};
+	int err;
+
+	if (vhostd_opts_parse(&d.opts, argc, argv) < 0)
+		return 2;
+	if (d.opts.print_capabilities) {
+		print_capabilities();
+		return 0;
+	}
+	if (d.opts.help) {
+		vhostd_usage(stdout);
+		return 0;
+	}
+	if (d.opts.version) {
+		printf("vhostd %s\n", VHOSTD_VERSION);
+		return 0;
+	}
+	if (d.opts.nports == 0) {
+		fprintf(stderr, "vhostd: no ports given (--port NAME=vhost:PATH; "
+			"see --help)\n");
+		return 2;
+	}
+	vlog_set_level(d.opts.log_level);
+	d.loop = vu_loop_new();
+	if (!d.loop)
+		return 1;
+	err = setup_signals(&d);
+	if (!err)
+		err = start_ports(&d);
+	if (!err) {
+		LOG_INFO(TAG, "vhostd %s: %d port(s), features 0x%llx, protocol "
+			 "features 0x%llx", VHOSTD_VERSION, d.opts.nports,
+			 (unsigned long long)d.opts.features,
+			 (unsigned long long)d.opts.protocol_features);
+		err = vu_loop_run(d.loop);
+	}
+	stop_all(&d);
+	if (err) {
+		LOG_ERR(TAG, "exiting: %s", strerror(-err));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhostd_opts.h: vhostd's command line.
+ *
+ * The contract scripts rely on (options may be added, never changed):
+ *   --port NAME=vhost:PATH[,client][,queues=N][,mac=MAC][,mtu=N]
+ *   --link A=B   --reflect NAME   --cores LIST   --log-level LEVEL
+ *   --help   --version   --print-capabilities
+ * plus the vhost-user back-end conventions --socket-path=PATH and --fd=N
+ * (a port named "vhost0"), and --no-feature NAME to switch one off.
+ */
+#ifndef VHOSTD_OPTS_H
+#define VHOSTD_OPTS_H
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../datapath/log.h"
+
+#define VHOSTD_MAX_PORTS 64
+#define VHOSTD_NAME_MAX 32
+
+enum port_type { PORT_VHOST };
+
+struct port_opt {
+	char name[VHOSTD_NAME_MAX];
+	enum port_type type;
+	char path[108];
+	bool client;
+	int fd;                 /* --fd: connected socket, else -1 */
+	uint32_t queues;        /* queue pairs offered */
+	uint8_t mac[6];
+	uint16_t mtu;
+	int peer;               /* index of the linked port, -1 */
+	bool reflect;
+};
+
+struct vhostd_opts {
+	struct port_opt ports[VHOSTD_MAX_PORTS];
+	int nports;
+	cpu_set_t cores;
+	int ncores;
+	enum vlog_level log_level;
+	uint64_t features;      /* virtio/vhost feature bits offered */
+	uint64_t protocol_features;
+	bool help, version, print_capabilities;
+};
+
+/* Parse argv into o.  0 on success; -EINVAL after printing one line to
+ * stderr that names the offending argument. */
+int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv);
+
+void vhostd_usage(FILE *out);
+
+/* The features vhostd offers before any --no-feature. */
+uint64_t vhostd_default_features(void);
+uint64_t vhostd_default_protocol_features(void);
+
+#endif
