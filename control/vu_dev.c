@@ -29,8 +29,10 @@ int vu_dev_init(struct vu_dev *d, const struct vu_dev_cfg *cfg)
 	d->vr = calloc(d->nvrings, sizeof(d->vr[0]));
 	if (!d->vr)
 		return -ENOMEM;
+	/* calloc() leaves the ring fds at 0, which vu_vring_reset() would
+	 * close as its own (fd 0: stdin or another device's socket). */
 	for (uint32_t i = 0; i < d->nvrings; i++)
-		vu_vring_reset(&d->vr[i]);
+		d->vr[i].kick_fd = d->vr[i].call_fd = d->vr[i].err_fd = -1;
 	d->log_fd = d->backend_fd = -1;
 	vu_mem_init(&d->mem);
 	vu_dev_reset_state(d, true);

@@ -13,13 +13,14 @@ struct vu_watch {
 	bool timer;      /* fd is a timerfd we own */
 	vu_watch_fn fn;
 	void *arg;
-	struct vu_watch *next_dead;
+	struct vu_watch *prev, *next; /* live list, or dead list (next) */
 };
 
 struct vu_loop {
 	int epfd;
 	bool stop;
-	struct vu_watch *dead; /* freed after the current round */
+	struct vu_watch *live;  /* every registered watch */
+	struct vu_watch *dead;  /* deleted, freed after the current round */
 };
 
 struct vu_loop *vu_loop_new(void)
@@ -40,7 +41,7 @@ static void reap(struct vu_loop *l)
 {
 	while (l->dead) {
 		struct vu_watch *w = l->dead;
-		l->dead = w->next_dead;
+		l->dead = w->next;
 		free(w);
 	}
 }
@@ -49,6 +50,8 @@ void vu_loop_free(struct vu_loop *l)
 {
 	if (!l)
 		return;
+	while (l->live)
+		vu_loop_del(l, l->live);
 	reap(l);
 	close(l->epfd);
 	free(l);
@@ -69,6 +72,10 @@ struct vu_watch *vu_loop_add(struct vu_loop *l, int fd, uint32_t events,
 		errno = e;
 		return NULL;
 	}
+	w->next = l->live;
+	if (l->live)
+		l->live->prev = w;
+	l->live = w;
 	return w;
 }
 
@@ -80,7 +87,14 @@ void vu_loop_del(struct vu_loop *l, struct vu_watch *w)
 	if (w->timer)
 		close(w->fd);
 	w->dead = true;
-	w->next_dead = l->dead;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		l->live = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = NULL;
+	w->next = l->dead;
 	l->dead = w;
 }
 

@@ -208,7 +208,7 @@ int vu_h_set_vring_kick(struct vu_dev *d, const struct vu_msg *m, int *fds,
 	vr->kick_set = true;
 	vr->started = true;
 	vr->broken = false;
-	LOG_DEBUG(TAG, "%s: ring %u started (size %u, base %u, %s)", d->name,
+	LOG_INFO(TAG, "%s: ring %u started (size %u, base %u, %s)", d->name,
 		  i, vr->num, vr->base, vr->enabled ? "enabled" : "disabled");
 	return 0;
 }

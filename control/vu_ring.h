@@ -7,8 +7,10 @@
  * ring up; libvhost-user and DPDK start rings at the same point);
  * GET_VRING_BASE stops it and returns the next avail index.
  * SET_VRING_ENABLE enables or disables it; without PROTOCOL_FEATURES
- * SET_FEATURES enables every ring.  Size, base and addresses may only change
- * while the ring is stopped.
+ * SET_FEATURES enables every ring.  Size and base may only change while
+ * the ring is stopped; addresses may change on a started ring (QEMU sends
+ * SET_VRING_ADDR again to switch used-ring logging on for migration), with
+ * the datapath paused around it like every ring request.
  */
 #ifndef VHOSTD_VU_RING_H
 #define VHOSTD_VU_RING_H
