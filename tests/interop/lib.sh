@@ -1,0 +1,51 @@
+# shellcheck shell=bash
+# Shared helpers for interop tests: a private work dir, processes tracked by
+# PID and killed on exit, and waiting for a log line with a deadline.
+
+TESTPMD=${TESTPMD:-$(command -v dpdk-testpmd || true)}
+WORK=$(mktemp -d /tmp/vhostd-interop.XXXXXX)
+PIDS=()
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() {
+	echo "FAIL: $*"
+	for f in "$WORK"/*.log; do echo "--- $f"; tail -n 40 "$f"; done
+	exit 1
+}
+
+need_testpmd() {
+	[ -n "$TESTPMD" ] || skip "dpdk-testpmd not installed (Debian: dpdk-dev)"
+}
+
+# wait_for FILE REGEX SECONDS
+wait_for() {
+	local end=$((SECONDS + $3))
+	while [ $SECONDS -lt "$end" ]; do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# testpmd_virtio_user NAME DEVARGS: interactive testpmd with a virtio-user
+# port, commands read from $WORK/NAME.cmd (a fifo), output in NAME.log.
+testpmd_virtio_user() {
+	local name=$1 devargs=$2
+	mkfifo "$WORK/$name.cmd"
+	stdbuf -oL "$TESTPMD" --no-pci --no-huge -m 512 --lcores 0@1,1@1 \
+		--file-prefix="vhostd-$name-$$" \
+		--vdev "net_virtio_user0,$devargs" -- -i --rxq=2 --txq=2 \
+		--total-num-mbufs=4096 <"$WORK/$name.cmd" >"$WORK/$name.log" 2>&1 &
+	PIDS+=($!)
+	exec {TP_FD}>"$WORK/$name.cmd"
+}
+
+testpmd_cmd() { echo "$1" >&"$TP_FD"; }
+testpmd_quit() { testpmd_cmd quit; exec {TP_FD}>&-; }
