@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what vhostd needs to build and test on Debian 12 (idempotent:
+# nothing is downloaded when everything is already there).
+#   build:  meson ninja-build pkg-config gcc libnuma-dev libbpf-dev
+#           libxdp-dev libcmocka-dev libdpdk-dev
+#   tests:  dpdk (runtime) + dpdk-dev (dpdk-testpmd), iproute2, procps
+set -euo pipefail
+
+PKGS=(meson ninja-build pkg-config gcc libc6-dev libnuma-dev libbpf-dev
+      libxdp-dev libcmocka-dev libdpdk-dev dpdk dpdk-dev iproute2 procps
+      coreutils)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#PKGS[@]} packages present"
+	exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: unit, integration and interop tests,
+# once in a normal build and once under AddressSanitizer +
+# UndefinedBehaviorSanitizer.  Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+run() {
+	local dir=$1; shift
+	echo "== $dir: meson setup $*"
+	meson setup --wipe "$dir" "$@" >/dev/null 2>&1 || meson setup "$dir" "$@"
+	ninja -C "$dir"
+	meson test -C "$dir" --print-errorlogs --num-processes 2
+}
+
+run build-test
+run build-asan -Db_sanitize=address,undefined -Db_lundef=false
+echo "== all test suites passed (normal and ASan+UBSan builds)"
