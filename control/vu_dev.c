@@ -34,7 +34,7 @@ int vu_dev_init(struct vu_dev *d, const struct vu_dev_cfg *cfg)
 	for (uint32_t i = 0; i < d->nvrings; i++)
 		d->vr[i].kick_fd = d->vr[i].call_fd = d->vr[i].err_fd = -1;
 	d->log_fd = d->backend_fd = -1;
-	vu_mem_init(&d->mem);
+	vu_mem_init(&d->mem, d->name);
 	vu_dev_reset_state(d, true);
 	return 0;
 }

@@ -17,10 +17,13 @@
 #endif
 
 #define TAG "mem"
+/* Every line names the device whose memory it is about. */
+#define MLOG(lvl, who, fmt, ...) LOG_##lvl(TAG, "%s: " fmt, who, ##__VA_ARGS__)
 
-void vu_mem_init(struct vu_mem *m)
+void vu_mem_init(struct vu_mem *m, const char *owner)
 {
 	memset(m, 0, sizeof(*m));
+	m->owner = owner ? owner : "?";
 }
 
 static void unmap_one(struct vu_mem_map *mp)
@@ -41,22 +44,22 @@ void vu_mem_clear(struct vu_mem *m)
 {
 	free_maps(m->maps, m->n);
 	free(m->table);
-	vu_mem_init(m);
+	vu_mem_init(m, m->owner);
 }
 
-int vu_mem_check_region(const struct vu_mem_region *r)
+int vu_mem_check_region(const char *who, const struct vu_mem_region *r)
 {
 	uint64_t sz = r->memory_size;
 
 	if (sz == 0) {
-		LOG_ERR(TAG, "region gpa 0x%" PRIx64 " has zero size",
+		MLOG(ERR, who, "region gpa 0x%" PRIx64 " has zero size",
 			r->guest_phys_addr);
 		return -EINVAL;
 	}
 	if (r->guest_phys_addr + sz < r->guest_phys_addr ||
 	    r->userspace_addr + sz < r->userspace_addr ||
 	    r->mmap_offset + sz < r->mmap_offset) {
-		LOG_ERR(TAG, "region gpa 0x%" PRIx64 " uva 0x%" PRIx64
+		MLOG(ERR, who, "region gpa 0x%" PRIx64 " uva 0x%" PRIx64
 			" offset 0x%" PRIx64 " size 0x%" PRIx64
 			" wraps around the address space",
 			r->guest_phys_addr, r->userspace_addr, r->mmap_offset,
@@ -67,27 +70,27 @@ int vu_mem_check_region(const struct vu_mem_region *r)
 }
 
 /* Validate against the fd and mmap it; does not close fd. */
-static int map_one(const struct vu_mem_region *r, int fd,
+static int map_one(const char *who, const struct vu_mem_region *r, int fd,
 		   struct vu_mem_map *out)
 {
 	struct stat st;
 	struct statfs sfs;
-	int err = vu_mem_check_region(r);
+	int err = vu_mem_check_region(who, r);
 
 	if (err)
 		return err;
 	if (fd < 0 || fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0) {
-		LOG_ERR(TAG, "region gpa 0x%" PRIx64 ": bad fd %d",
+		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": bad fd %d",
 			r->guest_phys_addr, fd);
 		return -EBADF;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		LOG_ERR(TAG, "region gpa 0x%" PRIx64 ": fd is not a memory "
+		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": fd is not a memory "
 			"file (mode 0%o)", r->guest_phys_addr, st.st_mode);
 		return -EINVAL;
 	}
 	if (r->mmap_offset + r->memory_size > (uint64_t)st.st_size) {
-		LOG_ERR(TAG, "region gpa 0x%" PRIx64 ": offset 0x%" PRIx64
+		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": offset 0x%" PRIx64
 			" + size 0x%" PRIx64 " is past the end of the file "
 			"(0x%" PRIx64 " bytes)", r->guest_phys_addr,
 			r->mmap_offset, r->memory_size, (uint64_t)st.st_size);
@@ -96,7 +99,7 @@ static int map_one(const struct vu_mem_region *r, int fd,
 	bool huge = (uint64_t)sfs.f_type == HUGETLBFS_MAGIC;
 	uint64_t pg = huge ? (uint64_t)sfs.f_bsize : (uint64_t)getpagesize();
 	if (huge && (r->mmap_offset & (pg - 1))) {
-		LOG_ERR(TAG, "region gpa 0x%" PRIx64 ": hugetlbfs offset 0x%"
+		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": hugetlbfs offset 0x%"
 			PRIx64 " is not aligned to its page size 0x%" PRIx64,
 			r->guest_phys_addr, r->mmap_offset, pg);
 		return -EINVAL;
@@ -105,7 +108,7 @@ static int map_one(const struct vu_mem_region *r, int fd,
 	uint64_t delta = r->mmap_offset - aligned;
 	uint64_t len = align_up_u64(delta + r->memory_size, pg);
 	if (len < r->memory_size || len > SIZE_MAX) {
-		LOG_ERR(TAG, "region gpa 0x%" PRIx64 ": size 0x%" PRIx64
+		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": size 0x%" PRIx64
 			" too large", r->guest_phys_addr, r->memory_size);
 		return -EINVAL;
 	}
@@ -113,7 +116,7 @@ static int map_one(const struct vu_mem_region *r, int fd,
 		       fd, (off_t)aligned);
 	if (p == MAP_FAILED) {
 		err = -errno;
-		LOG_ERR(TAG, "region gpa 0x%" PRIx64 ": mmap of 0x%" PRIx64
+		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": mmap of 0x%" PRIx64
 			" bytes at offset 0x%" PRIx64 " failed: %s",
 			r->guest_phys_addr, len, aligned, strerror(-err));
 		return err;
@@ -124,7 +127,7 @@ static int map_one(const struct vu_mem_region *r, int fd,
 		.reg = *r, .map_base = p, .map_len = (size_t)len,
 		.hva = (uint8_t *)p + delta, .page_size = pg, .hugetlb = huge,
 	};
-	LOG_INFO(TAG, "mapped gpa 0x%" PRIx64 "-0x%" PRIx64 " uva 0x%" PRIx64
+	MLOG(INFO, who, "mapped gpa 0x%" PRIx64 "-0x%" PRIx64 " uva 0x%" PRIx64
 		 " (%s pages of %" PRIu64 " KiB)", r->guest_phys_addr,
 		 r->guest_phys_addr + r->memory_size - 1, r->userspace_addr,
 		 huge ? "huge" : "normal", pg / 1024);
@@ -141,13 +144,14 @@ static int cmp_gpa(const void *a, const void *b)
 }
 
 /* maps must be sorted; refuses any guest-physical overlap. */
-static int check_overlap(const struct vu_mem_map *maps, uint32_t n)
+static int check_overlap(const char *who, const struct vu_mem_map *maps,
+			 uint32_t n)
 {
 	for (uint32_t i = 1; i < n; i++) {
 		const struct vu_mem_region *a = &maps[i - 1].reg;
 		const struct vu_mem_region *b = &maps[i].reg;
 		if (a->guest_phys_addr + a->memory_size > b->guest_phys_addr) {
-			LOG_ERR(TAG, "regions overlap: gpa 0x%" PRIx64 "+0x%"
+			MLOG(ERR, who, "regions overlap: gpa 0x%" PRIx64 "+0x%"
 				PRIx64 " and gpa 0x%" PRIx64 "+0x%" PRIx64,
 				a->guest_phys_addr, a->memory_size,
 				b->guest_phys_addr, b->memory_size);
@@ -183,7 +187,7 @@ static int install(struct vu_mem *m, struct vu_mem_map *maps, uint32_t n,
 		   struct vu_mem_map **old, uint32_t *old_n)
 {
 	qsort(maps, n, sizeof(*maps), cmp_gpa);
-	int err = check_overlap(maps, n);
+	int err = check_overlap(m->owner, maps, n);
 	if (err)
 		return err;
 	struct gmem *t = build_table(maps, n);
@@ -207,7 +211,7 @@ int vu_mem_set_table(struct vu_mem *m, const struct vu_mem_region *regs,
 	int err = maps ? 0 : -ENOMEM;
 
 	for (; !err && done < n; done++) {
-		err = map_one(&regs[done], fds[done], &maps[done]);
+		err = map_one(m->owner, &regs[done], fds[done], &maps[done]);
 		if (err)
 			break;
 	}
@@ -230,12 +234,13 @@ int vu_mem_add(struct vu_mem *m, const struct vu_mem_region *reg, int fd)
 	int err;
 
 	if (m->n >= VU_MEM_MAX_SLOTS) {
-		LOG_ERR(TAG, "ADD_MEM_REG: all %u slots in use", VU_MEM_MAX_SLOTS);
+		MLOG(ERR, m->owner, "ADD_MEM_REG: all %u slots in use",
+		     VU_MEM_MAX_SLOTS);
 		close(fd);
 		return -ENOSPC;
 	}
 	maps = malloc((m->n + 1) * sizeof(*maps));
-	err = maps ? map_one(reg, fd, &maps[m->n]) : -ENOMEM;
+	err = maps ? map_one(m->owner, reg, fd, &maps[m->n]) : -ENOMEM;
 	close(fd);
 	if (err) {
 		free(maps);
@@ -281,11 +286,11 @@ int vu_mem_remove(struct vu_mem *m, const struct vu_mem_region *reg)
 		m->n--;
 		free(m->table);
 		m->table = t;
-		LOG_INFO(TAG, "removed region gpa 0x%" PRIx64 " size 0x%" PRIx64,
+		MLOG(INFO, m->owner, "removed region gpa 0x%" PRIx64 " size 0x%" PRIx64,
 			 reg->guest_phys_addr, reg->memory_size);
 		return 0;
 	}
-	LOG_ERR(TAG, "REM_MEM_REG: no region gpa 0x%" PRIx64 " uva 0x%" PRIx64
+	MLOG(ERR, m->owner, "REM_MEM_REG: no region gpa 0x%" PRIx64 " uva 0x%" PRIx64
 		" size 0x%" PRIx64, reg->guest_phys_addr, reg->userspace_addr,
 		reg->memory_size);
 	return -ENOENT;

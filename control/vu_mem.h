@@ -39,9 +39,11 @@ struct vu_mem {
 	struct vu_mem_map *maps;   /* sorted by guest_phys_addr */
 	uint32_t n;
 	struct gmem *table;        /* what the datapath translates with */
+	const char *owner;         /* device name for log lines */
 };
 
-void vu_mem_init(struct vu_mem *m);
+/* owner names the device in log lines; it must outlive m. */
+void vu_mem_init(struct vu_mem *m, const char *owner);
 
 /* Unmap everything (device reset, disconnect). */
 void vu_mem_clear(struct vu_mem *m);
@@ -59,6 +61,6 @@ int vu_mem_add(struct vu_mem *m, const struct vu_mem_region *reg, int fd);
 int vu_mem_remove(struct vu_mem *m, const struct vu_mem_region *reg);
 
 /* Check a region's numbers alone (no fd): 0 or -EINVAL with a log line. */
-int vu_mem_check_region(const struct vu_mem_region *reg);
+int vu_mem_check_region(const char *who, const struct vu_mem_region *reg);
 
 #endif

@@ -8,6 +8,18 @@ cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
+# Hugepage-backed guest memory is part of what we test: reserve a few 2 MiB
+# pages and mount hugetlbfs when we may (root) and nobody did.
+hugepages() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	local nr=/proc/sys/vm/nr_hugepages
+	[ -w "$nr" ] && [ "$(cat "$nr")" -lt 64 ] && echo 64 >"$nr" || true
+	mkdir -p /dev/hugepages
+	mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages || true
+	echo "== hugepages: $(cat "$nr") reserved, $(grep HugePages_Free /proc/meminfo)"
+}
+hugepages
+
 run() {
 	local dir=$1; shift
 	echo "== $dir: meson setup $*"

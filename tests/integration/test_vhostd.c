@@ -215,6 +215,48 @@ static void test_client_mode_connects_and_reconnects(void **state)
 	assert_true(log_has(log2, "c0: front-end connected", NULL));
 }
 
+static void test_hugetlbfs_guest_memory_is_mapped(void **state)
+{
+	(void)state;
+	struct vu_front *f = NULL;
+	struct vu_guestmem_opts mo = {.size = 8 << 20, .nregions = 2,
+				      .backing = VU_GUESTMEM_MEMFD_HUGE};
+
+	assert_int_equal(vu_front_connect(&f, sock0, 3000, IO_MS), 0);
+	assert_int_equal(vu_front_negotiate(f, VU_FRONT_FEATURES_DEFAULT,
+					    VU_FRONT_PROTOCOL_DEFAULT), 0);
+	if (vu_front_mem_init(f, &mo) != 0) {
+		vu_front_close(f);
+		skip(); /* no free 2 MiB pages on this host */
+	}
+	assert_int_equal(vu_front_set_mem_table(f), 0);
+	assert_int_equal(vu_front_setup_queues(f, 1, 256), 0);
+	assert_int_equal(vu_front_vring_stop(f, 0, NULL), 0);
+	assert_logged("dev0", "huge pages of 2048 KiB");
+	vu_front_close(f);
+}
+
+/* REM_MEM_REG of the region a started ring lives in: accepted (the front-end
+ * owns its memory), the mapping goes, and the ring stops being usable
+ * instead of pointing into unmapped memory. */
+static void test_removing_a_ring_region_unmaps_it_safely(void **state)
+{
+	(void)state;
+	struct vu_front *f = fresh_ack();
+	uint32_t base;
+
+	assert_int_equal(vu_front_add_mem_reg(f, 0), 0);
+	assert_int_equal(vu_front_setup_queues(f, 1, 256), 0);
+	assert_int_equal(vu_front_rem_mem_reg(f, 0), 0);
+	assert_logged("dev0: ring 0 (size 256): descriptor table",
+		      "outside guest memory");
+	assert_int_equal(vu_front_vring_stop(f, 0, &base), 0);
+	assert_int_equal(base, 0);
+	assert_int_equal(vu_front_add_mem_reg(f, 0), 0); /* and back */
+	assert_alive(f);
+	vu_front_close(f);
+}
+
 /* Hostile input ---------------------------------------------------- */
 
 static void test_short_payload_is_nacked(void **state)
@@ -496,6 +538,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_second_frontend_is_turned_away),
 		cmocka_unit_test(test_socket_serves_next_frontend_after_disconnect),
 		cmocka_unit_test(test_client_mode_connects_and_reconnects),
+		cmocka_unit_test(test_hugetlbfs_guest_memory_is_mapped),
+		cmocka_unit_test(test_removing_a_ring_region_unmaps_it_safely),
 		cmocka_unit_test(test_short_payload_is_nacked),
 		cmocka_unit_test(test_wrong_size_without_reply_ack_closes),
 		cmocka_unit_test(test_oversized_payload_closes),

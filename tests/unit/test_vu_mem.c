@@ -81,7 +81,7 @@ static int setup(void **state)
 		return -1;
 	f->base_fds = tu_count_fds();
 	f->base_maps = count_maps();
-	vu_mem_init(&f->m);
+	vu_mem_init(&f->m, "test");
 	for (int i = 0; i < NREG; i++)
 		f->fd[i] = tu_memfd(file_size[i]);
 	*state = f;
