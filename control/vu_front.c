@@ -5,13 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../datapath/log.h"
 #include "vu_front_priv.h"
+#include "vu_sock.h"
 
 #define FRONT_RETRY_MS 10
 
@@ -117,32 +117,6 @@ int vu_front_connect(struct vu_front **out, const char *path,
 	}
 }
 
-/* Bind and listen on path, replacing a stale socket file only. */
-static int front_listen(const char *path)
-{
-	struct sockaddr_un sa;
-	struct stat st;
-	int ret = front_addr(&sa, path);
-
-	if (ret < 0)
-		return ret;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		unlink(path);
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 1) < 0) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
 /* Wait up to timeout_ms for fd to become readable: 0, -ETIMEDOUT, errno. */
 static int front_wait_readable(int fd, int timeout_ms)
 {
@@ -164,7 +138,7 @@ static int front_wait_readable(int fd, int timeout_ms)
 int vu_front_accept(struct vu_front **out, const char *path,
 		    int accept_timeout_ms, int io_timeout_ms)
 {
-	int lfd = front_listen(path);
+	int lfd = vu_sock_listen(path);
 	int fd;
 
 	if (lfd < 0)
