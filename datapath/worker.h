@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker.h: poll-mode worker threads and the control -> worker hand-off.
+ *
+ * A worker is one thread pinned to one core, running forever over its poll
+ * list: an immutable array of (poll function, context) items.  The control
+ * plane never edits a list in place: it builds a new one, publishes it with
+ * wk_publish() (one atomic pointer store) and gets the old one back only
+ * once the worker has passed a quiescent point, i.e. finished the pass that
+ * might still have used it.  Quiescent points are counted by a per-worker
+ * epoch that the worker bumps after every pass.  Workers never block, never
+ * allocate, never take a lock.
+ *
+ * A poll function processes one burst and returns the packets it moved; it
+ * must leave nothing half done across passes (no pending used entries), so
+ * that everything it owns is consistent at every quiescent point.
+ */
+#ifndef VHOSTD_WORKER_H
+#define VHOSTD_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "compiler.h"
+
+typedef uint32_t (*wk_poll_fn)(void *ctx);
+
+struct wk_item {
+	wk_poll_fn poll;
+	void *ctx;
+};
+
+struct wk_list {
+	uint32_t n;
+	struct wk_item items[];
+};
+
+struct wk_stats {
+	uint64_t passes;
+	uint64_t packets;
+	uint64_t busy_cycles;   /* TSC cycles in passes that moved packets */
+};
+
+struct worker {
+	_Atomic(struct wk_list *) list;  /* read by the worker every pass */
+	_Atomic uint64_t epoch;          /* bumped after every pass */
+	_Atomic bool stop;
+	struct wk_stats stats;           /* written by the worker only */
+	/* Cold, control plane. */
+	pthread_t thread;
+	int core;                        /* -1: not pinned (tests) */
+	bool running;
+	uint32_t id;
+} cache_aligned;
+
+/* Allocate an empty list of capacity n (n items to fill, list->n = n).
+ * Control plane only.  NULL on allocation failure. */
+struct wk_list *wk_list_new(uint32_t n);
+
+/* Start worker id on core (pinned; core -1 = unpinned).  0 or -errno. */
+int wk_start(struct worker *w, uint32_t id, int core);
+
+/* Stop and join; frees the published list. */
+void wk_stop(struct worker *w);
+
+/*
+ * Publish list (NULL = nothing to poll) and return the previous one once no
+ * pass can still be using it; the caller frees it (free()).  Waits for one
+ * quiescent point of a running worker (microseconds when it is busy
+ * polling); returns at once for a worker that is not running.
+ */
+struct wk_list *wk_publish(struct worker *w, struct wk_list *list);
+
+/* Wait until w has passed a quiescent point after this call. */
+void wk_quiesce(struct worker *w);
+
+static inline uint64_t wk_cycles(void)
+{
+#if defined(__x86_64__)
+	return __builtin_ia32_rdtsc();
+#else
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#endif
+}
+
+#endif
