@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vq.c: what every virtqueue format shares: set-up from the control plane's
+ * configuration, the error reasons' texts, and marking a queue broken.
+ * The split ring operations are in vq_split.c.
+ */
+#include "vq.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const char *const vq_error_texts[VQ_ERR_MAX] = {
+#define VQ_X_TEXT(name, text) [VQ_ERR_##name] = text,
+	VQ_ERRORS(VQ_X_TEXT)
+#undef VQ_X_TEXT
+};
+
+const char *vq_error_text(enum vq_error e)
+{
+	if ((unsigned)e >= VQ_ERR_MAX)
+		return "unknown error";
+	return vq_error_texts[e];
+}
+
+/*
+ * Device-side notification suppression (virtio 1.x 2.7.10, "Available
+ * Buffer Notification Suppression").  vhostd busy-polls, so it never wants
+ * a kick:
+ *  - without EVENT_IDX the device "MAY set flags to 1": VRING_USED_F_NO_NOTIFY;
+ *  - with EVENT_IDX the device "MUST set flags to 0" and advertises
+ *    avail_event instead (written here and at every flush, see
+ *    vq_split_flush()).
+ */
+static void vq_init_used_flags(struct vq *vq, uint16_t last_avail)
+{
+	uint16_t flags = (uint16_t)(vq->event_idx ? 0 : VRING_USED_F_NO_NOTIFY);
+
+	__atomic_store_n(&vq->used->flags, flags, __ATOMIC_RELAXED);
+	if (vq->event_idx)
+		__atomic_store_n(vring_avail_event(vq->used, vq->size),
+				 (uint16_t)(last_avail - 1), __ATOMIC_RELAXED);
+	if (vq->log != NULL && vq->log_used) {
+		vq_log_write(vq, vq->used_gpa, sizeof(uint16_t));
+		if (vq->event_idx)
+			vq_log_write(vq, vq->used_gpa +
+				     offsetof(struct vring_used, ring) +
+				     (uint64_t)vq->size *
+				     sizeof(struct vring_used_elem),
+				     sizeof(uint16_t));
+	}
+}
+
+void vq_init(struct vq *vq, const struct vq_cfg *cfg)
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->desc = cfg->desc;
+	vq->avail = cfg->avail;
+	vq->used = cfg->used;
+	vq->mem = cfg->mem;
+	vq->size = cfg->size;
+	vq->mask = (uint16_t)(cfg->size - 1);
+	vq->event_idx = cfg->event_idx;
+	vq->indirect = cfg->indirect;
+	vq->mrg_rxbuf = cfg->mrg_rxbuf;
+	vq->tx = cfg->tx;
+	vq->last_avail = cfg->last_avail;
+	/* The used index lives in guest memory: after a reconnect or a
+	 * migration it is where the previous device left it. */
+	vq->used_idx = __atomic_load_n(&cfg->used->idx, __ATOMIC_ACQUIRE);
+	vq->signalled_used = vq->used_idx;
+	vq->log = cfg->log;
+	vq->used_gpa = cfg->used_gpa;
+	vq->log_used = cfg->log_used;
+	vq->call_fd = cfg->call_fd;
+	vq->err_fd = cfg->err_fd;
+	vq->index = cfg->index;
+	vq->dev_name = cfg->dev_name;
+	vq_init_used_flags(vq, cfg->last_avail);
+}
+
+/*
+ * Once per queue life: the first reason wins, later calls (there should be
+ * none: every operation checks broken first) change nothing, so errors[]
+ * holds exactly one count per broken queue.
+ */
+void vq_set_broken(struct vq *vq, enum vq_error e, uint64_t value)
+{
+	if (vq->broken)
+		return;
+	vq->broken = true;
+	if ((unsigned)e < VQ_ERR_MAX)
+		vq->stats.errors[e]++;
+	VLOG_RL(VLOG_LVL_ERR, "vq", "%s: queue %" PRIu32 " broken: %s (value %"
+		PRIu64 ")", vq->dev_name ? vq->dev_name : "?", vq->index,
+		vq_error_text(e), value);
+	if (vq->err_fd >= 0) {
+		uint64_t one = 1;
+		ssize_t r = write(vq->err_fd, &one, sizeof(one));
+		(void)r; /* eventfd: only fails when the counter would overflow */
+	}
+}

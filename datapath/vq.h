@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vq.h: one virtqueue as the datapath sees it (device side), and the
+ * split-ring operations on it.  Knows nothing of Ethernet: datapath/vnet
+ * builds the net logic on top.
+ *
+ * Ownership: a struct vq is read and written by exactly one worker thread
+ * (the control plane builds it while the datapath of its device is paused).
+ * It lives on its own cache lines.  No call here allocates, locks, blocks or
+ * logs without rate limiting.
+ *
+ * Trust: the guest is hostile.  Every descriptor is read once into local
+ * memory; next, len, flags and indices are validated before use; every
+ * buffer is translated through the guest memory table with whole-range
+ * checks (a buffer straddling two regions becomes two segments).  A
+ * violation marks the queue broken: one rate-limited log line naming the
+ * queue and the offending value, the error eventfd signalled if set, the
+ * reason counted; a broken queue is never touched again until the control
+ * plane re-initialises it.  Nothing outside guest memory is ever read or
+ * written.
+ */
+#ifndef VHOSTD_VQ_H
+#define VHOSTD_VQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "dirty_log.h"
+#include "gmem.h"
+#include "vring.h"
+
+#define VQ_MAX_SEGS  64   /* translated segments per chain */
+#define VQ_BURST_MAX 64   /* chains per dequeue/flush batch */
+
+/* Why a queue broke or a chain was dropped: counter index + text. */
+#define VQ_ERRORS(X)                                                        \
+	X(HEAD_RANGE, "head index out of range")                            \
+	X(NEXT_RANGE, "next index out of range")                            \
+	X(DESC_LOOP, "descriptor chain longer than the ring (loop)")        \
+	X(INDIRECT_LEN, "indirect table length bad")                         \
+	X(INDIRECT_NESTED, "indirect descriptor inside an indirect table")   \
+	X(INDIRECT_NEXT, "indirect descriptor with NEXT set")                \
+	X(INDIRECT_OFF, "indirect descriptor, INDIRECT_DESC not negotiated") \
+	X(ADDR, "buffer outside guest memory")                              \
+	X(LEN_OVERFLOW, "chain length overflows 32 bits")                   \
+	X(ZERO_LEN, "zero-length buffer")                                   \
+	X(AVAIL_JUMP, "avail index moved by more than the ring size")       \
+	X(WRITE_ORDER, "readable descriptor after a writable one")          \
+	X(WRONG_DIR, "buffer of the wrong direction for this queue")        \
+	X(SHORT_HDR, "chain shorter than the virtio-net header")            \
+	X(TOO_MANY_SEGS, "chain has more segments than vhostd takes")
+
+enum vq_error {
+#define VQ_X_ENUM(name, text) VQ_ERR_##name,
+	VQ_ERRORS(VQ_X_ENUM)
+#undef VQ_X_ENUM
+	VQ_ERR_MAX
+};
+
+const char *vq_error_text(enum vq_error e);
+
+struct vq_seg {
+	uint8_t *p;      /* host pointer, inside guest memory */
+	uint64_t gpa;    /* for dirty logging of writes */
+	uint32_t len;
+};
+
+/* One descriptor chain, read once and translated. */
+struct vq_chain {
+	uint16_t head;   /* id for the used ring */
+	uint16_t nseg;
+	uint32_t len;    /* sum of seg[].len */
+	struct vq_seg seg[VQ_MAX_SEGS];
+};
+
+struct vq_stats {
+	uint64_t packets, bytes;
+	uint64_t ring_full;        /* RX: no buffer for a packet */
+	uint64_t notifications;    /* call eventfd writes */
+	uint64_t errors[VQ_ERR_MAX];
+};
+
+/* What the control plane hands over (vu_vring + device features). */
+struct vq_cfg {
+	uint32_t index;            /* ring index in the device, for logs */
+	const char *dev_name;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t size;             /* power of two */
+	uint16_t last_avail;       /* SET_VRING_BASE */
+	bool event_idx, indirect, mrg_rxbuf;
+	bool tx;                   /* guest TX (readable) vs RX (writable) */
+	const struct gmem *mem;
+	const struct dirty_log *log; /* NULL: no logging (LOG_ALL off) */
+	uint64_t used_gpa;         /* used ring gpa, when logging it */
+	bool log_used;
+	int call_fd, err_fd;       /* -1: none */
+};
+
+struct vq {
+	/* Hot, read-mostly. */
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	const struct gmem *mem;
+	uint16_t size, mask;
+	bool event_idx, indirect, mrg_rxbuf, tx, broken;
+	/* Hot, written by the worker. */
+	uint16_t last_avail;       /* next avail entry to take */
+	uint16_t used_idx;         /* next used entry (shadow of used->idx) */
+	uint16_t signalled_used;   /* used idx at the last flush (EVENT_IDX) */
+	uint16_t nshadow;
+	uint32_t mem_hint;
+	struct vring_used_elem shadow[VQ_BURST_MAX];
+	/* Cold. */
+	const struct dirty_log *log;
+	uint64_t used_gpa;
+	bool log_used;
+	int call_fd, err_fd;
+	uint32_t index;
+	const char *dev_name;
+	struct vq_stats stats;
+} cache_aligned;
+
+/* Set vq up from cfg; used_idx is read from the ring (spec: the device
+ * reads the used index from memory).  Never fails: a bad cfg is the control
+ * plane's bug. */
+void vq_init(struct vq *vq, const struct vq_cfg *cfg);
+
+/*
+ * TX: take up to n available chains of readable buffers.  Returns how many
+ * were taken (0 when none are available or the queue is broken).  Each
+ * taken chain must be returned with vq_split_used() (len 0 for TX).
+ */
+uint16_t vq_split_dequeue(struct vq *vq, struct vq_chain *chains, uint16_t n);
+
+/*
+ * RX: take writable buffers for one packet of len bytes (virtio-net header
+ * included).  Without MRG_RXBUF one chain must hold it all; with it, up to
+ * max chains are taken until len is covered.  Returns the number of chains
+ * taken (>= 1), 0 when the available buffers cannot hold the packet yet
+ * (nothing is taken; stats.ring_full counts it), or -1 when the queue broke.
+ */
+int vq_split_reserve(struct vq *vq, uint32_t len, struct vq_chain *chains,
+		     uint16_t max);
+
+/* Give back the last n chains taken but not used (RX, copy not done). */
+void vq_split_unreserve(struct vq *vq, uint16_t n);
+
+/* Queue a used entry (head, bytes written) in the shadow; flushes itself
+ * when the shadow is full. */
+void vq_split_used(struct vq *vq, uint16_t head, uint32_t len);
+
+/*
+ * Publish the shadow used entries with one release store of used->idx,
+ * log the dirty pages (used ring; written buffers are logged by the caller
+ * with vq_log_write()), then notify the guest through the call eventfd if
+ * it asked to be (EVENT_IDX used_event, else VRING_AVAIL_F_NO_INTERRUPT).
+ * At most one notification per call.
+ */
+void vq_split_flush(struct vq *vq);
+
+/* Dirty-log a write of len bytes at gpa (no-op without a log). */
+static inline void vq_log_write(const struct vq *vq, uint64_t gpa,
+				uint32_t len)
+{
+	if (unlikely(vq->log != NULL))
+		(void)dirty_log_mark(vq->log, gpa, len);
+}
+
+/* Mark the queue broken for reason e (value: the offending number). */
+void vq_set_broken(struct vq *vq, enum vq_error e, uint64_t value);
+
+#endif

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vq_split.c: device side of the split virtqueue (virtio 1.x 2.7).
+ *
+ *   guest (driver)                          vhostd (device, this file)
+ *   desc[] + avail->ring[] + avail->idx --> dequeue (TX) / reserve (RX)
+ *                                             read once, validate, translate
+ *   used->ring[] + used->idx          <-- used() into the shadow, flush()
+ *   call eventfd                      <-- flush(): at most one write
+ *
+ * Choices where the spec or the contract in vq.h leaves room:
+ *  - Chain length: a direct chain may hold at most 'size' descriptors
+ *    (2.7.5.3.1: "A driver MUST NOT create a descriptor chain longer than
+ *    the Queue Size"); longer means a loop: DESC_LOOP.  An indirect table
+ *    holds len / 16 entries, len a non-zero multiple of 16 and at most
+ *    'size' entries (same rule; otherwise INDIRECT_LEN), and the chain in
+ *    it is bounded by its own entry count (DESC_LOOP).  A direct prefix
+ *    followed by one indirect descriptor is accepted (2.7.5.3.2: the
+ *    device "MUST handle the case of zero or more normal chained
+ *    descriptors followed by a single descriptor" with INDIRECT).
+ *  - INDIRECT without VIRTIO_F_INDIRECT_DESC negotiated (2.7.5.3.1:
+ *    driver "MUST NOT") is INDIRECT_OFF, with the descriptor's flags as
+ *    the value.  The WRITE flag of the descriptor that points to a table is
+ *    ignored (2.7.5.3.2: the device "MUST ignore" it).
+ *  - Directions: virtio-net queues are one-way (5.1.6: TX buffers are
+ *    device-readable, RX buffers device-writable), so mixed chains are not
+ *    taken.  TX: any writable descriptor is WRONG_DIR.  RX: a readable
+ *    first descriptor is WRONG_DIR; a readable one after writable ones is
+ *    WRITE_ORDER (2.7.4.2: writable elements MUST come after readable).
+ *  - A chain needing more than VQ_MAX_SEGS segments is TOO_MANY_SEGS and
+ *    breaks the queue (2.7.4.1: the device "MAY have a reasonable limit of
+ *    descriptors it will allow in a chain").  The walk still finishes
+ *    (bounded as above), so a loop is reported as DESC_LOOP, not as this.
+ *  - An indirect table straddling two regions is read entry by entry
+ *    through gmem_gpa_contig() (16 bytes at a time, no table copy, no
+ *    allocation); the whole table must be guest memory (ADDR otherwise).
+ *    The common case, a table inside one region, is read in place.
+ *  - Read once: descriptors are memcpy'd into a local copy followed by a
+ *    compiler barrier, so the compiler can never re-load a field from
+ *    guest memory after it was checked (the kernel's READ_ONCE, without
+ *    requiring indirect tables to be aligned).  Avail entries and indices
+ *    are single 16-bit atomic loads.
+ *  - Statistics: TX packets/bytes are counted when a chain is taken (TX
+ *    chains are never given back); RX packets when reserve() places one
+ *    (unreserve() undoes one reserve()), RX bytes when used() reports
+ *    them.  reserve() returning 0 counts ring_full, both when no chain is
+ *    available and when the chains available cannot hold len (without
+ *    MRG_RXBUF: the next chain is too small; with it: 'max' chains or the
+ *    ring ran out first).  The caller then drops the packet or retries it
+ *    later; the buffers stay for smaller packets.
+ *  - A broken queue is never read or written again: dequeue() returns 0,
+ *    reserve() -1, used() and flush() drop their entries.
+ */
+#include "vq.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#define VQ_DESC_BYTES ((uint32_t)sizeof(struct vring_desc))   /* 16 */
+#define VQ_NET_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr)) /* 12 */
+
+_Static_assert(sizeof(struct vring_desc) == 16, "virtio 2.7.5: 16 bytes");
+_Static_assert(sizeof(struct virtio_net_hdr) == 12, "virtio 5.1.6, VERSION_1");
+
+/* Where the descriptors of the walk come from. */
+struct vq_walk {
+	const uint8_t *tbl;   /* host pointer of the table, NULL: by gpa */
+	uint64_t gpa;         /* indirect table that straddles regions */
+	uint32_t n;           /* entries: next below it, chain no longer */
+	bool indirect;
+};
+
+/* What the walk has summed so far. */
+struct vq_sum {
+	uint64_t total;       /* bytes */
+	uint32_t nsegs;       /* segments needed, may exceed VQ_MAX_SEGS */
+};
+
+static inline bool vq_fail(struct vq *vq, enum vq_error e, uint64_t value)
+{
+	vq_set_broken(vq, e, value);
+	return false;
+}
+
+static inline uint16_t vq_avail_head(const struct vq *vq, uint16_t pos)
+{
+	return __atomic_load_n(&vq->avail->ring[pos & vq->mask],
+			       __ATOMIC_RELAXED);
+}
+
+/* Entries the driver made available; the acquire orders every later read
+ * of the avail ring and of descriptors after the index (2.7.13). */
+static inline bool vq_avail_count(struct vq *vq, uint16_t *count)
+{
+	uint16_t idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t n = (uint16_t)(idx - vq->last_avail);
+
+	if (unlikely(n > vq->size))
+		return vq_fail(vq, VQ_ERR_AVAIL_JUMP, n);
+	*count = n;
+	return true;
+}
+
+/* Copy len bytes of guest memory at gpa, across regions (slow path). */
+static bool vq_read_gpa(struct vq *vq, uint64_t gpa, void *dst, uint32_t len)
+{
+	uint8_t *d = dst;
+
+	while (len != 0) {
+		uint64_t contig;
+		const uint8_t *p = gmem_gpa_contig(vq->mem, gpa, len, &contig,
+						   &vq->mem_hint);
+		if (p == NULL)
+			return false;
+		memcpy(d, p, contig);
+		d += contig;
+		gpa += contig;
+		len -= (uint32_t)contig;
+	}
+	return true;
+}
+
+/* Descriptor i of the walk's table, read once into *d. */
+static inline bool vq_read_desc(struct vq *vq, const struct vq_walk *w,
+				uint32_t i, struct vring_desc *d)
+{
+	if (likely(w->tbl != NULL)) {
+		memcpy(d, w->tbl + (size_t)i * VQ_DESC_BYTES, VQ_DESC_BYTES);
+	} else {
+		uint64_t gpa = w->gpa + (uint64_t)i * VQ_DESC_BYTES;
+		if (unlikely(!vq_read_gpa(vq, gpa, d, VQ_DESC_BYTES)))
+			return vq_fail(vq, VQ_ERR_ADDR, gpa);
+	}
+	/* The guest may rewrite the descriptor now: from here on only the
+	 * copy is used, and the compiler may not re-load it from the ring. */
+	__asm__ volatile("" ::: "memory");
+	return true;
+}
+
+/* Is every byte of [gpa, gpa + len) guest memory?  len > 0, no wrap. */
+static bool vq_range_is_guest(struct vq *vq, uint64_t gpa, uint64_t len)
+{
+	while (len != 0) {
+		uint64_t contig;
+		if (gmem_gpa_contig(vq->mem, gpa, len, &contig,
+				    &vq->mem_hint) == NULL)
+			return false;
+		gpa += contig;
+		len -= contig;
+	}
+	return true;
+}
+
+/* d (at index idx of the current table) points to an indirect table:
+ * check it and make it the walk's table. */
+static bool vq_enter_indirect(struct vq *vq, struct vq_walk *w,
+			      const struct vring_desc *d, uint32_t idx)
+{
+	if (unlikely(w->indirect))
+		return vq_fail(vq, VQ_ERR_INDIRECT_NESTED, idx);
+	if (unlikely(!vq->indirect))
+		return vq_fail(vq, VQ_ERR_INDIRECT_OFF, d->flags);
+	if (unlikely(d->flags & VRING_DESC_F_NEXT))
+		return vq_fail(vq, VQ_ERR_INDIRECT_NEXT, idx);
+	if (unlikely(d->len == 0 || (d->len & (VQ_DESC_BYTES - 1)) != 0 ||
+		     d->len / VQ_DESC_BYTES > vq->size))
+		return vq_fail(vq, VQ_ERR_INDIRECT_LEN, d->len);
+	if (unlikely(d->addr + (d->len - 1) < d->addr))
+		return vq_fail(vq, VQ_ERR_ADDR, d->addr);
+	w->tbl = gmem_gpa_to_hva(vq->mem, d->addr, d->len, &vq->mem_hint);
+	if (unlikely(w->tbl == NULL) &&
+	    !vq_range_is_guest(vq, d->addr, d->len))
+		return vq_fail(vq, VQ_ERR_ADDR, d->addr);
+	w->gpa = d->addr;
+	w->n = d->len / VQ_DESC_BYTES;   /* constant: a shift */
+	w->indirect = true;
+	return true;
+}
+
+/* Translate [gpa, gpa + len) into segments (more than one when the
+ * buffer straddles regions). */
+static inline bool vq_add_buf(struct vq *vq, struct vq_chain *c,
+			      struct vq_sum *s, uint64_t gpa, uint32_t len)
+{
+	if (unlikely(gpa + (len - 1) < gpa))
+		return vq_fail(vq, VQ_ERR_ADDR, gpa);
+	do {
+		uint64_t contig;
+		uint8_t *p = gmem_gpa_contig(vq->mem, gpa, len, &contig,
+					     &vq->mem_hint);
+		if (unlikely(p == NULL))
+			return vq_fail(vq, VQ_ERR_ADDR, gpa);
+		if (likely(s->nsegs < VQ_MAX_SEGS))
+			c->seg[s->nsegs] = (struct vq_seg){
+				.p = p, .gpa = gpa, .len = (uint32_t)contig};
+		s->nsegs++;
+		gpa += contig;
+		len -= (uint32_t)contig;
+	} while (len != 0);
+	return true;
+}
+
+/* One buffer descriptor (not INDIRECT) at index idx joins the chain. */
+static inline bool vq_take_desc(struct vq *vq, struct vq_chain *c,
+				struct vq_sum *s, const struct vring_desc *d,
+				uint32_t idx)
+{
+	if (vq->tx) {
+		if (unlikely(d->flags & VRING_DESC_F_WRITE))
+			return vq_fail(vq, VQ_ERR_WRONG_DIR, d->flags);
+	} else if (unlikely(!(d->flags & VRING_DESC_F_WRITE))) {
+		/* Every RX buffer taken so far was writable. */
+		if (s->nsegs != 0)
+			return vq_fail(vq, VQ_ERR_WRITE_ORDER, idx);
+		return vq_fail(vq, VQ_ERR_WRONG_DIR, d->flags);
+	}
+	if (unlikely(d->len == 0))
+		return vq_fail(vq, VQ_ERR_ZERO_LEN, idx);
+	s->total += d->len;
+	if (unlikely(s->total > UINT32_MAX))
+		return vq_fail(vq, VQ_ERR_LEN_OVERFLOW, s->total);
+	return vq_add_buf(vq, c, s, d->addr, d->len);
+}
+
+static inline bool vq_finish_chain(struct vq *vq, struct vq_chain *c,
+				   const struct vq_sum *s)
+{
+	if (unlikely(s->nsegs > VQ_MAX_SEGS))
+		return vq_fail(vq, VQ_ERR_TOO_MANY_SEGS, s->nsegs);
+	c->nseg = (uint16_t)s->nsegs;
+	c->len = (uint32_t)s->total;
+	if (vq->tx) {
+		if (unlikely(c->len < VQ_NET_HDR_LEN))
+			return vq_fail(vq, VQ_ERR_SHORT_HDR, c->len);
+		__builtin_prefetch(c->seg[0].p);   /* the caller reads it */
+	}
+	return true;
+}
+
+/* Read, validate and translate the chain at head into c.  false: the
+ * queue is broken (c is then garbage and not handed out). */
+static bool vq_take_chain(struct vq *vq, uint16_t head, struct vq_chain *c)
+{
+	struct vq_walk w = {.tbl = (const uint8_t *)vq->desc, .n = vq->size};
+	struct vq_sum s = {0, 0};
+	struct vring_desc d;
+	uint32_t idx = head, walked = 0;
+
+	if (unlikely(head >= vq->size))
+		return vq_fail(vq, VQ_ERR_HEAD_RANGE, head);
+	c->head = head;
+	for (;;) {
+		if (unlikely(walked++ == w.n))
+			return vq_fail(vq, VQ_ERR_DESC_LOOP, w.n);
+		if (unlikely(!vq_read_desc(vq, &w, idx, &d)))
+			return false;
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			if (unlikely(!vq_enter_indirect(vq, &w, &d, idx)))
+				return false;
+			idx = 0;
+			walked = 0;
+			continue;
+		}
+		if (unlikely(!vq_take_desc(vq, c, &s, &d, idx)))
+			return false;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+		if (unlikely(d.next >= w.n))
+			return vq_fail(vq, VQ_ERR_NEXT_RANGE, d.next);
+		idx = d.next;
+	}
+	return vq_finish_chain(vq, c, &s);
+}
+
+uint16_t vq_split_dequeue(struct vq *vq, struct vq_chain *chains, uint16_t n)
+{
+	uint16_t avail, i, head, next_head = 0;
+	uint64_t bytes = 0;
+
+	if (unlikely(vq->broken) || n == 0 || !vq_avail_count(vq, &avail))
+		return 0;
+	n = MIN(n, avail);
+	if (n == 0)
+		return 0;
+	head = vq_avail_head(vq, vq->last_avail);
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n) {   /* each entry is still read only once */
+			next_head = vq_avail_head(vq, vq->last_avail + 1);
+			__builtin_prefetch(&vq->desc[next_head & vq->mask]);
+		}
+		if (unlikely(!vq_take_chain(vq, head, &chains[i])))
+			break;
+		bytes += chains[i].len;
+		vq->last_avail++;
+		head = next_head;
+	}
+	vq->stats.packets += i;
+	vq->stats.bytes += bytes;
+	return i;
+}
+
+int vq_split_reserve(struct vq *vq, uint32_t len, struct vq_chain *chains,
+		     uint16_t max)
+{
+	uint16_t avail, k = 0;
+	uint64_t cover = 0;
+
+	if (unlikely(vq->broken) || !vq_avail_count(vq, &avail))
+		return -1;
+	if (!vq->mrg_rxbuf)
+		max = MIN(max, 1);
+	max = MIN(max, avail);
+	do {
+		if (k == max) {   /* nothing taken: last_avail unchanged */
+			vq->stats.ring_full++;
+			return 0;
+		}
+		uint16_t head = vq_avail_head(vq, (uint16_t)(vq->last_avail + k));
+		if (unlikely(!vq_take_chain(vq, head, &chains[k])))
+			return -1;
+		cover += chains[k++].len;
+	} while (cover < len);
+	vq->last_avail += k;
+	vq->stats.packets++;
+	return k;
+}
+
+void vq_split_unreserve(struct vq *vq, uint16_t n)
+{
+	if (n == 0)
+		return;
+	vq->last_avail -= n;
+	if (vq->stats.packets != 0)
+		vq->stats.packets--;
+}
+
+void vq_split_used(struct vq *vq, uint16_t head, uint32_t len)
+{
+	if (unlikely(vq->broken))
+		return;
+	vq->shadow[vq->nshadow].id = head;
+	vq->shadow[vq->nshadow].len = len;
+	vq->stats.bytes += len;   /* RX: bytes written; TX reports 0 */
+	if (++vq->nshadow == VQ_BURST_MAX)
+		vq_split_flush(vq);
+}
+
+/* Dirty-log what flush wrote: n entries from used index start, the index
+ * and, with EVENT_IDX, avail_event. */
+static void vq_log_used(const struct vq *vq, uint16_t start, uint16_t n)
+{
+	const uint64_t elem = sizeof(struct vring_used_elem);
+	uint64_t ring = vq->used_gpa + offsetof(struct vring_used, ring);
+	uint32_t first = start & vq->mask;
+	uint32_t k = MIN((uint32_t)n, (uint32_t)vq->size - first);
+
+	vq_log_write(vq, ring + first * elem, (uint32_t)(k * elem));
+	if (k < n)   /* wrapped to the start of the ring */
+		vq_log_write(vq, ring, (uint32_t)((n - k) * elem));
+	vq_log_write(vq, vq->used_gpa + offsetof(struct vring_used, idx),
+		     sizeof(uint16_t));
+	if (vq->event_idx)
+		vq_log_write(vq, ring + vq->size * elem, sizeof(uint16_t));
+}
+
+/* 2.7.7.2 / 2.7.10: does the driver want a used buffer notification for
+ * the entries [signalled_used, new_idx)?  Each used index is checked
+ * exactly once, so "idx was equal to used_event" is seen exactly once. */
+static inline bool vq_need_notify(struct vq *vq, uint16_t new_idx)
+{
+	if (vq->event_idx) {
+		uint16_t ev = __atomic_load_n(vring_used_event(vq->avail,
+							       vq->size),
+					      __ATOMIC_RELAXED);
+		uint16_t old = vq->signalled_used;
+
+		vq->signalled_used = new_idx;
+		return vring_need_event(ev, new_idx, old);
+	}
+	return !(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) &
+		 VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+static void vq_notify(struct vq *vq)
+{
+	uint64_t one = 1;
+
+	if (vq->call_fd < 0)
+		return;
+	ssize_t r = write(vq->call_fd, &one, sizeof(one));
+	(void)r;   /* eventfd: only fails when the counter would overflow */
+	vq->stats.notifications++;
+}
+
+void vq_split_flush(struct vq *vq)
+{
+	uint16_t n = vq->nshadow, start = vq->used_idx;
+	uint16_t new_idx = (uint16_t)(start + n);
+
+	if (unlikely(vq->broken))
+		vq->nshadow = 0;
+	if (n == 0 || unlikely(vq->broken))
+		return;
+	for (uint16_t i = 0; i < n; i++)
+		vq->used->ring[(uint16_t)(start + i) & vq->mask] = vq->shadow[i];
+	/* Kick suppression with EVENT_IDX: avail_event = last_avail - 1 is
+	 * always behind the driver's old avail idx, so vring_need_event()
+	 * on the driver side stays false: vhostd polls and never needs a
+	 * kick (without EVENT_IDX, used->flags has NO_NOTIFY from init). */
+	if (vq->event_idx)
+		__atomic_store_n(vring_avail_event(vq->used, vq->size),
+				 (uint16_t)(vq->last_avail - 1),
+				 __ATOMIC_RELAXED);
+	/* 2.7.8: entries (and len) before the index, one store. */
+	__atomic_store_n(&vq->used->idx, new_idx, __ATOMIC_RELEASE);
+	vq->used_idx = new_idx;
+	vq->nshadow = 0;
+	if (vq->log != NULL && vq->log_used)
+		vq_log_used(vq, start, n);
+	/* The index must be visible before used_event / flags are read,
+	 * or a driver re-enabling interrupts just now is missed. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vq_need_notify(vq, new_idx))
+		vq_notify(vq);
+}
