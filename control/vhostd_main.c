@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../datapath/log.h"
+#include "vhostd_dp.h"
 #include "vhostd_opts.h"
 #include "vu_loop.h"
 #include "vu_port.h"
@@ -25,6 +26,7 @@ struct daemon {
 	struct vu_loop *loop;
 	struct vu_port *ports;
 	int nports_started;
+	struct dp dp;
 	int sigfd;
 };
 
@@ -93,6 +95,10 @@ static int start_ports(struct daemon *d)
 		if (err)
 			return err;
 		d->nports_started++;
+		err = dp_attach(&d->dp, (uint32_t)i, &d->ports[i].dev, po->peer,
+				po->reflect);
+		if (err)
+			return err;
 		if (po->peer >= 0)
 			LOG_INFO(TAG, "%s: linked to %s", po->name,
 				 d->opts.ports[po->peer].name);
@@ -106,6 +112,7 @@ static void stop_all(struct daemon *d)
 {
 	for (int i = 0; i < d->nports_started; i++)
 		vu_port_stop(&d->ports[i]);
+	dp_fini(&d->dp);
 	free(d->ports);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
@@ -141,6 +148,8 @@ int main(int argc, char **argv)
 	if (!d.loop)
 		return 1;
 	err = setup_signals(&d);
+	if (!err)
+		err = dp_init(&d.dp, &d.opts.cores, (uint32_t)d.opts.nports);
 	if (!err)
 		err = start_ports(&d);
 	if (!err) {

@@ -26,7 +26,9 @@ uint64_t vhostd_default_features(void)
 	       BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES) |
 	       BIT_ULL(VIRTIO_NET_F_MQ) | BIT_ULL(VIRTIO_NET_F_MTU) |
 	       BIT_ULL(VIRTIO_NET_F_MAC) | BIT_ULL(VIRTIO_NET_F_STATUS) |
-	       BIT_ULL(VHOST_F_LOG_ALL);
+	       BIT_ULL(VHOST_F_LOG_ALL) | BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |
+	       BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |
+	       BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC);
 }
 
 uint64_t vhostd_default_protocol_features(void)
@@ -53,6 +55,9 @@ static const struct {
 	{"mq", BIT_ULL(VIRTIO_NET_F_MQ), BIT_ULL(VU_PROTOCOL_F_MQ)},
 	{"mtu", BIT_ULL(VIRTIO_NET_F_MTU), BIT_ULL(VU_PROTOCOL_F_MTU)},
 	{"mac", BIT_ULL(VIRTIO_NET_F_MAC), 0},
+	{"mrg-rxbuf", BIT_ULL(VIRTIO_NET_F_MRG_RXBUF), 0},
+	{"event-idx", BIT_ULL(VIRTIO_RING_F_EVENT_IDX), 0},
+	{"indirect", BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC), 0},
 	{"status", BIT_ULL(VIRTIO_NET_F_STATUS), 0},
 	{"log", BIT_ULL(VHOST_F_LOG_ALL), BIT_ULL(VU_PROTOCOL_F_LOG_SHMFD)},
 	{"protocol-features", BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES), ~0ULL},
@@ -417,7 +422,8 @@ void vhostd_usage(FILE *out)
 "  --cores LIST         worker cores, e.g. 2,3 or 2-5 (default: the last\n"
 "                       core vhostd may run on)\n"
 "  --log-level LEVEL    err, warn, info (default) or debug\n"
-"  --no-feature NAME    do not offer NAME: mq mtu mac status log\n"
+"  --no-feature NAME    do not offer NAME: mq mtu mac mrg-rxbuf event-idx\n"
+"                       indirect status log\n"
 "                       protocol-features rarp reply-ack backend-req\n"
 "                       config reset-device mem-slots device-status\n"
 "  --socket-path=PATH   same as --port vhost0=vhost:PATH\n"

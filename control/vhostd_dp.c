@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+#include "vhostd_dp.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../datapath/log.h"
+#include "vu_ring.h"
+
+#define TAG "dp"
+
+static bool has(const struct vu_dev *d, int bit)
+{
+	return d->features & BIT_ULL(bit);
+}
+
+/* Build vq i of port p from the ring's control state (device paused). */
+static bool vq_build(struct dp_port *p, uint32_t i)
+{
+	struct vu_dev *d = p->dev;
+	const struct vu_vring *vr = &d->vr[i];
+
+	if (!vu_vring_ready(d, i))
+		return false;
+	bool logging = has(d, VHOST_F_LOG_ALL) && d->log.base;
+	struct vq_cfg c = {
+		.index = i, .dev_name = d->name,
+		.desc = vr->desc, .avail = vr->avail, .used = vr->used,
+		.size = (uint16_t)vr->num, .last_avail = (uint16_t)vr->base,
+		.event_idx = has(d, VIRTIO_RING_F_EVENT_IDX),
+		.indirect = has(d, VIRTIO_RING_F_INDIRECT_DESC),
+		.mrg_rxbuf = has(d, VIRTIO_NET_F_MRG_RXBUF),
+		.tx = i & 1, .mem = d->mem.table,
+		.log = logging ? &d->log : NULL, .used_gpa = vr->used_gpa,
+		.log_used = vr->addr.flags & BIT_ULL(VHOST_VRING_F_LOG),
+		.call_fd = vr->call_fd, .err_fd = vr->err_fd,
+	};
+	vq_init(&p->vqs[i], &c);
+	return true;
+}
+
+/* The port whose RX queues port p's guest TX goes to, or NULL (discard). */
+static struct dp_port *target(struct dp *dp, struct dp_port *p)
+{
+	return p->reflect ? p : p->peer >= 0 ? &dp->ports[p->peer] : NULL;
+}
+
+/* A path may be polled when its TX queue is live and neither its own port
+ * nor the port it delivers to is paused (a paused port is off limits). */
+static bool path_live(struct dp *dp, struct dp_port *p, uint32_t qp)
+{
+	struct dp_port *t = target(dp, p);
+
+	return !p->paused && (!t || !t->paused) && p->vq_live[2 * qp + 1];
+}
+
+/* Set path qp of p from the rings' state; it must not be published. */
+static void path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
+{
+	struct vnet_path *path = &p->paths[qp];
+	struct dp_port *t = target(dp, p);
+	uint32_t rx = 2 * qp;
+	bool tx_enabled = p->dev->vr[rx + 1].enabled;
+
+	path->src = &p->vqs[rx + 1];
+	path->dst = NULL;
+	if (tx_enabled && t && rx < t->dev->nvrings && t->vq_live[rx] &&
+	    t->dev->vr[rx].enabled)
+		path->dst = &t->vqs[rx];
+	path->src_hdr_len = vu_dev_vnet_hdr_len(p->dev);
+	path->dst_hdr_len = t ? vu_dev_vnet_hdr_len(t->dev) : 0;
+	path->reflect = p->reflect;
+}
+
+static uint32_t npairs(const struct dp_port *p)
+{
+	return p->dev ? p->dev->nvrings / 2 : 0;
+}
+
+/* Give every worker a new list of the live paths, round-robin. */
+static int publish(struct dp *dp)
+{
+	uint32_t total = 0, k = 0;
+
+	for (uint32_t i = 0; i < dp->nports; i++)
+		for (uint32_t qp = 0; qp < npairs(&dp->ports[i]); qp++)
+			total += path_live(dp, &dp->ports[i], qp);
+	struct wk_list **lists = calloc(dp->nworkers, sizeof(*lists));
+	if (!lists)
+		return -ENOMEM;
+	for (uint32_t w = 0; w < dp->nworkers; w++) {
+		lists[w] = wk_list_new(total);
+		if (!lists[w]) {
+			while (w--)
+				free(lists[w]);
+			free(lists);
+			return -ENOMEM;
+		}
+		lists[w]->n = 0;
+	}
+	for (uint32_t i = 0; i < dp->nports; i++) {
+		struct dp_port *p = &dp->ports[i];
+		for (uint32_t qp = 0; qp < npairs(p); qp++) {
+			if (!path_live(dp, p, qp))
+				continue;
+			struct wk_list *l = lists[k++ % dp->nworkers];
+			l->items[l->n++] = (struct wk_item){vnet_path_poll,
+							    &p->paths[qp]};
+		}
+	}
+	for (uint32_t w = 0; w < dp->nworkers; w++)
+		free(wk_publish(&dp->workers[w], lists[w]));
+	free(lists);
+	return 0;
+}
+
+static struct dp_port *port_of(struct dp *dp, const struct vu_dev *d)
+{
+	for (uint32_t i = 0; i < dp->nports; i++)
+		if (dp->ports[i].dev == d)
+			return &dp->ports[i];
+	return NULL;
+}
+
+static void dp_pause(struct vu_dev *d, void *ctx)
+{
+	struct dp *dp = ctx;
+	struct dp_port *p = port_of(dp, d);
+
+	if (!p || p->paused)
+		return;
+	p->paused = true;
+	if (publish(dp) < 0) { /* cannot build lists: take every path off */
+		LOG_ERR(TAG, "%s: out of memory pausing; datapath halted",
+			d->name);
+		for (uint32_t w = 0; w < dp->nworkers; w++)
+			free(wk_publish(&dp->workers[w], NULL));
+	}
+	/* Quiescent: no worker touches p.  Save where each ring stands. */
+	for (uint32_t i = 0; i < d->nvrings; i++) {
+		if (p->vq_live[i] && d->vr[i].started)
+			d->vr[i].base = p->vqs[i].last_avail;
+		if (p->vq_live[i] && p->vqs[i].broken)
+			d->vr[i].broken = true;
+		p->vq_live[i] = false;
+	}
+}
+
+static void dp_resume(struct vu_dev *d, void *ctx)
+{
+	struct dp *dp = ctx;
+	struct dp_port *p = port_of(dp, d);
+
+	if (!p || !p->paused)
+		return;
+	for (uint32_t i = 0; i < d->nvrings; i++)
+		p->vq_live[i] = vq_build(p, i);
+	/* Only paths touching p change, and none of them is published. */
+	for (uint32_t i = 0; i < dp->nports; i++) {
+		struct dp_port *q = &dp->ports[i];
+		if (q == p || target(dp, q) == p)
+			for (uint32_t qp = 0; qp < npairs(q); qp++)
+				path_refresh(dp, q, qp);
+	}
+	p->paused = false;
+	if (publish(dp) < 0)
+		LOG_ERR(TAG, "%s: out of memory resuming the datapath", d->name);
+}
+
+int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports)
+{
+	memset(dp, 0, sizeof(*dp));
+	dp->nworkers = (uint32_t)CPU_COUNT(cores);
+	dp->workers = aligned_alloc(CACHE_LINE,
+				    dp->nworkers * sizeof(dp->workers[0]));
+	dp->ports = calloc(nports, sizeof(dp->ports[0]));
+	if (!dp->workers || !dp->ports || dp->nworkers == 0)
+		return -ENOMEM;
+	dp->nports = nports;
+	uint32_t w = 0;
+	for (int c = 0; c < CPU_SETSIZE && w < dp->nworkers; c++) {
+		if (!CPU_ISSET(c, cores))
+			continue;
+		int err = wk_start(&dp->workers[w], w, c);
+		if (err) {
+			dp->nworkers = w;
+			return err;
+		}
+		w++;
+	}
+	return 0;
+}
+
+int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev, int peer,
+	      bool reflect)
+{
+	struct dp_port *p = &dp->ports[i];
+
+	p->dev = dev;
+	p->peer = peer;
+	p->reflect = reflect;
+	p->vqs = aligned_alloc(CACHE_LINE, dev->nvrings * sizeof(p->vqs[0]));
+	p->vq_live = calloc(dev->nvrings, sizeof(p->vq_live[0]));
+	p->paths = aligned_alloc(CACHE_LINE,
+				 dev->nvrings / 2 * sizeof(p->paths[0]));
+	if (!p->vqs || !p->vq_live || !p->paths)
+		return -ENOMEM;
+	memset(p->paths, 0, dev->nvrings / 2 * sizeof(p->paths[0]));
+	dev->ops = (struct vu_dev_ops){dp_pause, dp_resume, dp};
+	return 0;
+}
+
+void dp_fini(struct dp *dp)
+{
+	for (uint32_t w = 0; w < dp->nworkers; w++)
+		wk_stop(&dp->workers[w]);
+	for (uint32_t i = 0; i < dp->nports; i++) {
+		free(dp->ports[i].vqs);
+		free(dp->ports[i].vq_live);
+		free(dp->ports[i].paths);
+	}
+	free(dp->ports);
+	free(dp->workers);
+	memset(dp, 0, sizeof(*dp));
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhostd_dp.h: the daemon's datapath: worker threads, and the forwarding
+ * paths between its vhost-user devices, kept in step with device state.
+ *
+ * Every device gets one vnet path per queue pair: its guest TX queue to the
+ * guest RX queue of its peer (--link) or of itself (--reflect); a device
+ * with neither discards what its guest sends.  Paths are spread round-robin
+ * over the workers.  The device's vu_dev_ops point here: pause() publishes
+ * poll lists without any path that touches the device and waits until no
+ * worker can still be in one (then saves each ring's next avail index for
+ * GET_VRING_BASE); resume() rebuilds the device's queues from the rings'
+ * control state and publishes lists with every ready path again.
+ */
+#ifndef VHOSTD_DP_H
+#define VHOSTD_DP_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../datapath/vnet.h"
+#include "../datapath/worker.h"
+#include "vu_dev.h"
+
+struct dp_port {
+	struct vu_dev *dev;
+	int peer;                  /* port index, -1 */
+	bool reflect;
+	bool paused;
+	struct vq *vqs;            /* dev->nvrings, one per ring */
+	bool *vq_live;             /* vqs[i] was set up by the last resume */
+	struct vnet_path *paths;   /* one per queue pair */
+};
+
+struct dp {
+	struct worker *workers;
+	uint32_t nworkers;
+	struct dp_port *ports;
+	uint32_t nports;
+};
+
+/* Start one worker per core in cores.  0 or -errno. */
+int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports);
+
+/* Attach port i (its device must outlive dp); sets dev->ops. */
+int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev, int peer,
+	      bool reflect);
+
+/* Stop the workers and free everything. */
+void dp_fini(struct dp *dp);
+
+#endif
