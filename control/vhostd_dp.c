@@ -211,10 +211,24 @@ int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev, int peer,
 	return 0;
 }
 
+/* One line per worker: what it moved and what each packet cost. */
+static void log_worker_stats(const struct worker *w)
+{
+	const struct wk_stats *s = &w->stats;
+
+	LOG_INFO(TAG, "worker %u (core %d): %llu packets, %llu busy cycles, "
+		 "%.1f cycles/packet", w->id, w->core,
+		 (unsigned long long)s->packets,
+		 (unsigned long long)s->busy_cycles,
+		 s->packets ? (double)s->busy_cycles / (double)s->packets : 0.0);
+}
+
 void dp_fini(struct dp *dp)
 {
-	for (uint32_t w = 0; w < dp->nworkers; w++)
+	for (uint32_t w = 0; w < dp->nworkers; w++) {
 		wk_stop(&dp->workers[w]);
+		log_worker_stats(&dp->workers[w]);
+	}
 	for (uint32_t i = 0; i < dp->nports; i++) {
 		free(dp->ports[i].vqs);
 		free(dp->ports[i].vq_live);
