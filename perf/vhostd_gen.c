@@ -1,68 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vhostd-gen: the built-in traffic generator and vhostd's main job on an
- * embedded default.  It starts a vhostd of its own (reflecting port gen0),
- * plays the VMM over a unix socket with memfd "guest" memory, and reports
- * what it measured.  Until the datapath exists it measures the control
- * plane: a complete handshake (negotiation, memory table, every ring of N
- * queue pairs set up, started and stopped again).
+ * vhostd-gen: vhostd's main job on an embedded default.  It starts a vhostd
+ * of its own (port gen0 reflecting, one worker on the last CPU), plays the
+ * VM with the built-in generator (perf/gen.h) over memfd guest memory on
+ * the first CPU, and reports Mpps, loss, latency and the cycles per packet
+ * vhostd's worker spent (from the line vhostd logs when it stops).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "control/vu_front.h"
+#include "gen.h"
 
-struct gen_opts {
+struct main_opts {
 	char vhostd[PATH_MAX];
-	uint32_t queues, ring, mem_mb;
-	bool huge;
+	struct gen_opts gen;
 };
-
-static const char *const feature_names[64] = {
-	[VIRTIO_NET_F_CSUM] = "CSUM", [VIRTIO_NET_F_MTU] = "MTU",
-	[VIRTIO_NET_F_MAC] = "MAC", [VIRTIO_NET_F_MRG_RXBUF] = "MRG_RXBUF",
-	[VIRTIO_NET_F_STATUS] = "STATUS", [VIRTIO_NET_F_MQ] = "MQ",
-	[VHOST_F_LOG_ALL] = "LOG_ALL",
-	[VIRTIO_RING_F_INDIRECT_DESC] = "INDIRECT_DESC",
-	[VIRTIO_RING_F_EVENT_IDX] = "EVENT_IDX",
-	[VHOST_USER_F_PROTOCOL_FEATURES] = "PROTOCOL_FEATURES",
-	[VIRTIO_F_VERSION_1] = "VERSION_1",
-	[VIRTIO_F_RING_PACKED] = "RING_PACKED", [VIRTIO_F_IN_ORDER] = "IN_ORDER",
-};
-static const char *const protocol_names[64] = {
-	"MQ", "LOG_SHMFD", "RARP", "REPLY_ACK", "MTU", "BACKEND_REQ",
-	"CROSS_ENDIAN", "CRYPTO_SESSION", "PAGEFAULT", "CONFIG",
-	"BACKEND_SEND_FD", "HOST_NOTIFIER", "INFLIGHT_SHMFD", "RESET_DEVICE",
-	"INBAND_NOTIFICATIONS", "CONFIGURE_MEM_SLOTS", "STATUS",
-};
-
-static void print_bits(const char *what, uint64_t v,
-		       const char *const names[64])
-{
-	printf("  %-18s 0x%09llx:", what, (unsigned long long)v);
-	for (int b = 0; b < 64; b++)
-		if (v & BIT_ULL(b))
-			printf(" %s", names[b] ? names[b] : "?");
-	printf("\n");
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* vhostd next to us in the build tree (perf/ -> control/vhostd). */
 static void default_vhostd(char *out, size_t len)
@@ -74,123 +36,109 @@ static void default_vhostd(char *out, size_t len)
 	snprintf(out, len, "%s/../control/vhostd", dirname(self));
 }
 
-static int parse(int argc, char **argv, struct gen_opts *o)
+/* First and last CPU we may use: generator and vhostd's worker. */
+static void pick_cores(int *gen_core, int *wk_core)
+{
+	cpu_set_t set;
+
+	*gen_core = *wk_core = -1;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set)) {
+			if (*gen_core < 0)
+				*gen_core = c;
+			*wk_core = c;
+		}
+}
+
+static int parse(int argc, char **argv, struct main_opts *o)
 {
 	static const struct option lo[] = {
 		{"vhostd", required_argument, NULL, 'v'},
 		{"queues", required_argument, NULL, 'q'},
-		{"ring", required_argument, NULL, 'r'},
-		{"mem-mb", required_argument, NULL, 'm'},
-		{"hugepages", no_argument, NULL, 'H'},
+		{"size", required_argument, NULL, 's'},
+		{"duration", required_argument, NULL, 'd'},
+		{"mrg-rxbuf", no_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int c;
 
-	*o = (struct gen_opts){.queues = 1, .ring = 256, .mem_mb = 64};
+	gen_opts_default(&o->gen);
+	o->gen.backend = "vhostd";
+	o->gen.duration_s = 3;
 	default_vhostd(o->vhostd, sizeof(o->vhostd));
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'v': snprintf(o->vhostd, sizeof(o->vhostd), "%s", optarg);
 			  break;
-		case 'q': o->queues = (uint32_t)atoi(optarg); break;
-		case 'r': o->ring = (uint32_t)atoi(optarg); break;
-		case 'm': o->mem_mb = (uint32_t)atoi(optarg); break;
-		case 'H': o->huge = true; break;
+		case 'q': o->gen.pairs = (uint32_t)atoi(optarg); break;
+		case 's': o->gen.size = (uint32_t)atoi(optarg); break;
+		case 'd': o->gen.duration_s = atof(optarg); break;
+		case 'm': o->gen.mrg_rxbuf = true; break;
 		default:
 			printf("usage: vhostd-gen [--vhostd PATH] [--queues N] "
-			       "[--ring N] [--mem-mb N] [--hugepages]\n");
+			       "[--size BYTES] [--duration S] [--mrg-rxbuf]\n");
 			return c == 'h' ? 1 : -1;
 		}
 	}
-	if (o->queues < 1 || o->queues > 128 || o->mem_mb < 4) {
-		fprintf(stderr, "vhostd-gen: --queues 1..128, --mem-mb >= 4\n");
+	if (o->gen.pairs < 1 || o->gen.pairs > GEN_MAX_PAIRS ||
+	    o->gen.size < GEN_MIN_SIZE || o->gen.size > GEN_MAX_SIZE ||
+	    o->gen.duration_s <= 0) {
+		fprintf(stderr, "vhostd-gen: --queues 1..%u, --size %u..%u, "
+			"--duration > 0\n", GEN_MAX_PAIRS, GEN_MIN_SIZE,
+			GEN_MAX_SIZE);
 		return -1;
 	}
 	return 0;
 }
 
-static pid_t start_vhostd(const struct gen_opts *o, const char *sock)
+static pid_t start_vhostd(const char *bin, const char *sock, int core,
+			  const char *logpath)
 {
-	char port[PATH_MAX + 16];
-	snprintf(port, sizeof(port), "gen0=vhost:%s", sock);
+	char port[PATH_MAX + 16], cores[16];
 	pid_t pid = fork();
 
+	snprintf(port, sizeof(port), "gen0=vhost:%s", sock);
+	snprintf(cores, sizeof(cores), "%d", core);
 	if (pid == 0) {
-		execl(o->vhostd, o->vhostd, "--port", port, "--reflect", "gen0",
-		      "--log-level", "warn", (char *)NULL);
-		fprintf(stderr, "vhostd-gen: cannot run %s: %s\n", o->vhostd,
+		int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0)
+			dup2(fd, STDERR_FILENO);
+		execl(bin, bin, "--port", port, "--reflect", "gen0", "--cores",
+		      cores, (char *)NULL);
+		fprintf(stderr, "vhostd-gen: cannot run %s: %s\n", bin,
 			strerror(errno));
 		_exit(127);
 	}
 	return pid;
 }
 
-static int handshake(struct vu_front *f, const struct gen_opts *o)
+/* vhostd's worker line: "... N packets, C busy cycles, X cycles/packet". */
+static double read_cycles_per_packet(const char *logpath)
 {
-	struct vu_guestmem_opts mo = {
-		.size = (uint64_t)o->mem_mb << 20, .nregions = 1,
-		.backing = o->huge ? VU_GUESTMEM_MEMFD_HUGE : VU_GUESTMEM_MEMFD,
-	};
-	int err = vu_front_negotiate(f, ~0ULL, ~0ULL);
+	char line[512];
+	double cpp = -1;
+	FILE *f = fopen(logpath, "r");
 
-	if (!err)
-		err = vu_front_mem_init(f, &mo);
-	if (!err)
-		err = vu_front_set_mem_table(f);
-	if (!err)
-		err = vu_front_setup_queues(f, o->queues, o->ring);
-	for (uint32_t i = 0; !err && i < 2 * o->queues; i++) {
-		uint32_t base;
-		err = vu_front_vring_stop(f, i, &base);
-		if (!err && base != 0)
-			err = -EPROTO;
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, " cycles/packet");
+		if (p) {
+			while (p > line && p[-1] != ' ')
+				p--;
+			cpp = atof(p);
+		}
 	}
-	return err;
-}
-
-static int run(const struct gen_opts *o, const char *sock, pid_t pid)
-{
-	struct vu_front *f = NULL;
-	int err = vu_front_connect(&f, sock, 5000, 5000);
-
-	if (err) {
-		fprintf(stderr, "vhostd-gen: cannot reach vhostd: %s\n",
-			strerror(-err));
-		return err;
-	}
-	double t0 = now_ms();
-	err = handshake(f, o);
-	double t1 = now_ms();
-	if (err) {
-		fprintf(stderr, "vhostd-gen: handshake failed: %s\n",
-			strerror(-err));
-		vu_front_close(f);
-		return err;
-	}
-	printf("vhostd-gen: vhostd (pid %d) on %s\n", (int)pid, sock);
-	print_bits("features offered", vu_front_features_offered(f),
-		   feature_names);
-	print_bits("features acked", vu_front_features_acked(f), feature_names);
-	print_bits("protocol acked", vu_front_protocol_acked(f),
-		   protocol_names);
-	printf("  queue pairs        %u of %llu offered, ring size %u\n",
-	       o->queues, (unsigned long long)vu_front_queue_num(f), o->ring);
-	printf("  guest memory       %u MiB %s, memory slots %llu\n",
-	       o->mem_mb, o->huge ? "memfd hugetlb" : "memfd",
-	       (unsigned long long)vu_front_max_mem_slots(f));
-	printf("  handshake          complete in %.2f ms: negotiated, memory "
-	       "mapped, %u rings started and stopped\n", t1 - t0,
-	       2 * o->queues);
-	printf("  traffic            none yet: this vhostd has no datapath; "
-	       "Mpps and cycles/packet come with it\n");
-	vu_front_close(f);
-	return 0;
+	if (f)
+		fclose(f);
+	return cpp;
 }
 
 int main(int argc, char **argv)
 {
-	struct gen_opts o;
-	char dir[] = "/tmp/vhostd-gen.XXXXXX", sock[PATH_MAX];
-	int status = 0;
+	struct main_opts o;
+	struct gen_result r;
+	char dir[] = "/tmp/vhostd-gen.XXXXXX", sock[PATH_MAX], logp[PATH_MAX];
+	int status = 0, wk_core;
 
 	int p = parse(argc, argv, &o);
 	if (p)
@@ -198,16 +146,31 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/gen0.sock", dir);
-	pid_t pid = start_vhostd(&o, sock);
+	snprintf(logp, sizeof(logp), "%s/vhostd.log", dir);
+	pick_cores(&o.gen.core, &wk_core);
+	o.gen.socket = sock;
+	pid_t pid = start_vhostd(o.vhostd, sock, wk_core, logp);
 	if (pid < 0)
 		return 1;
-	int err = run(&o, sock, pid);
+	int err = gen_run(&o.gen, &r);
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
-	rmdir(dir);
-	if (!err && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		fprintf(stderr, "vhostd-gen: vhostd exited badly\n");
-		return 1;
+	if (err == 0) {
+		gen_report(stdout, &o.gen, &r);
+		double cpp = read_cycles_per_packet(logp);
+		printf("vhostd: %.2f Mpps reflected (%u B, %u queue pair(s), "
+		       "worker on core %d), %.1f cycles/packet\n", r.rx_mpps,
+		       o.gen.size, o.gen.pairs, wk_core, cpp);
+	} else {
+		fprintf(stderr, "vhostd-gen: generator failed: %s (vhostd log: "
+			"%s)\n", strerror(-err), logp);
 	}
-	return err ? 1 : 0;
+	bool ok = err == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+		  r.bad == 0 && !r.broken;
+	if (ok) {
+		unlink(logp);
+		unlink(sock);
+		rmdir(dir);
+	}
+	return ok ? 0 : 1;
 }
