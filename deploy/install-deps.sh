@@ -3,12 +3,14 @@
 # nothing is downloaded when everything is already there).
 #   build:  meson ninja-build pkg-config gcc libnuma-dev libbpf-dev
 #           libxdp-dev libcmocka-dev libdpdk-dev
-#   tests:  dpdk (runtime) + dpdk-dev (dpdk-testpmd), iproute2, procps
+#   tests:  dpdk (runtime) + dpdk-dev (dpdk-testpmd), iproute2, procps,
+#           qemu-system-x86 + linux-image-amd64 + busybox-static (QEMU guests)
+#   perf:   gnuplot-nox (bench.sh --plot)
 set -euo pipefail
 
 PKGS=(meson ninja-build pkg-config gcc libc6-dev libnuma-dev libbpf-dev
       libxdp-dev libcmocka-dev libdpdk-dev dpdk dpdk-dev iproute2 procps
-      coreutils)
+      coreutils qemu-system-x86 linux-image-amd64 busybox-static gnuplot-nox)
 
 missing=()
 for p in "${PKGS[@]}"; do
