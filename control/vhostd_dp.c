@@ -36,23 +36,30 @@ static bool vq_build(struct dp_port *p, uint32_t i)
 		.log_used = vr->addr.flags & BIT_ULL(VHOST_VRING_F_LOG),
 		.call_fd = vr->call_fd, .err_fd = vr->err_fd,
 	};
+	/* Counters live as long as the daemon: keep them across rebuilds. */
+	struct vq_stats keep = p->vqs[i].stats;
 	vq_init(&p->vqs[i], &c);
+	p->vqs[i].stats = keep;
 	return true;
 }
 
-/* The port whose RX queues port p's guest TX goes to, or NULL (discard). */
+/* The port whose RX queues port p feeds (its guest's TX, or the source),
+ * or NULL (discard). */
 static struct dp_port *target(struct dp *dp, struct dp_port *p)
 {
-	return p->reflect ? p : p->peer >= 0 ? &dp->ports[p->peer] : NULL;
+	return p->reflect || p->source ? p :
+	       p->peer >= 0 ? &dp->ports[p->peer] : NULL;
 }
 
-/* A path may be polled when its TX queue is live and neither its own port
- * nor the port it delivers to is paused (a paused port is off limits). */
+/* A path may be polled when its TX queue is live (or, for a source, its RX
+ * queue) and neither its own port nor the port it delivers to is paused (a
+ * paused port is off limits). */
 static bool path_live(struct dp *dp, struct dp_port *p, uint32_t qp)
 {
 	struct dp_port *t = target(dp, p);
 
-	return !p->paused && (!t || !t->paused) && p->vq_live[2 * qp + 1];
+	return !p->paused && (!t || !t->paused) &&
+	       (p->vq_live[2 * qp + 1] || (p->source && p->vq_live[2 * qp]));
 }
 
 /* Set path qp of p from the rings' state; it must not be published. */
@@ -61,13 +68,16 @@ static void path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 	struct vnet_path *path = &p->paths[qp];
 	struct dp_port *t = target(dp, p);
 	uint32_t rx = 2 * qp;
-	bool tx_enabled = p->dev->vr[rx + 1].enabled;
+	/* Spec: a started but disabled TX ring is processed and discarded. */
+	bool feed = p->source || p->dev->vr[rx + 1].enabled;
 
-	path->src = &p->vqs[rx + 1];
+	path->src = p->vq_live[rx + 1] ? &p->vqs[rx + 1] : NULL;
 	path->dst = NULL;
-	if (tx_enabled && t && rx < t->dev->nvrings && t->vq_live[rx] &&
+	path->dst_none = t ? VNET_DROP_DST_DOWN : VNET_DROP_NO_PEER;
+	if (feed && t && rx < t->dev->nvrings && t->vq_live[rx] &&
 	    t->dev->vr[rx].enabled)
 		path->dst = &t->vqs[rx];
+	path->source = p->source;
 	path->src_hdr_len = vu_dev_vnet_hdr_len(p->dev);
 	path->dst_hdr_len = t ? vu_dev_vnet_hdr_len(t->dev) : 0;
 	path->reflect = p->reflect;
@@ -105,8 +115,9 @@ static int publish(struct dp *dp)
 			if (!path_live(dp, p, qp))
 				continue;
 			struct wk_list *l = lists[k++ % dp->nworkers];
-			l->items[l->n++] = (struct wk_item){vnet_path_poll,
-							    &p->paths[qp]};
+			l->items[l->n++] = (struct wk_item){
+				p->source ? vnet_source_poll : vnet_path_poll,
+				&p->paths[qp]};
 		}
 	}
 	for (uint32_t w = 0; w < dp->nworkers; w++)
@@ -156,6 +167,10 @@ static void dp_resume(struct vu_dev *d, void *ctx)
 		return;
 	for (uint32_t i = 0; i < d->nvrings; i++)
 		p->vq_live[i] = vq_build(p, i);
+	/* The source frame carries a header of this guest's length. */
+	if (p->source)
+		(void)vnet_source_init(p->source, p->source->len,
+				       vu_dev_vnet_hdr_len(d));
 	/* Only paths touching p change, and none of them is published. */
 	for (uint32_t i = 0; i < dp->nports; i++) {
 		struct dp_port *q = &dp->ports[i];
@@ -192,21 +207,31 @@ int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports)
 	return 0;
 }
 
-int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev, int peer,
-	      bool reflect)
+int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev,
+	      const struct dp_wiring *w)
 {
 	struct dp_port *p = &dp->ports[i];
 
 	p->dev = dev;
-	p->peer = peer;
-	p->reflect = reflect;
+	p->peer = w->peer;
+	p->reflect = w->reflect;
 	p->vqs = aligned_alloc(CACHE_LINE, dev->nvrings * sizeof(p->vqs[0]));
 	p->vq_live = calloc(dev->nvrings, sizeof(p->vq_live[0]));
 	p->paths = aligned_alloc(CACHE_LINE,
 				 dev->nvrings / 2 * sizeof(p->paths[0]));
-	if (!p->vqs || !p->vq_live || !p->paths)
+	if (w->source_len)
+		p->source = aligned_alloc(CACHE_LINE, sizeof(*p->source));
+	if (!p->vqs || !p->vq_live || !p->paths ||
+	    (w->source_len && !p->source))
 		return -ENOMEM;
+	memset(p->vqs, 0, dev->nvrings * sizeof(p->vqs[0]));
 	memset(p->paths, 0, dev->nvrings / 2 * sizeof(p->paths[0]));
+	if (p->source) {
+		int err = vnet_source_init(p->source, w->source_len,
+					   sizeof(struct virtio_net_hdr));
+		if (err)
+			return err;
+	}
 	dev->ops = (struct vu_dev_ops){dp_pause, dp_resume, dp};
 	return 0;
 }
@@ -233,6 +258,7 @@ void dp_fini(struct dp *dp)
 		free(dp->ports[i].vqs);
 		free(dp->ports[i].vq_live);
 		free(dp->ports[i].paths);
+		free(dp->ports[i].source);
 	}
 	free(dp->ports);
 	free(dp->workers);

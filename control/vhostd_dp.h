@@ -5,7 +5,8 @@
  *
  * Every device gets one vnet path per queue pair: its guest TX queue to the
  * guest RX queue of its peer (--link) or of itself (--reflect); a device
- * with neither discards what its guest sends.  Paths are spread round-robin
+ * with neither discards what its guest sends.  A --source device's queue
+ * pairs instead feed its guest RX from a fixed frame and discard its TX.  Paths are spread round-robin
  * over the workers.  The device's vu_dev_ops point here: pause() publishes
  * poll lists without any path that touches the device and waits until no
  * worker can still be in one (then saves each ring's next avail index for
@@ -16,6 +17,7 @@
 #define VHOSTD_DP_H
 
 #include <sched.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,6 +33,14 @@ struct dp_port {
 	struct vq *vqs;            /* dev->nvrings, one per ring */
 	bool *vq_live;             /* vqs[i] was set up by the last resume */
 	struct vnet_path *paths;   /* one per queue pair */
+	struct vnet_source *source; /* --source: the frame, else NULL */
+};
+
+/* What a port is wired to (at most one of these). */
+struct dp_wiring {
+	int peer;                  /* --link: port index, else -1 */
+	bool reflect;              /* --reflect */
+	uint32_t source_len;       /* --source: frame bytes, else 0 */
 };
 
 struct dp {
@@ -44,8 +54,12 @@ struct dp {
 int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports);
 
 /* Attach port i (its device must outlive dp); sets dev->ops. */
-int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev, int peer,
-	      bool reflect);
+int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev,
+	      const struct dp_wiring *w);
+
+/* Print every port's per-queue counters and every worker's (control
+ * thread; counters are read while workers run, each one untorn). */
+void dp_stats_print(const struct dp *dp, FILE *f);
 
 /* Stop the workers and free everything. */
 void dp_fini(struct dp *dp);

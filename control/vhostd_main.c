@@ -16,6 +16,7 @@
 #include "../datapath/log.h"
 #include "vhostd_dp.h"
 #include "vhostd_opts.h"
+#include "vu_ctl.h"
 #include "vu_loop.h"
 #include "vu_port.h"
 
@@ -27,8 +28,35 @@ struct daemon {
 	struct vu_port *ports;
 	int nports_started;
 	struct dp dp;
+	struct vu_ctl *ctl;
 	int sigfd;
 };
+
+static void cmd_stats(FILE *out, void *arg)
+{
+	dp_stats_print(arg, out);
+}
+
+static void cmd_version(FILE *out, void *arg)
+{
+	(void)arg;
+	fprintf(out, "vhostd %s\n", VHOSTD_VERSION);
+}
+
+/* --control: the runtime API.  Commands are kept by reference. */
+static int start_control(struct daemon *d)
+{
+	static struct vu_ctl_cmd cmds[] = {
+		{"stats", "per-queue and per-worker counters", cmd_stats, NULL},
+		{"version", "vhostd's version", cmd_version, NULL},
+	};
+
+	if (!d->opts.control_path[0])
+		return 0;
+	cmds[0].arg = &d->dp;
+	return vu_ctl_start(&d->ctl, d->loop, d->opts.control_path, cmds,
+			    (int)ARRAY_SIZE(cmds));
+}
 
 static void print_capabilities(void)
 {
@@ -95,8 +123,8 @@ static int start_ports(struct daemon *d)
 		if (err)
 			return err;
 		d->nports_started++;
-		err = dp_attach(&d->dp, (uint32_t)i, &d->ports[i].dev, po->peer,
-				po->reflect);
+		struct dp_wiring w = {po->peer, po->reflect, po->source_len};
+		err = dp_attach(&d->dp, (uint32_t)i, &d->ports[i].dev, &w);
 		if (err)
 			return err;
 		if (po->peer >= 0)
@@ -104,12 +132,16 @@ static int start_ports(struct daemon *d)
 				 d->opts.ports[po->peer].name);
 		else if (po->reflect)
 			LOG_INFO(TAG, "%s: reflecting", po->name);
+		else if (po->source_len)
+			LOG_INFO(TAG, "%s: source of %u-byte frames", po->name,
+				 po->source_len);
 	}
 	return 0;
 }
 
 static void stop_all(struct daemon *d)
 {
+	vu_ctl_stop(d->ctl);
 	for (int i = 0; i < d->nports_started; i++)
 		vu_port_stop(&d->ports[i]);
 	dp_fini(&d->dp);
@@ -152,6 +184,8 @@ int main(int argc, char **argv)
 		err = dp_init(&d.dp, &d.opts.cores, (uint32_t)d.opts.nports);
 	if (!err)
 		err = start_ports(&d);
+	if (!err)
+		err = start_control(&d);
 	if (!err) {
 		LOG_INFO(TAG, "vhostd %s: %d port(s), features 0x%llx, protocol "
 			 "features 0x%llx", VHOSTD_VERSION, d.opts.nports,

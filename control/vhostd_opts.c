@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../datapath/vnet.h"
 #include "vu_proto.h"
 
 #define DEFAULT_MTU 1500
@@ -211,6 +212,11 @@ static int parse_port(struct vhostd_opts *o, char *spec)
 	return 0;
 }
 
+static bool port_wired(const struct port_opt *p)
+{
+	return p->peer >= 0 || p->reflect || p->source_len;
+}
+
 static int parse_link(struct vhostd_opts *o, char *spec)
 {
 	char *eq = strchr(spec, '=');
@@ -223,11 +229,9 @@ static int parse_link(struct vhostd_opts *o, char *spec)
 			   a < 0 ? spec : eq + 1);
 	if (a == b)
 		return bad("--link of '%s' to itself (use --reflect)", spec);
-	if (o->ports[a].peer >= 0 || o->ports[b].peer >= 0 ||
-	    o->ports[a].reflect || o->ports[b].reflect)
-		return bad("port '%s' is already linked or reflecting",
-			   o->ports[a].peer >= 0 || o->ports[a].reflect ?
-			   spec : eq + 1);
+	if (port_wired(&o->ports[a]) || port_wired(&o->ports[b]))
+		return bad("port '%s' is already linked, reflecting or a "
+			   "source", port_wired(&o->ports[a]) ? spec : eq + 1);
 	o->ports[a].peer = b;
 	o->ports[b].peer = a;
 	return 0;
@@ -239,9 +243,31 @@ static int parse_reflect(struct vhostd_opts *o, const char *name)
 
 	if (a < 0)
 		return bad("--reflect names an unknown port: '%s'", name);
-	if (o->ports[a].peer >= 0 || o->ports[a].reflect)
-		return bad("port '%s' is already linked or reflecting", name);
+	if (port_wired(&o->ports[a]))
+		return bad("port '%s' is already linked, reflecting or a "
+			   "source", name);
 	o->ports[a].reflect = true;
+	return 0;
+}
+
+/* NAME=SIZE: vhostd feeds NAME's receive queues with SIZE-byte frames. */
+static int parse_source(struct vhostd_opts *o, char *spec)
+{
+	char *eq = strchr(spec, '=');
+	uint32_t len;
+
+	if (!eq)
+		return bad("--source '%s' is not NAME=SIZE", spec);
+	*eq = '\0';
+	int a = find_port(o, spec);
+	if (a < 0)
+		return bad("--source names an unknown port: '%s'", spec);
+	if (parse_u32(eq + 1, VNET_SOURCE_MIN, VNET_SOURCE_MAX, &len))
+		return bad("--source size '%s' is not 60..9216 bytes", eq + 1);
+	if (port_wired(&o->ports[a]))
+		return bad("port '%s' is already linked, reflecting or a "
+			   "source", spec);
+	o->ports[a].source_len = len;
 	return 0;
 }
 
@@ -294,12 +320,14 @@ static void default_cores(struct vhostd_opts *o)
 }
 
 enum { OPT_PORT = 256, OPT_LINK, OPT_REFLECT, OPT_CORES, OPT_LOGLVL,
-       OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT };
+       OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT, OPT_SOURCE, OPT_CONTROL };
 
 static const struct option long_opts[] = {
 	{"port", required_argument, NULL, OPT_PORT},
 	{"link", required_argument, NULL, OPT_LINK},
 	{"reflect", required_argument, NULL, OPT_REFLECT},
+	{"source", required_argument, NULL, OPT_SOURCE},
+	{"control", required_argument, NULL, OPT_CONTROL},
 	{"cores", required_argument, NULL, OPT_CORES},
 	{"log-level", required_argument, NULL, OPT_LOGLVL},
 	{"print-capabilities", no_argument, NULL, OPT_CAPS},
@@ -341,6 +369,7 @@ static int parse_one(struct vhostd_opts *o, int c, char *arg,
 		return parse_port(o, arg);
 	case OPT_LINK:
 	case OPT_REFLECT:
+	case OPT_SOURCE:
 		later[(*nlater)++] = (struct deferred){c, arg};
 		return 0;
 	case OPT_CORES:
@@ -363,6 +392,11 @@ static int parse_one(struct vhostd_opts *o, int c, char *arg,
 	}
 	case OPT_FD:
 		return parse_fd_port(o, arg);
+	case OPT_CONTROL:
+		if (strlen(arg) >= sizeof(o->control_path) || !*arg)
+			return bad("--control '%s': path empty or too long", arg);
+		strcpy(o->control_path, arg);
+		return 0;
 	case OPT_NOFEAT:
 		return no_feature(o, arg);
 	case 'h':
@@ -389,7 +423,8 @@ int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
 		if (nlater >= (int)ARRAY_SIZE(later))
-			return bad("too many --link/--reflect options%s", "");
+			return bad("too many --link/--reflect/--source "
+				   "options%s", "");
 		err = parse_one(o, c, optarg, later, &nlater);
 		if (err)
 			return err;
@@ -398,6 +433,8 @@ int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv)
 		return bad("unexpected argument '%s'", argv[optind]);
 	for (int i = 0; i < nlater; i++) {
 		err = later[i].opt == OPT_LINK ? parse_link(o, later[i].arg) :
+		      later[i].opt == OPT_SOURCE ?
+		      parse_source(o, later[i].arg) :
 		      parse_reflect(o, later[i].arg);
 		if (err)
 			return err;
@@ -419,6 +456,11 @@ void vhostd_usage(FILE *out)
 "        queues caps the queue pairs offered (1..128, default 128).\n"
 "  --link A=B           cross-connect two ports (both directions)\n"
 "  --reflect NAME       send every packet back out of NAME, MACs swapped\n"
+"  --source NAME=SIZE   fill NAME's receive queues with SIZE-byte frames\n"
+"                       (60..9216) as fast as the guest takes them, and\n"
+"                       discard its TX: a benchmark/test traffic source\n"
+"  --control PATH       control socket: per-queue and per-worker counters\n"
+"                       (vhostctl PATH stats)\n"
 "  --cores LIST         worker cores, e.g. 2,3 or 2-5 (default: the last\n"
 "                       core vhostd may run on)\n"
 "  --log-level LEVEL    err, warn, info (default) or debug\n"

@@ -6,6 +6,7 @@
  *   --port NAME=vhost:PATH[,client][,queues=N][,mac=MAC][,mtu=N]
  *   --link A=B   --reflect NAME   --cores LIST   --log-level LEVEL
  *   --help   --version   --print-capabilities
+ *   --source NAME=SIZE   --control PATH
  * plus the vhost-user back-end conventions --socket-path=PATH and --fd=N
  * (a port named "vhost0"), and --no-feature NAME to switch one off.
  */
@@ -35,6 +36,7 @@ struct port_opt {
 	uint16_t mtu;
 	int peer;               /* index of the linked port, -1 */
 	bool reflect;
+	uint32_t source_len;    /* --source: frame size, 0 = not a source */
 };
 
 struct vhostd_opts {
@@ -43,6 +45,7 @@ struct vhostd_opts {
 	cpu_set_t cores;
 	int ncores;
 	enum vlog_level log_level;
+	char control_path[108]; /* --control, "" = none */
 	uint64_t features;      /* virtio/vhost feature bits offered */
 	uint64_t protocol_features;
 	bool help, version, print_capabilities;

@@ -24,6 +24,17 @@
 
 #define PRINTF_FMT(f, a) __attribute__((format(printf, f, a)))
 
+/*
+ * Statistics counters: written by exactly one thread (a worker), read at any
+ * time by the control plane.  The single writer adds with a relaxed atomic
+ * store (a plain add on x86, no lock prefix); readers use STAT_READ, so no
+ * counter is ever torn and there is no data race in the C11 sense.
+ */
+#define STAT_ADD(c, n) \
+	__atomic_store_n(&(c), (c) + (n), __ATOMIC_RELAXED)
+#define STAT_INC(c) STAT_ADD(c, 1)
+#define STAT_READ(c) __atomic_load_n(&(c), __ATOMIC_RELAXED)
+
 /* x must be a power of two. */
 static inline uint64_t align_up_u64(uint64_t v, uint64_t x)
 {

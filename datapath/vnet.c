@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vnet.h"
 
+#include <errno.h>
 #include <string.h>
 
 static const char *const drop_text[VNET_DROP_MAX] = {
@@ -141,19 +142,95 @@ uint32_t vnet_path_poll(void *ctx)
 	for (uint16_t i = 0; i < n; i++) {
 		const struct vq_chain *tx = &p->tx[i];
 		uint32_t len = tx->len - p->src_hdr_len; /* >= 0: SHORT_HDR */
-		int drop = p->dst && !p->dst->broken ? place(p, tx, len) :
-			   1 + VNET_DROP_DST_DOWN;
+		int drop = !p->dst ? 1 + (int)p->dst_none :
+			   p->dst->broken ? 1 + VNET_DROP_DST_DOWN :
+			   place(p, tx, len);
 		if (drop) {
-			p->stats.drops[drop - 1]++;
+			STAT_INC(p->stats.drops[drop - 1]);
 		} else {
 			moved++;
-			p->stats.bytes += len;
+			STAT_ADD(p->stats.bytes, len);
 		}
 		vq_split_used(p->src, tx->head, 0);
 	}
-	p->stats.packets += moved;
+	STAT_ADD(p->stats.packets, moved);
 	vq_split_flush(p->src);
 	if (p->dst && moved)
 		vq_split_flush(p->dst);
 	return n;
+}
+
+/* Internet checksum of an IPv4 header (RFC 1071). */
+static uint16_t ip_csum(const uint8_t *h, uint32_t len)
+{
+	uint32_t sum = 0;
+
+	for (uint32_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(h[i] << 8 | h[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+int vnet_source_init(struct vnet_source *s, uint32_t len, uint32_t hdr_len)
+{
+	static const uint8_t eth[14] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     /* broadcast */
+		0x02, 'v', 'h', 'o', 's', 't',          /* locally administered */
+		0x08, 0x00,
+	};
+
+	if (len < VNET_SOURCE_MIN || len > VNET_SOURCE_MAX ||
+	    hdr_len > sizeof(struct virtio_net_hdr))
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	uint8_t *f = s->buf + hdr_len, *ip = f + 14, *udp = ip + 20;
+	memcpy(f, eth, sizeof(eth));
+	ip[0] = 0x45;                       /* IPv4, 20-byte header */
+	put16(ip + 2, len - 14);
+	put16(ip + 6, 0x4000);              /* DF */
+	ip[8] = 64;                         /* TTL */
+	ip[9] = 17;                         /* UDP */
+	memcpy(ip + 12, (uint8_t[]){10, 255, 0, 1}, 4);
+	memset(ip + 16, 0xff, 4);
+	put16(ip + 10, ip_csum(ip, 20));
+	put16(udp, 9);                      /* discard port, both ends */
+	put16(udp + 2, 9);
+	put16(udp + 4, len - 34);           /* UDP checksum 0: none (IPv4) */
+	s->len = len;
+	s->chain = (struct vq_chain){.head = 0, .nseg = 1, .len = hdr_len + len};
+	s->chain.seg[0] = (struct vq_seg){.p = s->buf, .len = hdr_len + len};
+	return 0;
+}
+
+uint32_t vnet_source_poll(void *ctx)
+{
+	struct vnet_path *p = ctx;
+	uint16_t n = p->src ? vq_split_dequeue(p->src, p->tx, VNET_BURST) : 0;
+	uint32_t moved = 0;
+
+	if (n) {
+		for (uint16_t i = 0; i < n; i++)
+			vq_split_used(p->src, p->tx[i].head, 0);
+		STAT_ADD(p->stats.drops[VNET_DROP_NO_PEER], n);
+		vq_split_flush(p->src);
+	}
+	if (!p->dst || p->dst->broken)
+		return n;
+	/* A full ring is not a drop here: the source simply waits. */
+	while (moved < VNET_BURST && place(p, &p->source->chain,
+					   p->source->len) == 0)
+		moved++;
+	if (moved) {
+		STAT_ADD(p->stats.packets, moved);
+		STAT_ADD(p->stats.bytes, (uint64_t)moved * p->source->len);
+		vq_split_flush(p->dst);
+	}
+	return n + moved;
 }

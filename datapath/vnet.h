@@ -7,7 +7,8 @@
  * exactly once, guest buffer to guest buffer, with no staging buffer.  The
  * virtio-net header is rewritten for the receiver (num_buffers; offload
  * fields only travel when both sides negotiated them, which vhostd does not
- * offer yet, so they are zeroed).  A path is polled by exactly one worker,
+ * offer yet, so they are zeroed).  A source path feeds a guest's RX queue
+ * from a fixed frame instead (a benchmark and test port).  A path is polled by exactly one worker,
  * and each vq belongs to exactly one path, so nothing here is shared.
  */
 #ifndef VHOSTD_VNET_H
@@ -20,9 +21,12 @@
 
 #define VNET_BURST 32
 #define VNET_MAX_RX_CHAINS 32   /* mergeable buffers per packet */
+#define VNET_SOURCE_MIN 60      /* --source frame sizes, FCS excluded */
+#define VNET_SOURCE_MAX 9216
 
 /* Every drop increments exactly one of these. */
 #define VNET_DROPS(X)                                                       \
+	X(NO_PEER, "port is not linked (or is a source): TX discarded")     \
 	X(DST_DOWN, "receiving queue not ready or disabled")                \
 	X(NO_RX_BUF, "no receive buffer for the packet")                    \
 	X(RX_BROKEN, "receiving queue broke while placing the packet")
@@ -41,12 +45,29 @@ struct vnet_path_stats {
 	uint64_t drops[VNET_DROP_MAX];
 };
 
+/* A traffic source: one frame, placed into the guest's RX queue over and
+ * over (benchmarks: DPDK's "rxonly" test needs a back-end that transmits).
+ * The chain is a single segment over hdr + frame, so place() copies from it
+ * exactly as from a guest TX chain: still one copy per packet. */
+struct vnet_source {
+	uint32_t len;                    /* frame bytes, header excluded */
+	struct vq_chain chain;           /* one segment: buf */
+	uint8_t buf[sizeof(struct virtio_net_hdr) + VNET_SOURCE_MAX];
+};
+
+/* Fill s with a len-byte IPv4/UDP broadcast frame (valid checksums) for a
+ * guest whose TX header is hdr_len bytes.  -EINVAL for a bad len. */
+int vnet_source_init(struct vnet_source *s, uint32_t len, uint32_t hdr_len);
+
 struct vnet_path {
 	struct vq *src;          /* guest TX */
 	struct vq *dst;          /* guest RX; NULL: discard (spec: a started
 				  * but disabled TX ring is processed and its
 				  * packets dropped) */
+	const struct vnet_source *source; /* non-NULL: TX is discarded and
+				  * dst is fed from the source */
 	uint32_t src_hdr_len, dst_hdr_len;
+	enum vnet_drop dst_none; /* why dst is NULL: NO_PEER or DST_DOWN */
 	bool reflect;            /* swap source and destination MAC */
 	struct vnet_path_stats stats;
 	struct vq_chain tx[VNET_BURST];
@@ -55,5 +76,9 @@ struct vnet_path {
 
 /* Poll function for a worker item: one burst, returns packets moved. */
 uint32_t vnet_path_poll(void *ctx);
+
+/* Poll function for a source path: discards the guest's TX (src may be
+ * NULL) and places up to one burst of the source frame into dst. */
+uint32_t vnet_source_poll(void *ctx);
 
 #endif

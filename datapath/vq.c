@@ -90,9 +90,9 @@ void vq_set_broken(struct vq *vq, enum vq_error e, uint64_t value)
 {
 	if (vq->broken)
 		return;
-	vq->broken = true;
+	__atomic_store_n(&vq->broken, true, __ATOMIC_RELAXED); /* stats read it */
 	if ((unsigned)e < VQ_ERR_MAX)
-		vq->stats.errors[e]++;
+		STAT_INC(vq->stats.errors[e]);
 	VLOG_RL(VLOG_LVL_ERR, "vq", "%s: queue %" PRIu32 " broken: %s (value %"
 		PRIu64 ")", vq->dev_name ? vq->dev_name : "?", vq->index,
 		vq_error_text(e), value);

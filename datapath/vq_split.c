@@ -294,8 +294,8 @@ uint16_t vq_split_dequeue(struct vq *vq, struct vq_chain *chains, uint16_t n)
 		vq->last_avail++;
 		head = next_head;
 	}
-	vq->stats.packets += i;
-	vq->stats.bytes += bytes;
+	STAT_ADD(vq->stats.packets, i);
+	STAT_ADD(vq->stats.bytes, bytes);
 	return i;
 }
 
@@ -312,7 +312,7 @@ int vq_split_reserve(struct vq *vq, uint32_t len, struct vq_chain *chains,
 	max = MIN(max, avail);
 	do {
 		if (k == max) {   /* nothing taken: last_avail unchanged */
-			vq->stats.ring_full++;
+			STAT_INC(vq->stats.ring_full);
 			return 0;
 		}
 		uint16_t head = vq_avail_head(vq, (uint16_t)(vq->last_avail + k));
@@ -321,7 +321,7 @@ int vq_split_reserve(struct vq *vq, uint32_t len, struct vq_chain *chains,
 		cover += chains[k++].len;
 	} while (cover < len);
 	vq->last_avail += k;
-	vq->stats.packets++;
+	STAT_INC(vq->stats.packets);
 	return k;
 }
 
@@ -331,7 +331,7 @@ void vq_split_unreserve(struct vq *vq, uint16_t n)
 		return;
 	vq->last_avail -= n;
 	if (vq->stats.packets != 0)
-		vq->stats.packets--;
+		STAT_ADD(vq->stats.packets, -1);
 }
 
 void vq_split_used(struct vq *vq, uint16_t head, uint32_t len)
@@ -340,7 +340,7 @@ void vq_split_used(struct vq *vq, uint16_t head, uint32_t len)
 		return;
 	vq->shadow[vq->nshadow].id = head;
 	vq->shadow[vq->nshadow].len = len;
-	vq->stats.bytes += len;   /* RX: bytes written; TX reports 0 */
+	STAT_ADD(vq->stats.bytes, len);   /* RX: bytes written; TX reports 0 */
 	if (++vq->nshadow == VQ_BURST_MAX)
 		vq_split_flush(vq);
 }
@@ -389,7 +389,7 @@ static void vq_notify(struct vq *vq)
 		return;
 	ssize_t r = write(vq->call_fd, &one, sizeof(one));
 	(void)r;   /* eventfd: only fails when the counter would overflow */
-	vq->stats.notifications++;
+	STAT_INC(vq->stats.notifications);
 }
 
 void vq_split_flush(struct vq *vq)

@@ -31,11 +31,11 @@ static inline void wk_pass(struct worker *w)
 		for (uint32_t i = 0; i < l->n; i++)
 			moved += l->items[i].poll(l->items[i].ctx);
 		if (moved) {
-			w->stats.packets += moved;
-			w->stats.busy_cycles += wk_cycles() - t0;
+			STAT_ADD(w->stats.packets, moved);
+			STAT_ADD(w->stats.busy_cycles, wk_cycles() - t0);
 		}
 	}
-	w->stats.passes++;
+	STAT_INC(w->stats.passes);
 	/* Release: everything this pass did happens before the epoch the
 	 * control plane waits for. */
 	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
