@@ -78,6 +78,13 @@ static void path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 	    t->dev->vr[rx].enabled)
 		path->dst = &t->vqs[rx];
 	path->source = p->source;
+	path->snd = (struct ofl_caps){has(p->dev, VIRTIO_NET_F_CSUM),
+				      has(p->dev, VIRTIO_NET_F_HOST_TSO4),
+				      has(p->dev, VIRTIO_NET_F_HOST_TSO6)};
+	path->rcv = t ? (struct ofl_caps){has(t->dev, VIRTIO_NET_F_GUEST_CSUM),
+					  has(t->dev, VIRTIO_NET_F_GUEST_TSO4),
+					  has(t->dev, VIRTIO_NET_F_GUEST_TSO6)} :
+			(struct ofl_caps){0};
 	path->src_hdr_len = vu_dev_vnet_hdr_len(p->dev);
 	path->dst_hdr_len = t ? vu_dev_vnet_hdr_len(t->dev) : 0;
 	path->reflect = p->reflect;

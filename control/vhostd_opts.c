@@ -21,6 +21,14 @@ static int bad(const char *fmt, const char *arg)
 	return -EINVAL;
 }
 
+/* Offloads: honoured on every path, passed through or done in software
+ * (datapath/offload.h).  TSO depends on the checksum offload. */
+#define TSO_HOST (BIT_ULL(VIRTIO_NET_F_HOST_TSO4) | BIT_ULL(VIRTIO_NET_F_HOST_TSO6))
+#define TSO_GUEST (BIT_ULL(VIRTIO_NET_F_GUEST_TSO4) | \
+		   BIT_ULL(VIRTIO_NET_F_GUEST_TSO6))
+#define OFFLOADS_HOST (BIT_ULL(VIRTIO_NET_F_CSUM) | TSO_HOST)
+#define OFFLOADS_GUEST (BIT_ULL(VIRTIO_NET_F_GUEST_CSUM) | TSO_GUEST)
+
 uint64_t vhostd_default_features(void)
 {
 	return BIT_ULL(VIRTIO_F_VERSION_1) |
@@ -29,7 +37,8 @@ uint64_t vhostd_default_features(void)
 	       BIT_ULL(VIRTIO_NET_F_MAC) | BIT_ULL(VIRTIO_NET_F_STATUS) |
 	       BIT_ULL(VHOST_F_LOG_ALL) | BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |
 	       BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |
-	       BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC);
+	       BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | OFFLOADS_HOST |
+	       OFFLOADS_GUEST;
 }
 
 uint64_t vhostd_default_protocol_features(void)
@@ -60,6 +69,9 @@ static const struct {
 	{"event-idx", BIT_ULL(VIRTIO_RING_F_EVENT_IDX), 0},
 	{"indirect", BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC), 0},
 	{"status", BIT_ULL(VIRTIO_NET_F_STATUS), 0},
+	{"csum", OFFLOADS_HOST, 0},
+	{"guest-csum", OFFLOADS_GUEST, 0},
+	{"tso", TSO_HOST | TSO_GUEST, 0},
 	{"log", BIT_ULL(VHOST_F_LOG_ALL), BIT_ULL(VU_PROTOCOL_F_LOG_SHMFD)},
 	{"protocol-features", BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES), ~0ULL},
 	{"rarp", 0, BIT_ULL(VU_PROTOCOL_F_RARP)},
@@ -465,7 +477,7 @@ void vhostd_usage(FILE *out)
 "                       core vhostd may run on)\n"
 "  --log-level LEVEL    err, warn, info (default) or debug\n"
 "  --no-feature NAME    do not offer NAME: mq mtu mac mrg-rxbuf event-idx\n"
-"                       indirect status log\n"
+"                       indirect status log csum guest-csum tso\n"
 "                       protocol-features rarp reply-ack backend-req\n"
 "                       config reset-device mem-slots device-status\n"
 "  --socket-path=PATH   same as --port vhost0=vhost:PATH\n"

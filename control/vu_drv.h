@@ -150,6 +150,15 @@ uint32_t vu_drv_tx_nslots(const struct vu_drv *d);
  * pre-filling templates; NULL when s is out of range. */
 uint8_t *vu_drv_tx_slot_frame(struct vu_drv *d, uint32_t s);
 
+/* The virtio-net header (vu_drv_hdr_len() bytes) in front of a frame area
+ * from vu_drv_tx_reserve() or vu_drv_tx_slot_frame(): zero unless the
+ * caller writes offload fields there, and left as written afterwards. */
+static inline struct virtio_net_hdr *vu_drv_tx_hdr(const struct vu_drv *d,
+						   uint8_t *frame)
+{
+	return (struct virtio_net_hdr *)(void *)(frame - vu_drv_hdr_len(d));
+}
+
 /*
  * Reclaim used TX descriptors, then take up to n (<= VU_DRV_BURST_MAX)
  * free slots; frames[i] gets the frame area of each (VU_DRV_FRAME_MAX

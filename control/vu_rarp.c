@@ -12,12 +12,6 @@
 #define RARP_OP_REQUEST_REVERSE 3
 #define RARP_FRAME_LEN 60 /* minimum Ethernet frame without FCS */
 
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 uint32_t vu_rarp_build(const uint8_t mac[6], uint8_t *buf)
 {
 	memset(buf, 0, RARP_FRAME_LEN);

@@ -35,6 +35,29 @@
 #define STAT_INC(c) STAT_ADD(c, 1)
 #define STAT_READ(c) __atomic_load_n(&(c), __ATOMIC_RELAXED)
 
+/* Big-endian (network order) fields in packet bytes. */
+static inline uint32_t get_be16(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 8 | p[1];
+}
+
+static inline uint32_t get_be32(const uint8_t *p)
+{
+	return get_be16(p) << 16 | get_be16(p + 2);
+}
+
+static inline void put_be16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+	put_be16(p, v >> 16);
+	put_be16(p + 2, v);
+}
+
 /* x must be a power of two. */
 static inline uint64_t align_up_u64(uint64_t v, uint64_t x)
 {

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "vnet.h"
 
+#include <stddef.h>
+
 #include <errno.h>
 #include <string.h>
+
+#include "csum.h"
+#include "offload.h"
 
 static const char *const drop_text[VNET_DROP_MAX] = {
 #define VNET_X_TEXT(name, text) [VNET_DROP_##name] = text,
@@ -14,6 +19,8 @@ const char *vnet_drop_text(enum vnet_drop d)
 {
 	return d < VNET_DROP_MAX ? drop_text[d] : "?";
 }
+
+static const struct virtio_net_hdr none;   /* a header with no offload */
 
 /* A position inside a chain's segments. */
 struct cursor {
@@ -70,64 +77,156 @@ static inline uint32_t copy_out(struct vq *dq, struct cursor *d,
 	return done;
 }
 
-/* Read len bytes at offset off of chain c into buf (for the MAC swap). */
-static uint32_t peek(const struct vq_chain *c, uint32_t off, uint8_t *buf,
-		     uint32_t len)
-{
-	struct cursor k;
-	uint32_t done = 0;
-
-	cur_init(&k, c, off);
-	while (done < len && k.seg < c->nseg) {
-		uint32_t n = MIN(len - done, c->seg[k.seg].len - k.off);
-		memcpy(buf + done, c->seg[k.seg].p + k.off, n);
-		done += n;
-		k.seg++;
-		k.off = 0;
-	}
-	return done;
-}
-
 /*
- * Place one frame (len bytes after the sender's header) into the RX queue:
- * first a prefix (the receiver's header and, for reflect, the swapped MACs),
- * then the rest of the frame; either may span several mergeable buffers.
+ * Place one packet into the RX queue: first pk->pre (the receiver's header,
+ * then any frame bytes vhostd rewrote), then pk->body_len bytes of the
+ * sender's chain from pk->body_off; either may span mergeable buffers.
  * Returns 0 or the drop reason + 1.
  */
 static int place(struct vnet_path *p, const struct vq_chain *tx,
-		 uint32_t len)
+		 struct vnet_pkt *pk)
 {
 	struct vq *dq = p->dst;
-	uint32_t left = p->dst_hdr_len + len;
+	uint32_t left = pk->plen + pk->body_len, pre_off = 0;
 	int n = vq_split_reserve(dq, left, p->rx, VNET_MAX_RX_CHAINS);
 
 	if (n <= 0)
 		return 1 + (n < 0 ? VNET_DROP_RX_BROKEN : VNET_DROP_NO_RX_BUF);
-	struct virtio_net_hdr h = {.num_buffers = (uint16_t)n};
-	uint8_t pre[sizeof(h) + 12];
-	uint32_t plen = p->dst_hdr_len, skip = 0, pre_off = 0;
-
-	memcpy(pre, &h, plen);
-	if (p->reflect && len >= 12 &&
-	    peek(tx, p->src_hdr_len, pre + plen + 6, 6) == 6 &&
-	    peek(tx, p->src_hdr_len + 6, pre + plen, 6) == 6) {
-		plen += 12;
-		skip = 12;
+	if (p->dst_hdr_len >= sizeof(struct virtio_net_hdr)) {
+		uint16_t nb = (uint16_t)n;
+		memcpy(pk->pre + offsetof(struct virtio_net_hdr, num_buffers),
+		       &nb, sizeof(nb));
 	}
 	struct cursor s, d;
-	cur_init(&s, tx, p->src_hdr_len + skip);
+	cur_init(&s, tx, pk->body_off);
 	for (int i = 0; i < n; i++) {
 		uint32_t room = MIN(left, p->rx[i].len), put = 0;
 		cur_init(&d, &p->rx[i], 0);
-		if (pre_off < plen) {
-			put = copy_out(dq, &d, NULL, pre + pre_off,
-				       MIN(plen - pre_off, room));
+		if (pre_off < pk->plen) {
+			put = copy_out(dq, &d, NULL, pk->pre + pre_off,
+				       MIN(pk->plen - pre_off, room));
 			pre_off += put;
 		}
 		put += copy_out(dq, &d, &s, NULL, room - put);
 		vq_split_used(dq, p->rx[i].head, put);
 		left -= put;
 	}
+	return 0;
+}
+
+/* Swap destination and source MAC in the frame head at f (12 bytes). */
+static inline void mac_swap(uint8_t *f)
+{
+	uint8_t t[6];
+
+	memcpy(t, f, 6);
+	memcpy(f, f + 6, 6);
+	memcpy(f + 6, t, 6);
+}
+
+/*
+ * Start pk for a frame of len bytes: the receiver's header h (num_buffers
+ * is set by place()), then the first head bytes of the frame (at least 12
+ * for --reflect, MACs swapped), the rest from the sender's chain.
+ */
+static void pkt_start(const struct vnet_path *p, const struct vq_chain *tx,
+		      uint32_t len, const struct virtio_net_hdr *h,
+		      uint32_t head, struct vnet_pkt *pk)
+{
+	uint8_t *f = pk->pre + p->dst_hdr_len;
+
+	memcpy(pk->pre, h, p->dst_hdr_len);
+	if (p->reflect && len >= 12)
+		head = MAX(head, 12u);
+	head = MIN(head, len);
+	head = vq_chain_read(tx, p->src_hdr_len, f, head);
+	if (p->reflect && head >= 12)
+		mac_swap(f);
+	pk->plen = p->dst_hdr_len + head;
+	pk->body_off = p->src_hdr_len + head;
+	pk->body_len = len - head;
+}
+
+/* Cut a GSO frame into segments for a receiver that cannot take it.
+ * Returns the segments delivered; the rest are counted as drops. */
+static uint32_t segment(struct vnet_path *p, const struct vq_chain *tx,
+			const struct ofl_tso *t, struct vnet_pkt *pk)
+{
+	uint8_t *f = pk->pre + p->dst_hdr_len;
+
+	for (uint32_t k = 0; k < t->nseg; k++) {
+		memcpy(pk->pre, &none, p->dst_hdr_len);
+		uint32_t n = ofl_tso_segment(t, k, f, tx, p->src_hdr_len);
+		if (p->reflect)
+			mac_swap(f);
+		pk->plen = p->dst_hdr_len + t->hlen;
+		pk->body_off = p->src_hdr_len + t->hlen + k * t->mss;
+		pk->body_len = n;
+		int drop = place(p, tx, pk);
+		if (drop) {
+			STAT_ADD(p->stats.drops[drop - 1], t->nseg - k);
+			return k;
+		}
+		STAT_ADD(p->stats.bytes, t->hlen + n);
+	}
+	return t->nseg;
+}
+
+/* Forward one frame; returns the packets delivered (segments count each). */
+static uint32_t forward(struct vnet_path *p, const struct vq_chain *tx)
+{
+	struct virtio_net_hdr h = none;
+	uint32_t len = tx->len - p->src_hdr_len; /* >= 0: SHORT_HDR */
+	struct vnet_pkt pk;
+	int drop = 0;
+
+	if (!p->dst) {
+		drop = 1 + (int)p->dst_none;
+		goto out;
+	}
+	if (p->dst->broken) {
+		drop = 1 + VNET_DROP_DST_DOWN;
+		goto out;
+	}
+	vq_chain_read(tx, 0, (uint8_t *)&h, MIN(p->src_hdr_len, sizeof(h)));
+	h.num_buffers = 0;
+	if (likely(h.flags == 0 && h.gso_type == 0)) {
+		pkt_start(p, tx, len, &none, 0, &pk);
+	} else {
+		struct ofl_tso t;
+		uint16_t c;
+		switch (ofl_classify(&h, len, &p->snd, &p->rcv, tx,
+				     p->src_hdr_len, &t)) {
+		case OFL_PLAIN:
+			pkt_start(p, tx, len, &none, 0, &pk);
+			break;
+		case OFL_PASS:
+			pkt_start(p, tx, len, &h, 0, &pk);
+			break;
+		case OFL_CSUM:
+			pkt_start(p, tx, len, &none,
+				  h.csum_start + h.csum_offset + 2u, &pk);
+			c = ofl_csum_complete(&h, len, tx, p->src_hdr_len);
+			memcpy(pk.pre + p->dst_hdr_len + h.csum_start +
+			       h.csum_offset, &c, 2);
+			break;
+		case OFL_SEGMENT:
+			return segment(p, tx, &t, &pk);
+		case OFL_BAD:
+			drop = 1 + VNET_DROP_BAD_OFFLOAD;
+			goto out;
+		default:
+			drop = 1 + VNET_DROP_OFFLOAD_UNSUPP;
+			goto out;
+		}
+	}
+	drop = place(p, tx, &pk);
+	if (!drop) {
+		STAT_ADD(p->stats.bytes, len);
+		return 1;
+	}
+out:
+	STAT_INC(p->stats.drops[drop - 1]);
 	return 0;
 }
 
@@ -140,42 +239,14 @@ uint32_t vnet_path_poll(void *ctx)
 	if (n == 0)
 		return 0;
 	for (uint16_t i = 0; i < n; i++) {
-		const struct vq_chain *tx = &p->tx[i];
-		uint32_t len = tx->len - p->src_hdr_len; /* >= 0: SHORT_HDR */
-		int drop = !p->dst ? 1 + (int)p->dst_none :
-			   p->dst->broken ? 1 + VNET_DROP_DST_DOWN :
-			   place(p, tx, len);
-		if (drop) {
-			STAT_INC(p->stats.drops[drop - 1]);
-		} else {
-			moved++;
-			STAT_ADD(p->stats.bytes, len);
-		}
-		vq_split_used(p->src, tx->head, 0);
+		moved += forward(p, &p->tx[i]);
+		vq_split_used(p->src, p->tx[i].head, 0);
 	}
 	STAT_ADD(p->stats.packets, moved);
 	vq_split_flush(p->src);
 	if (p->dst && moved)
 		vq_split_flush(p->dst);
 	return n;
-}
-
-/* Internet checksum of an IPv4 header (RFC 1071). */
-static uint16_t ip_csum(const uint8_t *h, uint32_t len)
-{
-	uint32_t sum = 0;
-
-	for (uint32_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(h[i] << 8 | h[i + 1]);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
 }
 
 int vnet_source_init(struct vnet_source *s, uint32_t len, uint32_t hdr_len)
@@ -193,16 +264,17 @@ int vnet_source_init(struct vnet_source *s, uint32_t len, uint32_t hdr_len)
 	uint8_t *f = s->buf + hdr_len, *ip = f + 14, *udp = ip + 20;
 	memcpy(f, eth, sizeof(eth));
 	ip[0] = 0x45;                       /* IPv4, 20-byte header */
-	put16(ip + 2, len - 14);
-	put16(ip + 6, 0x4000);              /* DF */
+	put_be16(ip + 2, len - 14);
+	put_be16(ip + 6, 0x4000);              /* DF */
 	ip[8] = 64;                         /* TTL */
 	ip[9] = 17;                         /* UDP */
 	memcpy(ip + 12, (uint8_t[]){10, 255, 0, 1}, 4);
 	memset(ip + 16, 0xff, 4);
-	put16(ip + 10, ip_csum(ip, 20));
-	put16(udp, 9);                      /* discard port, both ends */
-	put16(udp + 2, 9);
-	put16(udp + 4, len - 34);           /* UDP checksum 0: none (IPv4) */
+	uint16_t c = csum_finish(csum_bytes(0, ip, 20));
+	memcpy(ip + 10, &c, 2);
+	put_be16(udp, 9);                      /* discard port, both ends */
+	put_be16(udp + 2, 9);
+	put_be16(udp + 4, len - 34);           /* UDP checksum 0: none (IPv4) */
 	s->len = len;
 	s->chain = (struct vq_chain){.head = 0, .nseg = 1, .len = hdr_len + len};
 	s->chain.seg[0] = (struct vq_seg){.p = s->buf, .len = hdr_len + len};
@@ -224,9 +296,12 @@ uint32_t vnet_source_poll(void *ctx)
 	if (!p->dst || p->dst->broken)
 		return n;
 	/* A full ring is not a drop here: the source simply waits. */
-	while (moved < VNET_BURST && place(p, &p->source->chain,
-					   p->source->len) == 0)
-		moved++;
+	struct vnet_pkt pk;
+	for (; moved < VNET_BURST; moved++) {
+		pkt_start(p, &p->source->chain, p->source->len, &none, 0, &pk);
+		if (place(p, &p->source->chain, &pk))
+			break;
+	}
 	if (moved) {
 		STAT_ADD(p->stats.packets, moved);
 		STAT_ADD(p->stats.bytes, (uint64_t)moved * p->source->len);

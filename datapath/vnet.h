@@ -5,9 +5,10 @@
  * A path moves packets from a guest's TX queue to a guest's RX queue (the
  * same guest for --reflect, the peer for --link), copying each packet
  * exactly once, guest buffer to guest buffer, with no staging buffer.  The
- * virtio-net header is rewritten for the receiver (num_buffers; offload
- * fields only travel when both sides negotiated them, which vhostd does not
- * offer yet, so they are zeroed).  A source path feeds a guest's RX queue
+ * virtio-net header is rewritten for the receiver: num_buffers, and the
+ * offload fields pass through when the receiver negotiated the offload;
+ * otherwise vhostd completes the checksum or segments the frame in software
+ * (datapath/offload.h).  A source path feeds a guest's RX queue
  * from a fixed frame instead (a benchmark and test port).  A path is polled by exactly one worker,
  * and each vq belongs to exactly one path, so nothing here is shared.
  */
@@ -17,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "offload.h"
 #include "vq.h"
 
 #define VNET_BURST 32
@@ -29,7 +31,9 @@
 	X(NO_PEER, "port is not linked (or is a source): TX discarded")     \
 	X(DST_DOWN, "receiving queue not ready or disabled")                \
 	X(NO_RX_BUF, "no receive buffer for the packet")                    \
-	X(RX_BROKEN, "receiving queue broke while placing the packet")
+	X(RX_BROKEN, "receiving queue broke while placing the packet")     \
+	X(BAD_OFFLOAD, "offload fields invalid or not negotiated")           \
+	X(OFFLOAD_UNSUPP, "offload vhostd cannot complete in software")
 
 enum vnet_drop {
 #define VNET_X_ENUM(name, text) VNET_DROP_##name,
@@ -39,6 +43,14 @@ enum vnet_drop {
 };
 
 const char *vnet_drop_text(enum vnet_drop d);
+
+/* One packet on its way to the receiver: pre (receiver's header, then any
+ * frame bytes vhostd rewrote), then a range of the sender's chain. */
+struct vnet_pkt {
+	uint32_t plen;
+	uint32_t body_off, body_len;
+	uint8_t pre[sizeof(struct virtio_net_hdr) + OFL_HDR_MAX];
+};
 
 struct vnet_path_stats {
 	uint64_t packets, bytes;
@@ -68,6 +80,7 @@ struct vnet_path {
 				  * dst is fed from the source */
 	uint32_t src_hdr_len, dst_hdr_len;
 	enum vnet_drop dst_none; /* why dst is NULL: NO_PEER or DST_DOWN */
+	struct ofl_caps snd, rcv; /* offloads the sender / receiver took */
 	bool reflect;            /* swap source and destination MAC */
 	struct vnet_path_stats stats;
 	struct vq_chain tx[VNET_BURST];

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "compiler.h"
 #include "dirty_log.h"
@@ -161,6 +162,26 @@ void vq_split_used(struct vq *vq, uint16_t head, uint32_t len);
  * At most one notification per call.
  */
 void vq_split_flush(struct vq *vq);
+
+/* Copy len bytes at byte offset off of chain c into buf; returns the bytes
+ * copied (fewer when the chain ends first). */
+static inline uint32_t vq_chain_read(const struct vq_chain *c, uint32_t off,
+				     uint8_t *buf, uint32_t len)
+{
+	uint32_t done = 0;
+
+	for (uint16_t s = 0; s < c->nseg && done < len; s++) {
+		if (off >= c->seg[s].len) {
+			off -= c->seg[s].len;
+			continue;
+		}
+		uint32_t n = MIN(len - done, c->seg[s].len - off);
+		memcpy(buf + done, c->seg[s].p + off, n);
+		done += n;
+		off = 0;
+	}
+	return done;
+}
 
 /* Dirty-log a write of len bytes at gpa (no-op without a log). */
 static inline void vq_log_write(const struct vq *vq, uint64_t gpa,

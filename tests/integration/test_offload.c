@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_offload.c: checksum and TSO offloads through a real vhostd.
+ *
+ * One daemon: ports tx and rx linked (tx's guest sends, rx's guest
+ * receives), and port r reflecting.  Each test connects guests with the
+ * feature sets it needs, sends frames whose virtio-net header asks for an
+ * offload, and checks what arrives:
+ *   - receiver negotiated the offload: the header and the bytes pass as
+ *     they are;
+ *   - receiver did not: vhostd completed the checksum, or cut the TSO frame
+ *     into gso_size segments with correct lengths, IPv4 ids, sequence
+ *     numbers, flags and checksums (verified here with an independent
+ *     checksum), payload intact;
+ *   - invalid offload fields: the frame is dropped and counted under the
+ *     right reason (vhostctl stats), and the next frame still arrives.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "control/vu_drv.h"
+#include "control/vu_front.h"
+#include "control/vu_proto.h"
+#include "vhostd_proc.h"
+
+#define IO_MS 3000
+#define MSS 500u
+#define PAYLOAD 1800u          /* 4 segments: 500 500 500 300 */
+#define MAX_RX 16
+
+static const char *vhostd_bin, *vhostctl_bin;
+static char dir[64], sock_tx[128], sock_rx[128], sock_r[128], ctl[128];
+static char logpath[128];
+static struct vhostd_proc proc;
+
+static const uint64_t BASE = BIT_ULL(VIRTIO_F_VERSION_1) |
+	BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES) |
+	BIT_ULL(VIRTIO_NET_F_MRG_RXBUF);
+static const uint64_t SEND = BIT_ULL(VIRTIO_NET_F_CSUM) |
+	BIT_ULL(VIRTIO_NET_F_HOST_TSO4) | BIT_ULL(VIRTIO_NET_F_HOST_TSO6);
+static const uint64_t TAKE = BIT_ULL(VIRTIO_NET_F_GUEST_CSUM) |
+	BIT_ULL(VIRTIO_NET_F_GUEST_TSO4) | BIT_ULL(VIRTIO_NET_F_GUEST_TSO6);
+
+/* ---- a guest ------------------------------------------------------- */
+
+struct guest {
+	struct vu_front *f;
+	struct vu_drv *d;
+};
+
+static void guest_up(struct guest *g, const char *sock, uint64_t features)
+{
+	struct vu_guestmem_opts mo = {.size = 16u << 20, .nregions = 1,
+				      .backing = VU_GUESTMEM_MEMFD};
+	struct vu_drv_opts o = {.pair = 0};
+
+	assert_int_equal(vu_front_connect(&g->f, sock, IO_MS, IO_MS), 0);
+	assert_int_equal(vu_front_negotiate(g->f, features,
+					    VU_FRONT_PROTOCOL_DEFAULT), 0);
+	assert_int_equal(vu_front_features_acked(g->f), features);
+	assert_int_equal(vu_front_mem_init(g->f, &mo), 0);
+	assert_int_equal(vu_front_set_mem_table(g->f), 0);
+	assert_int_equal(vu_front_setup_queues(g->f, 1, 256), 0);
+	assert_int_equal(vu_drv_create(&g->d, g->f, &o), 0);
+}
+
+static void guest_down(struct guest *g)
+{
+	if (!g->f)
+		return;
+	vu_drv_destroy(g->d);
+	vu_front_close(g->f);
+	*g = (struct guest){0};
+	msleep(20);   /* let vhostd reset the device before the next test */
+}
+
+/* The guests of the running test; closed by the teardown even when an
+ * assertion ended the test early, so that the next one can connect. */
+static struct guest a, b;
+
+static int test_teardown(void **state)
+{
+	(void)state;
+	guest_down(&a);
+	guest_down(&b);
+	return 0;
+}
+
+static void send_frame(struct guest *g, const uint8_t *frame, uint32_t len,
+		       const struct virtio_net_hdr *h)
+{
+	uint8_t *slot;
+
+	for (int i = 0; i < IO_MS && vu_drv_tx_reserve(g->d, &slot, 1) == 0;
+	     i++)
+		msleep(1);
+	memcpy(slot, frame, len);
+	memcpy(vu_drv_tx_hdr(g->d, slot), h, sizeof(*h));
+	assert_int_equal(vu_drv_tx_commit(g->d, &len, 1), 1);
+}
+
+struct rx_frame {
+	struct virtio_net_hdr hdr;
+	uint32_t len;
+	uint8_t data[4096];
+};
+
+static struct rx_frame rxf[MAX_RX];
+static unsigned nrx;
+
+static void on_rx(void *arg, const struct vu_drv_rx_pkt *pkt)
+{
+	(void)arg;
+	if (nrx == MAX_RX)
+		return;
+	rxf[nrx].hdr = pkt->hdr;
+	rxf[nrx].len = (uint32_t)vu_drv_rx_copy(pkt, 0, rxf[nrx].data,
+						 sizeof(rxf[nrx].data));
+	nrx++;
+}
+
+/* Receive until n frames arrived (or IO_MS passed); returns how many. */
+static unsigned recv_frames(struct guest *g, unsigned n)
+{
+	nrx = 0;
+	for (int ms = 0; nrx < n && ms < IO_MS; ms++) {
+		if (vu_drv_rx_poll(g->d, MAX_RX, on_rx, NULL) == 0)
+			msleep(1);
+	}
+	msleep(20);   /* anything beyond n would show up now */
+	vu_drv_rx_poll(g->d, MAX_RX, on_rx, NULL);
+	return nrx;
+}
+
+/* ---- frames ---------------------------------------------------------- */
+
+static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static uint32_t be32(const uint8_t *p) { return be16(p) << 16 | be16(p + 2); }
+static void wr16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+/* Reference one's complement sum of big-endian words (independent of
+ * datapath/csum.h on purpose). */
+static uint32_t sum16(uint32_t s, const uint8_t *p, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i += 2)
+		s += (uint32_t)p[i] << 8 | (i + 1 < len ? p[i + 1] : 0);
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+struct layout {
+	bool v6, vlan;
+	uint32_t l3, l4, hlen;
+};
+
+static const uint8_t mac_dst[6] = {0x52, 0x54, 0, 0, 0, 2};
+static const uint8_t mac_src[6] = {0x52, 0x54, 0, 0, 0, 1};
+
+/* Ethernet [VLAN] IPv4|IPv6 TCP (12 bytes of options) + payload pattern;
+ * the TCP checksum field holds the pseudo-header sum (as a guest sends it
+ * with NEEDS_CSUM).  Returns the frame length. */
+static uint32_t build_tcp(uint8_t *f, struct layout *l, uint32_t payload,
+			  uint8_t tcp_flags)
+{
+	uint32_t off = 12;
+
+	memcpy(f, mac_dst, 6);
+	memcpy(f + 6, mac_src, 6);
+	if (l->vlan) {
+		wr16(f + off, 0x8100);
+		wr16(f + off + 2, 42);
+		off += 4;
+	}
+	wr16(f + off, l->v6 ? 0x86dd : 0x0800);
+	l->l3 = off + 2;
+	uint8_t *ip = f + l->l3;
+	uint32_t tcp_len = 32 + payload;
+	if (l->v6) {
+		memset(ip, 0, 40);
+		ip[0] = 0x60;
+		wr16(ip + 4, tcp_len);
+		ip[6] = 6;
+		ip[7] = 64;
+		for (int i = 0; i < 16; i++) {
+			ip[8 + i] = (uint8_t)(0x20 + i);
+			ip[24 + i] = (uint8_t)(0x40 + i);
+		}
+		l->l4 = l->l3 + 40;
+	} else {
+		memset(ip, 0, 20);
+		ip[0] = 0x45;
+		wr16(ip + 2, 20 + tcp_len);
+		wr16(ip + 4, 0x1234);
+		wr16(ip + 6, 0x4000);
+		ip[8] = 64;
+		ip[9] = 6;
+		memcpy(ip + 12, (uint8_t[]){10, 0, 0, 1, 10, 0, 0, 2}, 8);
+		wr16(ip + 10, (uint16_t)~fold(sum16(0, ip, 20)));
+		l->l4 = l->l3 + 20;
+	}
+	uint8_t *tcp = f + l->l4;
+	memset(tcp, 0, 32);
+	wr16(tcp, 40000);
+	wr16(tcp + 2, 5001);
+	wr16(tcp + 4, 0xfffffe00u >> 16);   /* seq 0xfffffe00: wraps */
+	wr16(tcp + 6, 0xfe00);
+	tcp[12] = 8 << 4;                   /* 32-byte header */
+	tcp[13] = tcp_flags;
+	wr16(tcp + 14, 0xffff);
+	memcpy(tcp + 20, (uint8_t[]){1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2},
+	       12);
+	l->hlen = l->l4 + 32;
+	for (uint32_t i = 0; i < payload; i++)
+		f[l->hlen + i] = (uint8_t)(i * 7 + 3);
+	/* Pseudo-header sum, not complemented (Linux's partial checksum). */
+	uint32_t ps = l->v6 ? sum16(0, ip + 8, 32) : sum16(0, ip + 12, 8);
+	wr16(tcp + 16, fold(ps + 6 + tcp_len));
+	return l->hlen + payload;
+}
+
+/* Is the TCP checksum of frame f (layout l, len bytes) valid? */
+static bool tcp_csum_ok(const uint8_t *f, const struct layout *l,
+			uint32_t len)
+{
+	const uint8_t *ip = f + l->l3;
+	uint32_t tcp_len = len - l->l4;
+	uint32_t s = l->v6 ? sum16(0, ip + 8, 32) : sum16(0, ip + 12, 8);
+
+	s += 6 + tcp_len;
+	return fold(sum16(s, f + l->l4, tcp_len)) == 0xffff;
+}
+
+static struct virtio_net_hdr tso_hdr(const struct layout *l)
+{
+	return (struct virtio_net_hdr){
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = l->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 :
+				    VIRTIO_NET_HDR_GSO_TCPV4,
+		.hdr_len = (uint16_t)l->hlen, .gso_size = MSS,
+		.csum_start = (uint16_t)l->l4, .csum_offset = 16};
+}
+
+/* Check the segments in rxf[] against the TSO frame f. */
+static void check_segments(const uint8_t *f, const struct layout *l,
+			   bool swapped)
+{
+	unsigned nseg = (PAYLOAD + MSS - 1) / MSS;
+
+	assert_int_equal(nrx, nseg);
+	for (unsigned k = 0; k < nseg; k++) {
+		const uint8_t *s = rxf[k].data;
+		uint32_t n = k + 1 < nseg ? MSS : PAYLOAD - k * MSS;
+		assert_int_equal(rxf[k].hdr.flags, 0);
+		assert_int_equal(rxf[k].hdr.gso_type, 0);
+		assert_int_equal(rxf[k].len, l->hlen + n);
+		assert_memory_equal(s, swapped ? mac_src : mac_dst, 6);
+		assert_memory_equal(s + 6, swapped ? mac_dst : mac_src, 6);
+		assert_memory_equal(s + 12, f + 12, l->l3 - 12);
+		const uint8_t *ip = s + l->l3, *tcp = s + l->l4;
+		if (l->v6) {
+			assert_int_equal(be16(ip + 4), 32 + n);
+		} else {
+			assert_int_equal(be16(ip + 2), 52 + n);
+			assert_int_equal(be16(ip + 4), 0x1234 + k);
+			assert_int_equal(fold(sum16(0, ip, 20)), 0xffff);
+		}
+		assert_int_equal(be32(tcp + 4),
+				 (uint32_t)(0xfffffe00u + k * MSS));
+		uint8_t want = f[l->l4 + 13];
+		if (k + 1 < nseg)
+			want &= (uint8_t)~0x09;
+		if (k > 0)
+			want &= (uint8_t)~0x80;
+		assert_int_equal(tcp[13], want);
+		assert_true(tcp_csum_ok(s, l, rxf[k].len));
+		assert_memory_equal(s + l->hlen, f + l->hlen + k * MSS, n);
+	}
+}
+
+/* ---- stats ----------------------------------------------------------- */
+
+/* Counter key of the first queue line of port/ring in vhostctl stats. */
+static uint64_t stat_of(const char *port, int ring, const char *key)
+{
+	char cmd[300], line[2048], want[64];
+	uint64_t v = 0;
+
+	snprintf(cmd, sizeof(cmd), "%s %s stats", vhostctl_bin, ctl);
+	snprintf(want, sizeof(want), "queue port=%s ring=%d ", port, ring);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *k = strstr(line, key);
+		if (strncmp(line, want, strlen(want)) == 0 && k)
+			v = strtoull(k + strlen(key) + 1, NULL, 10);
+	}
+	pclose(p);
+	return v;
+}
+
+/* ---- tests ----------------------------------------------------------- */
+
+static void tso_segmented(bool v6, bool vlan)
+{
+	struct layout l = {.v6 = v6, .vlan = vlan};
+	static uint8_t f[2048];
+	uint32_t len = build_tcp(f, &l, PAYLOAD, 0x80 | 0x18 | 0x01);
+	struct virtio_net_hdr h = tso_hdr(&l);
+
+	guest_up(&a, sock_tx, BASE | SEND | TAKE);
+	guest_up(&b, sock_rx, BASE);
+	send_frame(&a, f, len, &h);
+	recv_frames(&b, 4);
+	check_segments(f, &l, false);
+	guest_down(&a);
+	guest_down(&b);
+}
+
+static void test_tso4_segmented(void **state)
+{
+	(void)state;
+	tso_segmented(false, false);
+}
+
+static void test_tso6_vlan_segmented(void **state)
+{
+	(void)state;
+	tso_segmented(true, true);
+}
+
+/* Sender and receiver both negotiated TSO: one frame, header as sent. */
+static void test_tso_passthrough(void **state)
+{
+	struct layout l = {0};
+	static uint8_t f[2048];
+	uint32_t len = build_tcp(f, &l, PAYLOAD, 0x18);
+	struct virtio_net_hdr h = tso_hdr(&l);
+
+	(void)state;
+	guest_up(&a, sock_tx, BASE | SEND);
+	guest_up(&b, sock_rx, BASE | TAKE);
+	send_frame(&a, f, len, &h);
+	assert_int_equal(recv_frames(&b, 1), 1);
+	assert_int_equal(rxf[0].len, len);
+	assert_memory_equal(rxf[0].data, f, len);
+	assert_int_equal(rxf[0].hdr.flags, h.flags);
+	assert_int_equal(rxf[0].hdr.gso_type, h.gso_type);
+	assert_int_equal(rxf[0].hdr.gso_size, h.gso_size);
+	assert_int_equal(rxf[0].hdr.csum_start, h.csum_start);
+	assert_int_equal(rxf[0].hdr.csum_offset, h.csum_offset);
+	guest_down(&a);
+	guest_down(&b);
+}
+
+/* A partial checksum: completed for a receiver without GUEST_CSUM, passed
+ * on to one with it. */
+static void test_csum(void **state)
+{
+	static uint8_t f[2048];
+	struct layout l = {0};
+	uint32_t len = build_tcp(f, &l, 301, 0x18);   /* odd length */
+	struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.csum_start = (uint16_t)l.l4, .csum_offset = 16};
+
+	(void)state;
+	for (int take = 0; take < 2; take++) {
+			guest_up(&a, sock_tx, BASE | BIT_ULL(VIRTIO_NET_F_CSUM));
+		guest_up(&b, sock_rx, BASE | (take ? TAKE : 0));
+		send_frame(&a, f, len, &h);
+		assert_int_equal(recv_frames(&b, 1), 1);
+		assert_int_equal(rxf[0].len, len);
+		if (take) {
+			assert_int_equal(rxf[0].hdr.flags, h.flags);
+			assert_memory_equal(rxf[0].data, f, len);
+		} else {
+			assert_int_equal(rxf[0].hdr.flags, 0);
+			assert_true(tcp_csum_ok(rxf[0].data, &l, len));
+			assert_memory_equal(rxf[0].data, f, l.l4 + 16);
+			assert_memory_equal(rxf[0].data + l.l4 + 18,
+					    f + l.l4 + 18, len - l.l4 - 18);
+		}
+		guest_down(&a);
+		guest_down(&b);
+	}
+}
+
+/* --reflect: segments come back to the sender with the MACs swapped. */
+static void test_tso_reflected(void **state)
+{
+	struct layout l = {0};
+	static uint8_t f[2048];
+	uint32_t len = build_tcp(f, &l, PAYLOAD, 0x10);
+	struct virtio_net_hdr h = tso_hdr(&l);
+
+	(void)state;
+	guest_up(&a, sock_r, BASE | SEND);
+	send_frame(&a, f, len, &h);
+	recv_frames(&a, 4);
+	check_segments(f, &l, true);
+	guest_down(&a);
+}
+
+/* Invalid offload fields: dropped with a reason, the link keeps working. */
+static void test_bad_offloads(void **state)
+{
+	static uint8_t f[2048], udp[2048];
+	struct layout l = {0}, lu = {0};
+	uint32_t len = build_tcp(f, &l, 400, 0x18);
+	uint32_t ulen = build_tcp(udp, &lu, 400, 0x18);
+	const struct {
+		struct virtio_net_hdr h;
+		const uint8_t *frame;
+		const char *reason;
+	} bad[] = {
+		/* checksum position beyond the frame */
+		{{.flags = 1, .csum_start = 100, .csum_offset = 0xff00}, f,
+		 "drop_bad_offload"},
+		/* UFO: not offered */
+		{{.flags = 1, .gso_type = VIRTIO_NET_HDR_GSO_UDP,
+		  .gso_size = 100, .csum_start = 34, .csum_offset = 6}, f,
+		 "drop_bad_offload"},
+		/* ECN: not offered */
+		{{.flags = 1, .gso_type = 0x81, .gso_size = 100,
+		  .csum_start = 34, .csum_offset = 16}, f, "drop_bad_offload"},
+		/* gso_size 0 */
+		{{.flags = 1, .gso_type = 1, .csum_start = 34,
+		  .csum_offset = 16}, f, "drop_bad_offload"},
+		/* TSO of a frame that is not TCP */
+		{{.flags = 1, .gso_type = 1, .gso_size = 100,
+		  .csum_start = 34, .csum_offset = 16}, udp,
+		 "drop_offload_unsupp"},
+	};
+	struct virtio_net_hdr plain = {0};
+
+	(void)state;
+	udp[lu.l3 + 9] = 17;   /* IPv4 protocol UDP */
+	guest_up(&a, sock_tx, BASE | SEND);
+	guest_up(&b, sock_rx, BASE);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t before = stat_of("tx", 1, bad[i].reason);
+		send_frame(&a, bad[i].frame, bad[i].frame == f ? len : ulen,
+			   &bad[i].h);
+		send_frame(&a, f, len, &plain);
+		assert_int_equal(recv_frames(&b, 1), 1);  /* only the plain */
+		assert_int_equal(rxf[0].len, len);
+		assert_int_equal(stat_of("tx", 1, bad[i].reason), before + 1);
+	}
+	guest_down(&a);
+	guest_down(&b);
+	/* A sender that did not negotiate CSUM may not ask for it. */
+	guest_up(&a, sock_tx, BASE);
+	guest_up(&b, sock_rx, BASE | TAKE);
+	uint64_t before = stat_of("tx", 1, "drop_bad_offload");
+	struct virtio_net_hdr h = {.flags = 1, .csum_start = (uint16_t)l.l4,
+				   .csum_offset = 16};
+	send_frame(&a, f, len, &h);
+	send_frame(&a, f, len, &plain);
+	assert_int_equal(recv_frames(&b, 1), 1);
+	assert_int_equal(stat_of("tx", 1, "drop_bad_offload"), before + 1);
+	guest_down(&a);
+	guest_down(&b);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/vhostd-ofl.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(sock_tx, sizeof(sock_tx), "%s/tx.sock", dir);
+	snprintf(sock_rx, sizeof(sock_rx), "%s/rx.sock", dir);
+	snprintf(sock_r, sizeof(sock_r), "%s/r.sock", dir);
+	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", dir);
+	snprintf(logpath, sizeof(logpath), "%s/vhostd.log", dir);
+	char p0[160], p1[160], p2[160];
+	snprintf(p0, sizeof(p0), "tx=vhost:%s", sock_tx);
+	snprintf(p1, sizeof(p1), "rx=vhost:%s", sock_rx);
+	snprintf(p2, sizeof(p2), "r=vhost:%s", sock_r);
+	char *args[] = {"--port", p0, "--port", p1, "--port", p2,
+			"--link", "tx=rx", "--reflect", "r", "--control", ctl,
+			NULL};
+	if (vhostd_start(&proc, vhostd_bin, logpath, args) < 0 ||
+	    !wait_path(sock_tx, 5000) || !wait_path(sock_r, 5000) ||
+	    !wait_path(ctl, 5000))
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[200];
+
+	(void)state;
+	if (vhostd_stop(&proc) != 0) {
+		fprintf(stderr, "vhostd did not exit 0; log %s\n", logpath);
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_tso4_segmented, test_teardown),
+		cmocka_unit_test_teardown(test_tso6_vlan_segmented, test_teardown),
+		cmocka_unit_test_teardown(test_tso_passthrough, test_teardown),
+		cmocka_unit_test_teardown(test_csum, test_teardown),
+		cmocka_unit_test_teardown(test_tso_reflected, test_teardown),
+		cmocka_unit_test_teardown(test_bad_offloads, test_teardown),
+	};
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s VHOSTD VHOSTCTL\n", argv[0]);
+		return 2;
+	}
+	vhostd_bin = argv[1];
+	vhostctl_bin = argv[2];
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
