@@ -165,6 +165,27 @@ static void dp_pause(struct vu_dev *d, void *ctx)
 	}
 }
 
+/* SEND_RARP: the frame goes where the guest's own traffic goes, ahead of
+ * it, on queue pair 0 (the path is not published: p is paused). */
+static void queue_announce(struct dp *dp, struct dp_port *p)
+{
+	struct vu_dev *d = p->dev;
+	uint8_t frame[64];
+	struct dp_port *t = target(dp, p);
+
+	if (!d->rarp_pending)
+		return;
+	d->rarp_pending = false;
+	if (!t || t == p || d->nvrings < 2) {
+		LOG_INFO(TAG, "%s: RARP announcement not sent: the port is not "
+			 "linked to another guest", d->name);
+		return;
+	}
+	uint32_t len = vu_rarp_build(d->rarp_mac, frame);
+	if (vnet_source_set(&p->rarp, frame, len, vu_dev_vnet_hdr_len(d)) == 0)
+		p->paths[0].announce = &p->rarp;
+}
+
 static void dp_resume(struct vu_dev *d, void *ctx)
 {
 	struct dp *dp = ctx;
@@ -178,6 +199,7 @@ static void dp_resume(struct vu_dev *d, void *ctx)
 	if (p->source)
 		(void)vnet_source_init(p->source, p->source->len,
 				       vu_dev_vnet_hdr_len(d));
+	queue_announce(dp, p);
 	/* Only paths touching p change, and none of them is published. */
 	for (uint32_t i = 0; i < dp->nports; i++) {
 		struct dp_port *q = &dp->ports[i];

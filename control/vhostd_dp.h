@@ -34,6 +34,7 @@ struct dp_port {
 	bool *vq_live;             /* vqs[i] was set up by the last resume */
 	struct vnet_path *paths;   /* one per queue pair */
 	struct vnet_source *source; /* --source: the frame, else NULL */
+	struct vnet_source rarp;   /* SEND_RARP's frame, while announced */
 };
 
 /* What a port is wired to (at most one of these). */

@@ -51,7 +51,7 @@ static const struct vu_rule rules[VU_REQ_MAX] = {
 	ROW(GET_QUEUE_NUM, get_queue_num, 0, 0, 0, 0, 1, PF(MQ), 0),
 	ROW(SET_VRING_ENABLE, set_vring_enable, 8, 8, 0, 0, 0, VU_NO_PF,
 	    Q | RS | VU_R_PF_ACKED),
-	ROW(SEND_RARP, send_rarp, 8, 8, 0, 0, 0, PF(RARP), 0),
+	ROW(SEND_RARP, send_rarp, 8, 8, 0, 0, 0, PF(RARP), Q),
 	ROW(NET_SET_MTU, net_set_mtu, 8, 8, 0, 0, 0, PF(MTU), 0),
 	ROW(SET_BACKEND_REQ_FD, set_backend_req_fd, 0, 0, 1, 1, 0,
 	    PF(BACKEND_REQ), 0),

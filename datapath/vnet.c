@@ -230,9 +230,33 @@ out:
 	return 0;
 }
 
+/* Send the pending announcement (migration: the guest's MAC, on behalf of
+ * the guest) ahead of its traffic; retried while dst has no room. */
+static void announce(struct vnet_path *p)
+{
+	const struct vnet_source *a = p->announce;
+	struct vnet_pkt pk;
+
+	if (!p->dst || p->dst->broken) {
+		STAT_INC(p->stats.drops[VNET_DROP_ANNOUNCE]);
+		p->announce = NULL;
+		return;
+	}
+	pkt_start(p, &a->chain, a->len, &none, 0, &pk);
+	if (place(p, &a->chain, &pk))
+		return;
+	STAT_INC(p->stats.packets);
+	STAT_ADD(p->stats.bytes, a->len);
+	vq_split_flush(p->dst);
+	p->announce = NULL;
+}
+
 uint32_t vnet_path_poll(void *ctx)
 {
 	struct vnet_path *p = ctx;
+
+	if (unlikely(p->announce != NULL))
+		announce(p);
 	uint16_t n = vq_split_dequeue(p->src, p->tx, VNET_BURST);
 	uint32_t moved = 0;
 
@@ -247,6 +271,27 @@ uint32_t vnet_path_poll(void *ctx)
 	if (p->dst && moved)
 		vq_split_flush(p->dst);
 	return n;
+}
+
+/* s->buf holds hdr_len header bytes and the frame: point the chain at it. */
+static void source_chain(struct vnet_source *s, uint32_t len,
+			 uint32_t hdr_len)
+{
+	s->len = len;
+	s->chain = (struct vq_chain){.head = 0, .nseg = 1, .len = hdr_len + len};
+	s->chain.seg[0] = (struct vq_seg){.p = s->buf, .len = hdr_len + len};
+}
+
+int vnet_source_set(struct vnet_source *s, const uint8_t *frame,
+		    uint32_t len, uint32_t hdr_len)
+{
+	if (len == 0 || len > VNET_SOURCE_MAX ||
+	    hdr_len > sizeof(struct virtio_net_hdr))
+		return -EINVAL;
+	memset(s->buf, 0, hdr_len);
+	memcpy(s->buf + hdr_len, frame, len);
+	source_chain(s, len, hdr_len);
+	return 0;
 }
 
 int vnet_source_init(struct vnet_source *s, uint32_t len, uint32_t hdr_len)
@@ -265,19 +310,17 @@ int vnet_source_init(struct vnet_source *s, uint32_t len, uint32_t hdr_len)
 	memcpy(f, eth, sizeof(eth));
 	ip[0] = 0x45;                       /* IPv4, 20-byte header */
 	put_be16(ip + 2, len - 14);
-	put_be16(ip + 6, 0x4000);              /* DF */
+	put_be16(ip + 6, 0x4000);           /* DF */
 	ip[8] = 64;                         /* TTL */
 	ip[9] = 17;                         /* UDP */
 	memcpy(ip + 12, (uint8_t[]){10, 255, 0, 1}, 4);
 	memset(ip + 16, 0xff, 4);
 	uint16_t c = csum_finish(csum_bytes(0, ip, 20));
 	memcpy(ip + 10, &c, 2);
-	put_be16(udp, 9);                      /* discard port, both ends */
+	put_be16(udp, 9);                   /* discard port, both ends */
 	put_be16(udp + 2, 9);
-	put_be16(udp + 4, len - 34);           /* UDP checksum 0: none (IPv4) */
-	s->len = len;
-	s->chain = (struct vq_chain){.head = 0, .nseg = 1, .len = hdr_len + len};
-	s->chain.seg[0] = (struct vq_seg){.p = s->buf, .len = hdr_len + len};
+	put_be16(udp + 4, len - 34);        /* UDP checksum 0: none (IPv4) */
+	source_chain(s, len, hdr_len);
 	return 0;
 }
 

@@ -33,7 +33,8 @@
 	X(NO_RX_BUF, "no receive buffer for the packet")                    \
 	X(RX_BROKEN, "receiving queue broke while placing the packet")     \
 	X(BAD_OFFLOAD, "offload fields invalid or not negotiated")           \
-	X(OFFLOAD_UNSUPP, "offload vhostd cannot complete in software")
+	X(OFFLOAD_UNSUPP, "offload vhostd cannot complete in software")     \
+	X(ANNOUNCE, "RARP announcement with no receiving queue")
 
 enum vnet_drop {
 #define VNET_X_ENUM(name, text) VNET_DROP_##name,
@@ -71,6 +72,11 @@ struct vnet_source {
  * guest whose TX header is hdr_len bytes.  -EINVAL for a bad len. */
 int vnet_source_init(struct vnet_source *s, uint32_t len, uint32_t hdr_len);
 
+/* Make s carry frame (len bytes) behind a zero header of hdr_len bytes.
+ * -EINVAL for a bad len. */
+int vnet_source_set(struct vnet_source *s, const uint8_t *frame,
+		    uint32_t len, uint32_t hdr_len);
+
 struct vnet_path {
 	struct vq *src;          /* guest TX */
 	struct vq *dst;          /* guest RX; NULL: discard (spec: a started
@@ -78,6 +84,9 @@ struct vnet_path {
 				  * packets dropped) */
 	const struct vnet_source *source; /* non-NULL: TX is discarded and
 				  * dst is fed from the source */
+	const struct vnet_source *announce; /* one frame to send to dst before
+				  * anything else (SEND_RARP); the worker
+				  * clears it once placed or dropped */
 	uint32_t src_hdr_len, dst_hdr_len;
 	enum vnet_drop dst_none; /* why dst is NULL: NO_PEER or DST_DOWN */
 	struct ofl_caps snd, rcv; /* offloads the sender / receiver took */

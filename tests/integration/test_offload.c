@@ -22,15 +22,10 @@
 
 #include <cmocka.h>
 
-#include "control/vu_drv.h"
-#include "control/vu_front.h"
-#include "control/vu_proto.h"
-#include "vhostd_proc.h"
+#include "guest_util.h"
 
-#define IO_MS 3000
 #define MSS 500u
 #define PAYLOAD 1800u          /* 4 segments: 500 500 500 300 */
-#define MAX_RX 16
 
 static const char *vhostd_bin, *vhostctl_bin;
 static char dir[64], sock_tx[128], sock_rx[128], sock_r[128], ctl[128];
@@ -45,39 +40,6 @@ static const uint64_t SEND = BIT_ULL(VIRTIO_NET_F_CSUM) |
 static const uint64_t TAKE = BIT_ULL(VIRTIO_NET_F_GUEST_CSUM) |
 	BIT_ULL(VIRTIO_NET_F_GUEST_TSO4) | BIT_ULL(VIRTIO_NET_F_GUEST_TSO6);
 
-/* ---- a guest ------------------------------------------------------- */
-
-struct guest {
-	struct vu_front *f;
-	struct vu_drv *d;
-};
-
-static void guest_up(struct guest *g, const char *sock, uint64_t features)
-{
-	struct vu_guestmem_opts mo = {.size = 16u << 20, .nregions = 1,
-				      .backing = VU_GUESTMEM_MEMFD};
-	struct vu_drv_opts o = {.pair = 0};
-
-	assert_int_equal(vu_front_connect(&g->f, sock, IO_MS, IO_MS), 0);
-	assert_int_equal(vu_front_negotiate(g->f, features,
-					    VU_FRONT_PROTOCOL_DEFAULT), 0);
-	assert_int_equal(vu_front_features_acked(g->f), features);
-	assert_int_equal(vu_front_mem_init(g->f, &mo), 0);
-	assert_int_equal(vu_front_set_mem_table(g->f), 0);
-	assert_int_equal(vu_front_setup_queues(g->f, 1, 256), 0);
-	assert_int_equal(vu_drv_create(&g->d, g->f, &o), 0);
-}
-
-static void guest_down(struct guest *g)
-{
-	if (!g->f)
-		return;
-	vu_drv_destroy(g->d);
-	vu_front_close(g->f);
-	*g = (struct guest){0};
-	msleep(20);   /* let vhostd reset the device before the next test */
-}
-
 /* The guests of the running test; closed by the teardown even when an
  * assertion ended the test early, so that the next one can connect. */
 static struct guest a, b;
@@ -88,52 +50,6 @@ static int test_teardown(void **state)
 	guest_down(&a);
 	guest_down(&b);
 	return 0;
-}
-
-static void send_frame(struct guest *g, const uint8_t *frame, uint32_t len,
-		       const struct virtio_net_hdr *h)
-{
-	uint8_t *slot;
-
-	for (int i = 0; i < IO_MS && vu_drv_tx_reserve(g->d, &slot, 1) == 0;
-	     i++)
-		msleep(1);
-	memcpy(slot, frame, len);
-	memcpy(vu_drv_tx_hdr(g->d, slot), h, sizeof(*h));
-	assert_int_equal(vu_drv_tx_commit(g->d, &len, 1), 1);
-}
-
-struct rx_frame {
-	struct virtio_net_hdr hdr;
-	uint32_t len;
-	uint8_t data[4096];
-};
-
-static struct rx_frame rxf[MAX_RX];
-static unsigned nrx;
-
-static void on_rx(void *arg, const struct vu_drv_rx_pkt *pkt)
-{
-	(void)arg;
-	if (nrx == MAX_RX)
-		return;
-	rxf[nrx].hdr = pkt->hdr;
-	rxf[nrx].len = (uint32_t)vu_drv_rx_copy(pkt, 0, rxf[nrx].data,
-						 sizeof(rxf[nrx].data));
-	nrx++;
-}
-
-/* Receive until n frames arrived (or IO_MS passed); returns how many. */
-static unsigned recv_frames(struct guest *g, unsigned n)
-{
-	nrx = 0;
-	for (int ms = 0; nrx < n && ms < IO_MS; ms++) {
-		if (vu_drv_rx_poll(g->d, MAX_RX, on_rx, NULL) == 0)
-			msleep(1);
-	}
-	msleep(20);   /* anything beyond n would show up now */
-	vu_drv_rx_poll(g->d, MAX_RX, on_rx, NULL);
-	return nrx;
 }
 
 /* ---- frames ---------------------------------------------------------- */
@@ -287,27 +203,6 @@ static void check_segments(const uint8_t *f, const struct layout *l,
 	}
 }
 
-/* ---- stats ----------------------------------------------------------- */
-
-/* Counter key of the first queue line of port/ring in vhostctl stats. */
-static uint64_t stat_of(const char *port, int ring, const char *key)
-{
-	char cmd[300], line[2048], want[64];
-	uint64_t v = 0;
-
-	snprintf(cmd, sizeof(cmd), "%s %s stats", vhostctl_bin, ctl);
-	snprintf(want, sizeof(want), "queue port=%s ring=%d ", port, ring);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	while (fgets(line, sizeof(line), p)) {
-		char *k = strstr(line, key);
-		if (strncmp(line, want, strlen(want)) == 0 && k)
-			v = strtoull(k + strlen(key) + 1, NULL, 10);
-	}
-	pclose(p);
-	return v;
-}
-
 /* ---- tests ----------------------------------------------------------- */
 
 static void tso_segmented(bool v6, bool vlan)
@@ -447,26 +342,26 @@ static void test_bad_offloads(void **state)
 	guest_up(&a, sock_tx, BASE | SEND);
 	guest_up(&b, sock_rx, BASE);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		uint64_t before = stat_of("tx", 1, bad[i].reason);
+		uint64_t before = stat_of(vhostctl_bin, ctl, "tx", 1, bad[i].reason);
 		send_frame(&a, bad[i].frame, bad[i].frame == f ? len : ulen,
 			   &bad[i].h);
 		send_frame(&a, f, len, &plain);
 		assert_int_equal(recv_frames(&b, 1), 1);  /* only the plain */
 		assert_int_equal(rxf[0].len, len);
-		assert_int_equal(stat_of("tx", 1, bad[i].reason), before + 1);
+		assert_int_equal(stat_of(vhostctl_bin, ctl, "tx", 1, bad[i].reason), before + 1);
 	}
 	guest_down(&a);
 	guest_down(&b);
 	/* A sender that did not negotiate CSUM may not ask for it. */
 	guest_up(&a, sock_tx, BASE);
 	guest_up(&b, sock_rx, BASE | TAKE);
-	uint64_t before = stat_of("tx", 1, "drop_bad_offload");
+	uint64_t before = stat_of(vhostctl_bin, ctl, "tx", 1, "drop_bad_offload");
 	struct virtio_net_hdr h = {.flags = 1, .csum_start = (uint16_t)l.l4,
 				   .csum_offset = 16};
 	send_frame(&a, f, len, &h);
 	send_frame(&a, f, len, &plain);
 	assert_int_equal(recv_frames(&b, 1), 1);
-	assert_int_equal(stat_of("tx", 1, "drop_bad_offload"), before + 1);
+	assert_int_equal(stat_of(vhostctl_bin, ctl, "tx", 1, "drop_bad_offload"), before + 1);
 	guest_down(&a);
 	guest_down(&b);
 }

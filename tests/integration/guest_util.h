@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * guest_util.h: a test guest for integration tests (cmocka): a front-end
+ * with one queue pair driven by vu_drv, frames sent with a chosen
+ * virtio-net header, frames received into rxf[], and vhostd's counters
+ * read through vhostctl.  Include after <cmocka.h>.
+ */
+#ifndef VHOSTD_TEST_GUEST_UTIL_H
+#define VHOSTD_TEST_GUEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/vu_drv.h"
+#include "control/vu_front.h"
+#include "control/vu_proto.h"
+#include "vhostd_proc.h"
+
+#define IO_MS 3000
+#define MAX_RX 16
+
+/* ---- a guest ------------------------------------------------------- */
+
+struct guest {
+	struct vu_front *f;
+	struct vu_drv *d;
+};
+
+static void guest_up_proto(struct guest *g, const char *sock,
+			   uint64_t features, uint64_t protocol)
+{
+	struct vu_guestmem_opts mo = {.size = 16u << 20, .nregions = 1,
+				      .backing = VU_GUESTMEM_MEMFD};
+	struct vu_drv_opts o = {.pair = 0};
+
+	assert_int_equal(vu_front_connect(&g->f, sock, IO_MS, IO_MS), 0);
+	assert_int_equal(vu_front_negotiate(g->f, features, protocol), 0);
+	assert_int_equal(vu_front_features_acked(g->f), features);
+	assert_int_equal(vu_front_mem_init(g->f, &mo), 0);
+	assert_int_equal(vu_front_set_mem_table(g->f), 0);
+	assert_int_equal(vu_front_setup_queues(g->f, 1, 256), 0);
+	assert_int_equal(vu_drv_create(&g->d, g->f, &o), 0);
+}
+
+static void guest_up(struct guest *g, const char *sock, uint64_t features)
+{
+	guest_up_proto(g, sock, features, VU_FRONT_PROTOCOL_DEFAULT);
+}
+
+static void guest_down(struct guest *g)
+{
+	if (!g->f)
+		return;
+	vu_drv_destroy(g->d);
+	vu_front_close(g->f);
+	*g = (struct guest){0};
+	msleep(20);   /* let vhostd reset the device before the next test */
+}
+
+
+
+static void send_frame(struct guest *g, const uint8_t *frame, uint32_t len,
+		       const struct virtio_net_hdr *h)
+{
+	uint8_t *slot;
+
+	for (int i = 0; i < IO_MS && vu_drv_tx_reserve(g->d, &slot, 1) == 0;
+	     i++)
+		msleep(1);
+	memcpy(slot, frame, len);
+	memcpy(vu_drv_tx_hdr(g->d, slot), h, sizeof(*h));
+	assert_int_equal(vu_drv_tx_commit(g->d, &len, 1), 1);
+}
+
+struct rx_frame {
+	struct virtio_net_hdr hdr;
+	uint32_t len;
+	uint8_t data[4096];
+};
+
+static struct rx_frame rxf[MAX_RX];
+static unsigned nrx;
+
+static void on_rx(void *arg, const struct vu_drv_rx_pkt *pkt)
+{
+	(void)arg;
+	if (nrx == MAX_RX)
+		return;
+	rxf[nrx].hdr = pkt->hdr;
+	rxf[nrx].len = (uint32_t)vu_drv_rx_copy(pkt, 0, rxf[nrx].data,
+						 sizeof(rxf[nrx].data));
+	nrx++;
+}
+
+/* Receive until n frames arrived (or IO_MS passed); returns how many. */
+static unsigned recv_frames(struct guest *g, unsigned n)
+{
+	nrx = 0;
+	for (int ms = 0; nrx < n && ms < IO_MS; ms++) {
+		if (vu_drv_rx_poll(g->d, MAX_RX, on_rx, NULL) == 0)
+			msleep(1);
+	}
+	msleep(20);   /* anything beyond n would show up now */
+	vu_drv_rx_poll(g->d, MAX_RX, on_rx, NULL);
+	return nrx;
+}
+
+/* ---- vhostd's counters --------------------------------------------- */
+
+/* Counter key of port/ring's queue line in `vhostctl CTL stats`. */
+static uint64_t stat_of(const char *vhostctl, const char *ctl,
+			const char *port, int ring, const char *key)
+{
+	char cmd[300], line[2048], want[64];
+	uint64_t v = 0;
+
+	snprintf(cmd, sizeof(cmd), "%s %s stats", vhostctl, ctl);
+	snprintf(want, sizeof(want), "queue port=%s ring=%d ", port, ring);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *k = strstr(line, key);
+		if (strncmp(line, want, strlen(want)) == 0 && k)
+			v = strtoull(k + strlen(key) + 1, NULL, 10);
+	}
+	pclose(p);
+	return v;
+}
+
+#endif
