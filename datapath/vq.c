@@ -67,6 +67,7 @@ void vq_init(struct vq *vq, const struct vq_cfg *cfg)
 	vq->mrg_rxbuf = cfg->mrg_rxbuf;
 	vq->tx = cfg->tx;
 	vq->last_avail = cfg->last_avail;
+	vq->avail_seen = cfg->last_avail;
 	/* The used index lives in guest memory: after a reconnect or a
 	 * migration it is where the previous device left it. */
 	vq->used_idx = __atomic_load_n(&cfg->used->idx, __ATOMIC_ACQUIRE);

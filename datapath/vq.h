@@ -110,6 +110,7 @@ struct vq {
 	bool event_idx, indirect, mrg_rxbuf, tx, broken;
 	/* Hot, written by the worker. */
 	uint16_t last_avail;       /* next avail entry to take */
+	uint16_t avail_seen;       /* avail->idx when last read */
 	uint16_t used_idx;         /* next used entry (shadow of used->idx) */
 	uint16_t signalled_used;   /* used idx at the last flush (EVENT_IDX) */
 	uint16_t nshadow;

@@ -97,6 +97,7 @@ static inline bool vq_avail_count(struct vq *vq, uint16_t *count)
 
 	if (unlikely(n > vq->size))
 		return vq_fail(vq, VQ_ERR_AVAIL_JUMP, n);
+	vq->avail_seen = idx;
 	*count = n;
 	return true;
 }
@@ -302,16 +303,19 @@ uint16_t vq_split_dequeue(struct vq *vq, struct vq_chain *chains, uint16_t n)
 int vq_split_reserve(struct vq *vq, uint32_t len, struct vq_chain *chains,
 		     uint16_t max)
 {
-	uint16_t avail, k = 0;
+	/* Entries already seen available: avail->idx, on a cache line the
+	 * guest writes, is read again only when they run out. */
+	uint16_t avail = (uint16_t)(vq->avail_seen - vq->last_avail), k = 0;
 	uint64_t cover = 0;
 
-	if (unlikely(vq->broken) || !vq_avail_count(vq, &avail))
+	if (unlikely(vq->broken))
 		return -1;
 	if (!vq->mrg_rxbuf)
 		max = MIN(max, 1);
-	max = MIN(max, avail);
 	do {
-		if (k == max) {   /* nothing taken: last_avail unchanged */
+		if (k == avail && !vq_avail_count(vq, &avail))
+			return -1;
+		if (k == max || k == avail) { /* nothing taken */
 			STAT_INC(vq->stats.ring_full);
 			return 0;
 		}
