@@ -168,11 +168,14 @@ int vu_validate(const struct vu_dev *dev, const struct vu_msg *msg, int nfds,
 	if (nfds < r->fds_min || nfds > r->fds_max)
 		return refuse(why, len, -EINVAL, "%s: %d fds attached, expected "
 			      "%u..%u", r->name, nfds, r->fds_min, r->fds_max);
-	if ((r->flags & VU_R_PF_OFFER) &&
+	if ((r->flags & (VU_R_PF_OFFER | VU_R_PF_ACKED)) &&
 	    !(dev->cfg.features & BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES)))
 		return refuse(why, len, -EPERM, "%s: PROTOCOL_FEATURES is not "
 			      "offered", r->name);
-	if ((r->flags & VU_R_PF_ACKED) &&
+	/* QEMU sends SET_VRING_ENABLE when the device is realized, before
+	 * SET_FEATURES (hw/net/virtio-net.c peer_attach): refuse it only once
+	 * the front-end acked features without PROTOCOL_FEATURES. */
+	if ((r->flags & VU_R_PF_ACKED) && dev->features_set &&
 	    !(dev->features & BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES)))
 		return refuse(why, len, -EPERM, "%s: PROTOCOL_FEATURES was not "
 			      "negotiated (features 0x%llx)", r->name,

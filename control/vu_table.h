@@ -20,7 +20,8 @@
 #define VU_R_RING_U64  (1u << 2) /* u64: bits 0-7 ring index, bit 8 no-fd */
 #define VU_R_NEED_MEM  (1u << 3) /* a memory table must be in place */
 #define VU_R_PF_OFFER  (1u << 4) /* PROTOCOL_FEATURES must be offered */
-#define VU_R_PF_ACKED  (1u << 5) /* PROTOCOL_FEATURES must be acked */
+#define VU_R_PF_ACKED  (1u << 5) /* PROTOCOL_FEATURES offered, and acked
+                                  * once SET_FEATURES came */
 
 #define VU_NO_PF (-1)
 

@@ -34,6 +34,18 @@ wait_for() {
 	return 1
 }
 
+# wait_for_unless FILE REGEX SECONDS BADFILE BADREGEX: wait_for, but return 2
+# as soon as BADREGEX shows up in BADFILE (no point waiting out the deadline).
+wait_for_unless() {
+	local end=$((SECONDS + $3))
+	while [ $SECONDS -lt "$end" ]; do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		grep -qE "$5" "$4" 2>/dev/null && return 2
+		sleep 0.1
+	done
+	return 1
+}
+
 # testpmd_virtio_user NAME DEVARGS: interactive testpmd with a virtio-user
 # port, commands read from $WORK/NAME.cmd (a fifo), output in NAME.log.
 testpmd_virtio_user() {

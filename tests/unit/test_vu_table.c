@@ -380,14 +380,16 @@ static void test_protocol_gated_requests_refused_before_set_protocol_features(
 				       gated[i].size, gated[i].nfds), 0);
 }
 
-static void test_set_vring_enable_refused_before_protocol_features_acked(
+static void test_set_vring_enable_refused_once_acked_without_bit_30(
 	void **state)
 {
 	struct fx *f = *state;
 
-	/* Not acked at all, then acked without bit 30 (the front-end chose
-	 * the legacy "all rings enabled" mode). */
-	assert_int_equal(check_state(f, VU_REQ_SET_VRING_ENABLE, 0, 1), -EPERM);
+	/* Before SET_FEATURES it is accepted: QEMU enables queue pair 0 when
+	 * the device is realized, before any guest driver negotiates. */
+	assert_int_equal(check_state(f, VU_REQ_SET_VRING_ENABLE, 0, 1), 0);
+	/* Acked without bit 30 (the front-end chose the legacy "all rings
+	 * enabled" mode): refused. */
 	f->dev.features = BIT_ULL(VIRTIO_F_VERSION_1);
 	f->dev.features_set = true;
 	f->dev.protocol_features = TU_PROTOCOL_FEATURES;
@@ -395,6 +397,11 @@ static void test_set_vring_enable_refused_before_protocol_features_acked(
 	assert_non_null(strstr(f->why, "PROTOCOL_FEATURES was not negotiated"));
 	f->dev.features |= BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES);
 	assert_int_equal(check_state(f, VU_REQ_SET_VRING_ENABLE, 0, 1), 0);
+	/* Never accepted when bit 30 is not even offered. */
+	f->dev.features_set = false;
+	f->dev.cfg.features &= ~BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES);
+	assert_int_equal(check_state(f, VU_REQ_SET_VRING_ENABLE, 0, 1), -EPERM);
+	assert_non_null(strstr(f->why, "is not offered"));
 }
 
 static void test_protocol_feature_requests_refused_when_not_offered(
@@ -444,7 +451,7 @@ int main(void)
 		T(test_vring_u64_index_out_of_range_is_erange),
 		T(test_vring_u64_stray_high_bits_refused),
 		T(test_protocol_gated_requests_refused_before_set_protocol_features),
-		T(test_set_vring_enable_refused_before_protocol_features_acked),
+		T(test_set_vring_enable_refused_once_acked_without_bit_30),
 		T(test_protocol_feature_requests_refused_when_not_offered),
 		T(test_set_vring_addr_refused_before_memory_table),
 	};
