@@ -3,7 +3,8 @@
  * guest_util.h: a test guest for integration tests (cmocka): a front-end
  * with one queue pair driven by vu_drv, frames sent with a chosen
  * virtio-net header, frames received into rxf[], and vhostd's counters
- * read through vhostctl.  Include after <cmocka.h>.
+ * read through vhostctl; and the vhostd a test group runs against
+ * (struct tdaemon).  Include after <cmocka.h>.
  */
 #ifndef VHOSTD_TEST_GUEST_UTIL_H
 #define VHOSTD_TEST_GUEST_UTIL_H
@@ -126,6 +127,86 @@ static uint64_t stat_of(const char *vhostctl, const char *ctl,
 	}
 	pclose(p);
 	return v;
+}
+
+
+/* ---- the daemon of a test group ------------------------------------ */
+
+#define TD_MAX_PORTS 4
+
+struct tdaemon {
+	const char *bin, *ctl_bin;      /* vhostd, vhostctl */
+	char dir[64], ctl[128], log[128];
+	char sock[TD_MAX_PORTS][128];   /* port i's socket: DIR/NAME.sock */
+	struct vhostd_proc proc;
+};
+
+/* argv[1] vhostd, argv[2] vhostctl (meson passes the built ones). */
+static int tdaemon_args(struct tdaemon *t, int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s VHOSTD VHOSTCTL\n", argv[0]);
+		return -1;
+	}
+	t->bin = argv[1];
+	t->ctl_bin = argv[2];
+	return 0;
+}
+
+/* Start vhostd in a fresh temp dir with a vhost port per name in ports
+ * (NULL-terminated), the wiring options and a control socket; wait until
+ * every socket is there. */
+static int tdaemon_start(struct tdaemon *t, const char *const *ports,
+			 char *const *wiring)
+{
+	char spec[TD_MAX_PORTS][160];
+	char *args[32];
+	int n = 0, np = 0;
+
+	snprintf(t->dir, sizeof(t->dir), "/tmp/vhostd-it.XXXXXX");
+	if (!mkdtemp(t->dir))
+		return -1;
+	snprintf(t->ctl, sizeof(t->ctl), "%s/ctl.sock", t->dir);
+	snprintf(t->log, sizeof(t->log), "%s/vhostd.log", t->dir);
+	for (; ports[np] && np < TD_MAX_PORTS; np++) {
+		snprintf(t->sock[np], sizeof(t->sock[np]), "%s/%s.sock", t->dir,
+			 ports[np]);
+		snprintf(spec[np], sizeof(spec[np]), "%s=vhost:%s", ports[np],
+			 t->sock[np]);
+		args[n++] = "--port";
+		args[n++] = spec[np];
+	}
+	while (*wiring && n < 28)
+		args[n++] = *wiring++;
+	args[n++] = "--control";
+	args[n++] = t->ctl;
+	args[n] = NULL;
+	if (vhostd_start(&t->proc, t->bin, t->log, args) < 0)
+		return -1;
+	for (int i = 0; i < np; i++)
+		if (!wait_path(t->sock[i], 5000))
+			return -1;
+	return wait_path(t->ctl, 5000) ? 0 : -1;
+}
+
+/* SIGTERM; vhostd must exit 0.  The temp dir goes too. */
+static int tdaemon_stop(struct tdaemon *t)
+{
+	char cmd[200];
+
+	if (vhostd_stop(&t->proc) != 0) {
+		fprintf(stderr, "vhostd did not exit 0; log %s\n", t->log);
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Counter key of port/ring (vhostctl stats). */
+static inline uint64_t tdaemon_stat(const struct tdaemon *t, const char *port,
+				    int ring, const char *key)
+{
+	return stat_of(t->ctl_bin, t->ctl, port, ring, key);
 }
 
 #endif

@@ -19,9 +19,7 @@
 
 #define NFRAMES 200u
 
-static const char *vhostd_bin, *vhostctl_bin;
-static char dir[64], sock_a[128], sock_b[128], ctl[128], logpath[128];
-static struct vhostd_proc proc;
+static struct tdaemon td;   /* ports a (td.sock[0]) and b, linked */
 static struct guest a, b;
 
 static const uint64_t FEATURES = BIT_ULL(VIRTIO_F_VERSION_1) |
@@ -78,21 +76,21 @@ static void test_both_ways(void **state)
 	uint64_t fw_a, fw_b, rx_a, rx_b;
 
 	(void)state;
-	fw_a = stat_of(vhostctl_bin, ctl, "a", 1, "forwarded");
-	fw_b = stat_of(vhostctl_bin, ctl, "b", 1, "forwarded");
-	rx_a = stat_of(vhostctl_bin, ctl, "a", 0, "packets");
-	rx_b = stat_of(vhostctl_bin, ctl, "b", 0, "packets");
-	guest_up(&a, sock_a, FEATURES);
-	guest_up(&b, sock_b, FEATURES);
+	fw_a = tdaemon_stat(&td, "a", 1, "forwarded");
+	fw_b = tdaemon_stat(&td, "b", 1, "forwarded");
+	rx_a = tdaemon_stat(&td, "a", 0, "packets");
+	rx_b = tdaemon_stat(&td, "b", 0, "packets");
+	guest_up(&a, td.sock[0], FEATURES);
+	guest_up(&b, td.sock[1], FEATURES);
 	one_way(&a, &b, 1);
 	one_way(&b, &a, 2);
-	assert_int_equal(stat_of(vhostctl_bin, ctl, "a", 1, "forwarded"),
+	assert_int_equal(tdaemon_stat(&td, "a", 1, "forwarded"),
 			 fw_a + NFRAMES);
-	assert_int_equal(stat_of(vhostctl_bin, ctl, "b", 1, "forwarded"),
+	assert_int_equal(tdaemon_stat(&td, "b", 1, "forwarded"),
 			 fw_b + NFRAMES);
-	assert_int_equal(stat_of(vhostctl_bin, ctl, "b", 0, "packets"),
+	assert_int_equal(tdaemon_stat(&td, "b", 0, "packets"),
 			 rx_b + NFRAMES);
-	assert_int_equal(stat_of(vhostctl_bin, ctl, "a", 0, "packets"),
+	assert_int_equal(tdaemon_stat(&td, "a", 0, "packets"),
 			 rx_a + NFRAMES);
 }
 
@@ -108,9 +106,9 @@ static void test_rarp_announce(void **state)
 
 	(void)state;
 	memcpy(&payload, mac, 6);
-	guest_up_proto(&a, sock_a, FEATURES, VU_FRONT_PROTOCOL_DEFAULT |
+	guest_up_proto(&a, td.sock[0], FEATURES, VU_FRONT_PROTOCOL_DEFAULT |
 		       BIT_ULL(VU_PROTOCOL_F_RARP));
-	guest_up(&b, sock_b, FEATURES);
+	guest_up(&b, td.sock[1], FEATURES);
 	assert_int_equal(vu_front_raw_send(a.f, &h, &payload, 8, NULL, 0), 0);
 	/* The ack: vhostd has queued the announcement. */
 	assert_int_equal(vu_front_raw_recv(a.f, &ack, IO_MS, NULL, NULL), 1);
@@ -132,36 +130,14 @@ static void test_rarp_announce(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/vhostd-link.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(sock_a, sizeof(sock_a), "%s/a.sock", dir);
-	snprintf(sock_b, sizeof(sock_b), "%s/b.sock", dir);
-	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", dir);
-	snprintf(logpath, sizeof(logpath), "%s/vhostd.log", dir);
-	char pa[160], pb[160];
-	snprintf(pa, sizeof(pa), "a=vhost:%s", sock_a);
-	snprintf(pb, sizeof(pb), "b=vhost:%s", sock_b);
-	char *args[] = {"--port", pa, "--port", pb, "--link", "a=b",
-			"--control", ctl, NULL};
-	if (vhostd_start(&proc, vhostd_bin, logpath, args) < 0 ||
-	    !wait_path(sock_a, 5000) || !wait_path(sock_b, 5000) ||
-	    !wait_path(ctl, 5000))
-		return -1;
-	return 0;
+	return tdaemon_start(&td, (const char *const[]){"a", "b", NULL},
+			     (char *const[]){"--link", "a=b", NULL});
 }
 
 static int group_teardown(void **state)
 {
-	char cmd[200];
-
 	(void)state;
-	if (vhostd_stop(&proc) != 0) {
-		fprintf(stderr, "vhostd did not exit 0; log %s\n", logpath);
-		return -1;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tdaemon_stop(&td);
 }
 
 int main(int argc, char **argv)
@@ -171,11 +147,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_rarp_announce, test_teardown),
 	};
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s VHOSTD VHOSTCTL\n", argv[0]);
+	if (tdaemon_args(&td, argc, argv) < 0)
 		return 2;
-	}
-	vhostd_bin = argv[1];
-	vhostctl_bin = argv[2];
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -27,10 +27,8 @@
 #define MSS 500u
 #define PAYLOAD 1800u          /* 4 segments: 500 500 500 300 */
 
-static const char *vhostd_bin, *vhostctl_bin;
-static char dir[64], sock_tx[128], sock_rx[128], sock_r[128], ctl[128];
-static char logpath[128];
-static struct vhostd_proc proc;
+/* Ports tx -> rx linked, r reflecting: td.sock[0], [1], [2]. */
+static struct tdaemon td;
 
 static const uint64_t BASE = BIT_ULL(VIRTIO_F_VERSION_1) |
 	BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES) |
@@ -212,8 +210,8 @@ static void tso_segmented(bool v6, bool vlan)
 	uint32_t len = build_tcp(f, &l, PAYLOAD, 0x80 | 0x18 | 0x01);
 	struct virtio_net_hdr h = tso_hdr(&l);
 
-	guest_up(&a, sock_tx, BASE | SEND | TAKE);
-	guest_up(&b, sock_rx, BASE);
+	guest_up(&a, td.sock[0], BASE | SEND | TAKE);
+	guest_up(&b, td.sock[1], BASE);
 	send_frame(&a, f, len, &h);
 	recv_frames(&b, 4);
 	check_segments(f, &l, false);
@@ -242,8 +240,8 @@ static void test_tso_passthrough(void **state)
 	struct virtio_net_hdr h = tso_hdr(&l);
 
 	(void)state;
-	guest_up(&a, sock_tx, BASE | SEND);
-	guest_up(&b, sock_rx, BASE | TAKE);
+	guest_up(&a, td.sock[0], BASE | SEND);
+	guest_up(&b, td.sock[1], BASE | TAKE);
 	send_frame(&a, f, len, &h);
 	assert_int_equal(recv_frames(&b, 1), 1);
 	assert_int_equal(rxf[0].len, len);
@@ -269,8 +267,8 @@ static void test_csum(void **state)
 
 	(void)state;
 	for (int take = 0; take < 2; take++) {
-			guest_up(&a, sock_tx, BASE | BIT_ULL(VIRTIO_NET_F_CSUM));
-		guest_up(&b, sock_rx, BASE | (take ? TAKE : 0));
+			guest_up(&a, td.sock[0], BASE | BIT_ULL(VIRTIO_NET_F_CSUM));
+		guest_up(&b, td.sock[1], BASE | (take ? TAKE : 0));
 		send_frame(&a, f, len, &h);
 		assert_int_equal(recv_frames(&b, 1), 1);
 		assert_int_equal(rxf[0].len, len);
@@ -298,7 +296,7 @@ static void test_tso_reflected(void **state)
 	struct virtio_net_hdr h = tso_hdr(&l);
 
 	(void)state;
-	guest_up(&a, sock_r, BASE | SEND);
+	guest_up(&a, td.sock[2], BASE | SEND);
 	send_frame(&a, f, len, &h);
 	recv_frames(&a, 4);
 	check_segments(f, &l, true);
@@ -339,29 +337,29 @@ static void test_bad_offloads(void **state)
 
 	(void)state;
 	udp[lu.l3 + 9] = 17;   /* IPv4 protocol UDP */
-	guest_up(&a, sock_tx, BASE | SEND);
-	guest_up(&b, sock_rx, BASE);
+	guest_up(&a, td.sock[0], BASE | SEND);
+	guest_up(&b, td.sock[1], BASE);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		uint64_t before = stat_of(vhostctl_bin, ctl, "tx", 1, bad[i].reason);
+		uint64_t before = tdaemon_stat(&td, "tx", 1, bad[i].reason);
 		send_frame(&a, bad[i].frame, bad[i].frame == f ? len : ulen,
 			   &bad[i].h);
 		send_frame(&a, f, len, &plain);
 		assert_int_equal(recv_frames(&b, 1), 1);  /* only the plain */
 		assert_int_equal(rxf[0].len, len);
-		assert_int_equal(stat_of(vhostctl_bin, ctl, "tx", 1, bad[i].reason), before + 1);
+		assert_int_equal(tdaemon_stat(&td, "tx", 1, bad[i].reason), before + 1);
 	}
 	guest_down(&a);
 	guest_down(&b);
 	/* A sender that did not negotiate CSUM may not ask for it. */
-	guest_up(&a, sock_tx, BASE);
-	guest_up(&b, sock_rx, BASE | TAKE);
-	uint64_t before = stat_of(vhostctl_bin, ctl, "tx", 1, "drop_bad_offload");
+	guest_up(&a, td.sock[0], BASE);
+	guest_up(&b, td.sock[1], BASE | TAKE);
+	uint64_t before = tdaemon_stat(&td, "tx", 1, "drop_bad_offload");
 	struct virtio_net_hdr h = {.flags = 1, .csum_start = (uint16_t)l.l4,
 				   .csum_offset = 16};
 	send_frame(&a, f, len, &h);
 	send_frame(&a, f, len, &plain);
 	assert_int_equal(recv_frames(&b, 1), 1);
-	assert_int_equal(stat_of(vhostctl_bin, ctl, "tx", 1, "drop_bad_offload"), before + 1);
+	assert_int_equal(tdaemon_stat(&td, "tx", 1, "drop_bad_offload"), before + 1);
 	guest_down(&a);
 	guest_down(&b);
 }
@@ -369,39 +367,15 @@ static void test_bad_offloads(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/vhostd-ofl.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(sock_tx, sizeof(sock_tx), "%s/tx.sock", dir);
-	snprintf(sock_rx, sizeof(sock_rx), "%s/rx.sock", dir);
-	snprintf(sock_r, sizeof(sock_r), "%s/r.sock", dir);
-	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", dir);
-	snprintf(logpath, sizeof(logpath), "%s/vhostd.log", dir);
-	char p0[160], p1[160], p2[160];
-	snprintf(p0, sizeof(p0), "tx=vhost:%s", sock_tx);
-	snprintf(p1, sizeof(p1), "rx=vhost:%s", sock_rx);
-	snprintf(p2, sizeof(p2), "r=vhost:%s", sock_r);
-	char *args[] = {"--port", p0, "--port", p1, "--port", p2,
-			"--link", "tx=rx", "--reflect", "r", "--control", ctl,
-			NULL};
-	if (vhostd_start(&proc, vhostd_bin, logpath, args) < 0 ||
-	    !wait_path(sock_tx, 5000) || !wait_path(sock_r, 5000) ||
-	    !wait_path(ctl, 5000))
-		return -1;
-	return 0;
+	return tdaemon_start(&td, (const char *const[]){"tx", "rx", "r", NULL},
+			     (char *const[]){"--link", "tx=rx", "--reflect", "r",
+					     NULL});
 }
 
 static int group_teardown(void **state)
 {
-	char cmd[200];
-
 	(void)state;
-	if (vhostd_stop(&proc) != 0) {
-		fprintf(stderr, "vhostd did not exit 0; log %s\n", logpath);
-		return -1;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tdaemon_stop(&td);
 }
 
 int main(int argc, char **argv)
@@ -415,11 +389,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_bad_offloads, test_teardown),
 	};
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s VHOSTD VHOSTCTL\n", argv[0]);
+	if (tdaemon_args(&td, argc, argv) < 0)
 		return 2;
-	}
-	vhostd_bin = argv[1];
-	vhostctl_bin = argv[2];
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
