@@ -8,9 +8,10 @@
  * virtio-net header is rewritten for the receiver: num_buffers, and the
  * offload fields pass through when the receiver negotiated the offload;
  * otherwise vhostd completes the checksum or segments the frame in software
- * (datapath/offload.h).  A source path feeds a guest's RX queue
- * from a fixed frame instead (a benchmark and test port).  A path is polled by exactly one worker,
- * and each vq belongs to exactly one path, so nothing here is shared.
+ * (datapath/offload.h).  A source path feeds a guest's RX queue from a
+ * fixed frame instead (a benchmark and test port).  A path is polled by
+ * exactly one worker, and each vq belongs to exactly one path, so nothing
+ * here is shared.
  */
 #ifndef VHOSTD_VNET_H
 #define VHOSTD_VNET_H
