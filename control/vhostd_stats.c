@@ -10,7 +10,8 @@
  * TX rings count what the guest sent (packets, bytes), what was forwarded
  * (forwarded) and every drop by reason (drop_<reason>); RX rings count what
  * was delivered (packets, bytes written), ring_full events and guest
- * notifications; both count ring errors by reason (error_<reason>).
+ * notifications (and, for a --source port, the frames generated); both
+ * count ring errors by reason (error_<reason>).
  * Counters never go back to zero while vhostd runs.
  */
 #include <ctype.h>
@@ -64,15 +65,21 @@ static void print_queue(const struct dp_port *p, uint32_t i, FILE *f)
 		p->dev->name, i, tx ? "tx" : "rx", p->vq_live[i],
 		p->dev->vr[i].enabled, STAT_READ(vq->broken),
 		STAT_READ(s->packets), STAT_READ(s->bytes));
+	const struct vnet_path_stats *ps = &p->paths[i / 2].stats;
 	if (tx) {
-		const struct vnet_path_stats *ps = &p->paths[i / 2].stats;
-		fprintf(f, " forwarded=%" PRIu64, STAT_READ(ps->packets));
+		/* A source's TX is never forwarded: its path counts the
+		 * frames generated, shown on the RX ring. */
+		fprintf(f, " forwarded=%" PRIu64,
+			p->source ? 0 : STAT_READ(ps->packets));
 		for (int d = 0; d < VNET_DROP_MAX; d++)
 			put_named(f, "drop", drop_key[d],
 				  STAT_READ(ps->drops[d]));
 	} else {
 		fprintf(f, " ring_full=%" PRIu64 " notifications=%" PRIu64,
 			STAT_READ(s->ring_full), STAT_READ(s->notifications));
+		if (p->source)
+			fprintf(f, " generated=%" PRIu64,
+				STAT_READ(ps->packets));
 	}
 	for (int e = 0; e < VQ_ERR_MAX; e++)
 		if (STAT_READ(s->errors[e]))

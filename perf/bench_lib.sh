@@ -1,0 +1,224 @@
+# shellcheck shell=bash
+# Helpers for perf/bench.sh: processes tracked by PID and stopped with a
+# deadline, bounded waits, medians that skip failed runs, and dpdk-testpmd
+# as an interactive front-end (virtio-user) driven through a fifo.
+# Expects B, SECS, W, PFX, MEM_ARGS, TESTPMD, VHOSTD, VHOSTCTL set.
+
+PIDS=() FE_PID='' BE_PID=''
+# shellcheck disable=SC2034 # tunables, used by bench.sh too
+FE_CORE=0 BE_CORE=1
+NB_MBUFS=8192    # 2 rings of 256 + 2 mempool caches of 250, many times over
+WARM=1           # seconds of traffic before the measured window
+START_WAIT=30    # seconds a process or the traffic may take to start
+NOISY=10         # % of a window a side may wait for its core unremarked
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do stop_pid "$p" KILL 0; done
+	# Only our own prefixes: other testpmds may be running on this host.
+	rm -rf "$W" /var/run/dpdk/"$PFX"-* /dev/hugepages/"$PFX"-*
+}
+
+# start_bg LOG CMD...: run CMD in the background, output in LOG; sets BG_PID.
+start_bg() {
+	local log=$1; shift
+	"$@" >"$log" 2>&1 </dev/null &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+# stop_pid PID SIGNAL SECONDS: signal (0: none, it is already told to
+# quit), wait at most SECONDS, then SIGKILL; reaped and forgotten.
+stop_pid() {
+	local pid=$1 i keep=()
+	kill -"$2" "$pid" 2>/dev/null
+	for ((i = 0; i < $3 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || keep+=("$i"); done
+	PIDS=("${keep[@]}")
+}
+
+# wait_for PID SECONDS TEST...: poll TEST every 0.1 s until it holds;
+# fails after SECONDS, or at once when PID (the process that should make
+# it hold) is gone.
+wait_for() {
+	local pid=$1 end=$((SECONDS + $2)); shift 2
+	until "$@"; do
+		kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $end ] || return 1
+		sleep 0.1
+	done
+}
+
+log_has() { grep -aq -- "$2" "$1" 2>/dev/null; }
+
+# median: of the numbers on stdin, "nan" lines (failed runs) left out.
+median() {
+	grep -v nan | sort -g |
+		awk '{a[NR]=$1} END {print NR ? a[int((NR+1)/2)] : "nan"}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {
+	if (a == "nan" || b == "nan" || b + 0 <= 0) print "nan"
+	else printf "%.2fx", a / b }'; }
+
+kv() { grep -o " $1=[^ ]*" | head -n 1 | cut -d= -f2; }   # KEY=VALUE text
+
+# note MSG: collected and printed after the tables (stdout is the table).
+note() { echo "$*" >>"$W/notes"; }
+
+# ---- dpdk-testpmd front-end: virtio-user on FE_CORE, driven by a fifo ---
+
+# fe_start SOCK MRG IN_ORDER FWD SIZE
+fe_start() {
+	FE_LOG=$W/fe.log
+	rm -f "$W/fe.cmd"; mkfifo "$W/fe.cmd"
+	exec {FE_FD}<>"$W/fe.cmd"   # read-write: never blocks, never EOF
+	stdbuf -oL "$TESTPMD" --no-pci $MEM_ARGS --file-prefix="$PFX-fe" \
+		--lcores 0@$FE_CORE,1@$FE_CORE \
+		--vdev "net_virtio_user0,path=$1,queues=1,packed_vq=0,mrg_rxbuf=$2,in_order=$3" \
+		-- -i --total-num-mbufs=$NB_MBUFS --forward-mode="$4" \
+		--txpkts="$5" <"$W/fe.cmd" >"$FE_LOG" 2>&1 &
+	FE_PID=$!
+	PIDS+=("$FE_PID")
+	wait_for "$FE_PID" $START_WAIT log_has "$FE_LOG" "testpmd> " &&
+		! log_has "$FE_LOG" "No probed ethernet devices"
+}
+
+fe_cmd() { echo "$1" >&"$FE_FD"; }
+fe_replies() { grep -ac 'Tx-pps:' "$FE_LOG"; }   # last line of a stats reply
+fe_replied() { [ "$(fe_replies)" -gt "$1" ]; }
+
+fe_stop() {
+	[ -n "$FE_PID" ] || return 0
+	fe_cmd quit
+	stop_pid "$FE_PID" 0 10   # quits by itself, or is killed after 10 s
+	exec {FE_FD}>&-
+	FE_PID=
+	rm -rf /var/run/dpdk/"$PFX"-fe /dev/hugepages/"$PFX"-fe*
+}
+
+# fe_count COLUMN: "show port stats 0" and wait for the answer; prints
+# "TIME PACKETS PPS" for COLUMN (RX or TX).  PPS is testpmd's "since last
+# show" rate: the counter's delta over testpmd's own clock, both read at
+# the same instant, so unlike TIME (when the command was sent) it carries
+# no reply lag.
+fe_count() {
+	local n t
+	n=$(fe_replies)
+	t=$EPOCHREALTIME
+	fe_cmd "show port stats 0"
+	wait_for "$FE_PID" 10 fe_replied "$n" || return 1
+	awk -v t="$t" -v c="$1" '$1 == c "-packets:" {p = $2}
+		$1 == substr(c, 1, 1) tolower(substr(c, 2)) "-pps:" {r = $2}
+		END {print t, p, r}' "$FE_LOG"
+}
+
+# fe_flowing COLUMN: wait until the counter moves by more than a ring's
+# worth in 0.5 s (the first 256 TX packets only fill the ring, even when
+# the back-end never starts).
+fe_flowing() {
+	local end=$((SECONDS + START_WAIT)) t a b _
+	read -r t a _ < <(fe_count "$1") && [ -n "$a" ] || return 1
+	while [ $SECONDS -lt $end ]; do
+		sleep 0.5
+		read -r t b _ < <(fe_count "$1") && [ -n "$b" ] || return 1
+		[ $((b - a)) -gt 1024 ] && return 0
+		a=$b
+	done
+	return 1
+}
+
+# ---- back-ends on BE_CORE, each in the role the front-end's test needs ----
+
+# be_vhostd SOCK TEST SIZE: no wiring for txonly (TX dropped as no_peer),
+# a source for rxonly, reflecting for the loop.
+be_vhostd() {
+	local wiring=()
+	case $2 in
+	rxonly) wiring=(--source "v=$3") ;;
+	loop) wiring=(--reflect v) ;;
+	esac
+	start_bg "$W/be.log" "$VHOSTD" --port "v=vhost:$1" "${wiring[@]}" \
+		--cores $BE_CORE --control "$W/ctl"
+	BE_PID=$BG_PID
+	wait_for "$BE_PID" $START_WAIT log_has "$W/be.log" "control socket"
+}
+
+# be_dpdk SOCK TEST SIZE: testpmd net_vhost, the mirror role.
+be_dpdk() {
+	local fwd
+	case $2 in
+	txonly) fwd=rxonly ;;
+	rxonly) fwd=txonly ;;
+	loop) fwd=macswap ;;
+	esac
+	# --stats-period: without it a non-interactive testpmd exits at EOF.
+	start_bg "$W/be.log" "$TESTPMD" --no-pci $MEM_ARGS \
+		--file-prefix="$PFX-be" --lcores 0@$BE_CORE,1@$BE_CORE \
+		--vdev "net_vhost0,iface=$1,queues=1" -- \
+		--total-num-mbufs=$NB_MBUFS --forward-mode=$fwd --txpkts="$3" \
+		--auto-start --stats-period 1
+	BE_PID=$BG_PID
+	wait_for "$BE_PID" $START_WAIT test -S "$1"
+}
+
+be_stop() {
+	[ -n "$BE_PID" ] || return 0
+	stop_pid "$BE_PID" INT 10
+	BE_PID=
+	rm -rf /var/run/dpdk/"$PFX"-be /dev/hugepages/"$PFX"-be*
+}
+
+# sched_threads PID: "tid run_ns wait_ns" per thread; wait is time spent
+# runnable but not running (someone else had the core): the noise on this
+# shared host, in numbers.
+sched_threads() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "${t##*/} $(cut -d' ' -f1,2 "$t/schedstat" 2>/dev/null)"
+	done
+}
+
+# core_share BEFORE AFTER T1 T2: "ran% waited%" of the window [T1, T2] (s)
+# for the busiest thread (the poller: most run + wait time).  A poller
+# that neither ran nor waited all the time was blocked (page faults...).
+core_share() {
+	awk -v t="$3" -v u="$4" 'FNR == NR { r[$1] = $2; w[$1] = $3; next }
+		($1 in r) && $2 + $3 - r[$1] - w[$1] > best {
+			best = $2 + $3 - r[$1] - w[$1]
+			dr = $2 - r[$1]; dw = $3 - w[$1] }
+		END { printf "%.0f %.0f", dr / 1e7 / (u - t), dw / 1e7 / (u - t) }' \
+		"$1" "$2"
+}
+
+# be_features: the virtio features the back-end negotiated (hex), from its log.
+be_features() {
+	grep -aoE 'features 0x[0-9a-f]+ negotiated|Virtio features: 0x[0-9a-f]+' \
+		"$W/be.log" | tail -n 1 | grep -oE '0x[0-9a-f]+'
+}
+
+# vh_cycles BEFORE AFTER: vhostd's worker cycles/packet between two
+# "vhostctl stats" dumps (busy cycles: passes that moved packets).
+vh_cycles() {
+	awk '$1 == "worker" { for (i = 2; i <= NF; i++) {
+			split($i, kv, "="); v[FILENAME, kv[1]] = kv[2] } }
+		END { n = v[ARGV[2], "packets"] - v[ARGV[1], "packets"]
+			c = v[ARGV[2], "busy_cycles"] - v[ARGV[1], "busy_cycles"]
+			if (n > 0) printf "%.0f", c / n; else print "nan" }' "$1" "$2"
+}
+
+# vh_drops BEFORE AFTER: drop_* counters that grew between two
+# "vhostctl stats" dumps, as "ring=N drop_x=D ..." (empty: none).
+vh_drops() {
+	awk 'FNR == NR { if ($1 == "queue") for (i = 2; i <= NF; i++)
+			if ($i ~ /^drop_/) { split($i, kv, "="); b[$3, kv[1]] = kv[2] }
+		next }
+	$1 == "queue" { s = ""
+		for (i = 2; i <= NF; i++) if ($i ~ /^drop_/) {
+			split($i, kv, "="); d = kv[2] - b[$3, kv[1]]
+			if (d > 0) s = s " " kv[1] "=" d }
+		if (s != "") printf "%s%s;", $3, s }' "$1" "$2"
+}
