@@ -170,6 +170,13 @@ int vu_front_vring_enable(struct vu_front *f, uint32_t idx, bool enable);
  */
 int vu_front_vring_stop(struct vu_front *f, uint32_t idx, uint32_t *base);
 
+/*
+ * SET_VRING_ERR: the back-end signals fd when ring idx breaks (fd stays
+ * the caller's; the back-end gets its own copy).  fd < 0 sends the no-fd
+ * flag (no error notifications).  Returns 0 or the first error.
+ */
+int vu_front_set_vring_err(struct vu_front *f, uint32_t idx, int fd);
+
 /* Ring idx, or NULL if idx >= VU_FRONT_MAX_VRINGS. */
 const struct vu_front_vring *vu_front_vring(const struct vu_front *f,
 					    uint32_t idx);

@@ -172,6 +172,13 @@ int vu_front_vring_stop(struct vu_front *f, uint32_t idx, uint32_t *base)
 	return 0;
 }
 
+int vu_front_set_vring_err(struct vu_front *f, uint32_t idx, int fd)
+{
+	if (idx >= VU_FRONT_MAX_VRINGS)
+		return -EINVAL;
+	return ring_fd(f, VU_REQ_SET_VRING_ERR, idx, fd);
+}
+
 const struct vu_front_vring *vu_front_vring(const struct vu_front *f,
 					    uint32_t idx)
 {

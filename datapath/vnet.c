@@ -66,7 +66,11 @@ static inline uint32_t copy_out(struct vq *dq, struct cursor *d,
 				s->off = 0;
 			}
 		}
-		memcpy(ds->p + d->off, from, n);
+		/* memmove: the guest may post a receive buffer that overlaps
+		 * the transmit buffer being copied into it (both are its
+		 * memory); memcpy on overlapping ranges is undefined.  glibc's
+		 * memcpy and memmove are one routine on x86_64. */
+		memmove(ds->p + d->off, from, n);
 		vq_log_write(dq, ds->gpa + d->off, n);
 		if ((d->off += n) == ds->len) {
 			d->seg++;

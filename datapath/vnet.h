@@ -97,7 +97,8 @@ struct vnet_path {
 	struct vq_chain rx[VNET_MAX_RX_CHAINS];
 } cache_aligned;
 
-/* Poll function for a worker item: one burst, returns packets moved. */
+/* Poll function for a worker item: one burst; returns the packets it
+ * processed (taken off the TX ring: forwarded or dropped). */
 uint32_t vnet_path_poll(void *ctx);
 
 /* Poll function for a source path: discards the guest's TX (src may be

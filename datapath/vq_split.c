@@ -304,7 +304,8 @@ int vq_split_reserve(struct vq *vq, uint32_t len, struct vq_chain *chains,
 		     uint16_t max)
 {
 	/* Entries already seen available: avail->idx, on a cache line the
-	 * guest writes, is read again only when they run out. */
+	 * guest writes, is read again only when they run out or after a
+	 * flush. */
 	uint16_t avail = (uint16_t)(vq->avail_seen - vq->last_avail), k = 0;
 	uint64_t cover = 0;
 
@@ -401,6 +402,10 @@ void vq_split_flush(struct vq *vq)
 	uint16_t n = vq->nshadow, start = vq->used_idx;
 	uint16_t new_idx = (uint16_t)(start + n);
 
+	/* The next reserve() reads avail->idx again: once per burst keeps
+	 * what the guest posted (or broke) in view without a load of its
+	 * cache line per packet. */
+	vq->avail_seen = vq->last_avail;
 	if (unlikely(vq->broken))
 		vq->nshadow = 0;
 	if (n == 0 || unlikely(vq->broken))

@@ -11,7 +11,8 @@
  * epoch that the worker bumps after every pass.  Workers never block, never
  * allocate, never take a lock.
  *
- * A poll function processes one burst and returns the packets it moved; it
+ * A poll function processes one burst and returns the packets it handled
+ * (forwarded or dropped: the unit of the cycles/packet figure); it
  * must leave nothing half done across passes (no pending used entries), so
  * that everything it owns is consistent at every quiescent point.
  */

@@ -9,7 +9,7 @@ PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$WORK"
+	rm -rf "$WORK" /var/run/dpdk/vhostd-*-$$ 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -47,17 +47,39 @@ wait_for_unless() {
 }
 
 # testpmd_virtio_user NAME DEVARGS: interactive testpmd with a virtio-user
-# port, commands read from $WORK/NAME.cmd (a fifo), output in NAME.log.
+# port (2 queue pairs) on CPU 1, commands read from $WORK/NAME.cmd (a fifo),
+# output in NAME.log.
 testpmd_virtio_user() {
-	local name=$1 devargs=$2
-	mkfifo "$WORK/$name.cmd"
-	stdbuf -oL "$TESTPMD" --no-pci --no-huge -m 512 --lcores 0@1,1@1 \
-		--file-prefix="vhostd-$name-$$" \
-		--vdev "net_virtio_user0,$devargs" -- -i --rxq=2 --txq=2 \
-		--total-num-mbufs=4096 <"$WORK/$name.cmd" >"$WORK/$name.log" 2>&1 &
-	PIDS+=($!)
-	exec {TP_FD}>"$WORK/$name.cmd"
+	testpmd_start "$1" 0@1,1@1 "$2" --rxq=2 --txq=2
 }
 
 testpmd_cmd() { echo "$1" >&"$TP_FD"; }
 testpmd_quit() { testpmd_cmd quit; exec {TP_FD}>&-; }
+
+# testpmd_start NAME LCORES DEVARGS [TESTPMD-ARGS...]: like
+# testpmd_virtio_user with the lcore map (e.g. 0@0,1@0) and testpmd's own
+# arguments (after -i) given; its PID goes to TP_PID (and PIDS).
+testpmd_start() {
+	local name=$1 lcores=$2 devargs=$3
+	shift 3
+	mkfifo "$WORK/$name.cmd"
+	stdbuf -oL "$TESTPMD" --no-pci --no-huge -m 512 --lcores "$lcores" \
+		--file-prefix="vhostd-$name-$$" \
+		--vdev "net_virtio_user0,$devargs" -- -i \
+		--total-num-mbufs=4096 "$@" <"$WORK/$name.cmd" \
+		>"$WORK/$name.log" 2>&1 &
+	TP_PID=$!
+	PIDS+=("$TP_PID")
+	exec {TP_FD}>"$WORK/$name.cmd"
+}
+
+# wait_exit PID SECONDS: wait for a process of ours to exit (0) or give up.
+wait_exit() {
+	local end=$((SECONDS + $2))
+	while kill -0 "$1" 2>/dev/null; do
+		[ $SECONDS -lt "$end" ] || return 1
+		sleep 0.1
+	done
+	wait "$1" 2>/dev/null
+	return 0
+}
