@@ -133,7 +133,7 @@ static inline void mac_swap(uint8_t *f)
  * is set by place()), then the first head bytes of the frame (at least 12
  * for --reflect, MACs swapped), the rest from the sender's chain.
  */
-static void pkt_start(const struct vnet_path *p, const struct vq_chain *tx,
+static inline void pkt_start(const struct vnet_path *p, const struct vq_chain *tx,
 		      uint32_t len, const struct virtio_net_hdr *h,
 		      uint32_t head, struct vnet_pkt *pk)
 {
@@ -143,7 +143,10 @@ static void pkt_start(const struct vnet_path *p, const struct vq_chain *tx,
 	if (p->reflect && len >= 12)
 		head = MAX(head, 12u);
 	head = MIN(head, len);
-	head = vq_chain_read(tx, p->src_hdr_len, f, head);
+	if (likely(tx->seg[0].len >= p->src_hdr_len + head))
+		memcpy(f, tx->seg[0].p + p->src_hdr_len, head);
+	else
+		head = vq_chain_read(tx, p->src_hdr_len, f, head);
 	if (p->reflect && head >= 12)
 		mac_swap(f);
 	pk->plen = p->dst_hdr_len + head;
@@ -176,62 +179,85 @@ static uint32_t segment(struct vnet_path *p, const struct vq_chain *tx,
 	return t->nseg;
 }
 
-/* Forward one frame; returns the packets delivered (segments count each). */
-static uint32_t forward(struct vnet_path *p, const struct vq_chain *tx)
+/* Place pk; count it delivered (1) or dropped (0). */
+static inline uint32_t deliver(struct vnet_path *p, const struct vq_chain *tx,
+			       struct vnet_pkt *pk, uint32_t len)
 {
-	struct virtio_net_hdr h = none;
-	uint32_t len = tx->len - p->src_hdr_len; /* >= 0: SHORT_HDR */
-	struct vnet_pkt pk;
-	int drop = 0;
+	int drop = place(p, tx, pk);
 
-	if (!p->dst) {
-		drop = 1 + (int)p->dst_none;
-		goto out;
-	}
-	if (p->dst->broken) {
-		drop = 1 + VNET_DROP_DST_DOWN;
-		goto out;
-	}
-	vq_chain_read(tx, 0, (uint8_t *)&h, MIN(p->src_hdr_len, sizeof(h)));
-	h.num_buffers = 0;
-	if (likely(h.flags == 0 && h.gso_type == 0)) {
-		pkt_start(p, tx, len, &none, 0, &pk);
-	} else {
-		struct ofl_tso t;
-		uint16_t c;
-		switch (ofl_classify(&h, len, &p->snd, &p->rcv, tx,
-				     p->src_hdr_len, &t)) {
-		case OFL_PLAIN:
-			pkt_start(p, tx, len, &none, 0, &pk);
-			break;
-		case OFL_PASS:
-			pkt_start(p, tx, len, &h, 0, &pk);
-			break;
-		case OFL_CSUM:
-			pkt_start(p, tx, len, &none,
-				  h.csum_start + h.csum_offset + 2u, &pk);
-			c = ofl_csum_complete(&h, len, tx, p->src_hdr_len);
-			memcpy(pk.pre + p->dst_hdr_len + h.csum_start +
-			       h.csum_offset, &c, 2);
-			break;
-		case OFL_SEGMENT:
-			return segment(p, tx, &t, &pk);
-		case OFL_BAD:
-			drop = 1 + VNET_DROP_BAD_OFFLOAD;
-			goto out;
-		default:
-			drop = 1 + VNET_DROP_OFFLOAD_UNSUPP;
-			goto out;
-		}
-	}
-	drop = place(p, tx, &pk);
-	if (!drop) {
+	if (likely(!drop)) {
 		STAT_ADD(p->stats.bytes, len);
 		return 1;
 	}
-out:
 	STAT_INC(p->stats.drops[drop - 1]);
 	return 0;
+}
+
+/* A frame whose header asks for an offload (kept out of the fast path). */
+static __attribute__((noinline)) uint32_t
+forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
+		const struct virtio_net_hdr *h)
+{
+	struct vnet_pkt pk;
+	struct ofl_tso t;
+	enum vnet_drop drop;
+	uint16_t c;
+
+	switch (ofl_classify(h, len, &p->snd, &p->rcv, tx, p->src_hdr_len,
+			     &t)) {
+	case OFL_PLAIN:
+		pkt_start(p, tx, len, &none, 0, &pk);
+		return deliver(p, tx, &pk, len);
+	case OFL_PASS:
+		pkt_start(p, tx, len, h, 0, &pk);
+		return deliver(p, tx, &pk, len);
+	case OFL_CSUM:
+		pkt_start(p, tx, len, &none, h->csum_start + h->csum_offset + 2u,
+			  &pk);
+		c = ofl_csum_complete(h, len, tx, p->src_hdr_len);
+		memcpy(pk.pre + p->dst_hdr_len + h->csum_start + h->csum_offset,
+		       &c, 2);
+		return deliver(p, tx, &pk, len);
+	case OFL_SEGMENT:
+		return segment(p, tx, &t, &pk);
+	case OFL_BAD:
+		drop = VNET_DROP_BAD_OFFLOAD;
+		break;
+	default:
+		drop = VNET_DROP_OFFLOAD_UNSUPP;
+		break;
+	}
+	STAT_INC(p->stats.drops[drop]);
+	return 0;
+}
+
+/* Forward one frame; returns the packets delivered (segments count each). */
+static inline uint32_t forward(struct vnet_path *p, const struct vq_chain *tx)
+{
+	struct virtio_net_hdr h;
+	uint32_t len = tx->len - p->src_hdr_len; /* >= 0: SHORT_HDR */
+	struct vnet_pkt pk;
+
+	if (unlikely(!p->dst || p->dst->broken)) {
+		STAT_INC(p->stats.drops[p->dst ? VNET_DROP_DST_DOWN :
+					p->dst_none]);
+		return 0;
+	}
+	/* The header is read once, in place when the first segment holds
+	 * it (the common case). */
+	if (likely(tx->seg[0].len >= p->src_hdr_len))
+		memcpy(&h, tx->seg[0].p, 4);   /* flags, gso_type, hdr_len */
+	else
+		vq_chain_read(tx, 0, (uint8_t *)&h, MIN(p->src_hdr_len,
+							 sizeof(h)));
+	if (unlikely(h.flags | h.gso_type)) {
+		vq_chain_read(tx, 0, (uint8_t *)&h, MIN(p->src_hdr_len,
+							 sizeof(h)));
+		h.num_buffers = 0;
+		return forward_offload(p, tx, len, &h);
+	}
+	pkt_start(p, tx, len, &none, 0, &pk);
+	return deliver(p, tx, &pk, len);
 }
 
 /* Send the pending announcement (migration: the guest's MAC, on behalf of
