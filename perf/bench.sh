@@ -10,7 +10,8 @@
 #            (mac fwd after "start tx_first 32"; vhostd --reflect, testpmd
 #            macswap), mrg_rxbuf 0/1, in_order 0/1.
 # One table row per case: median front-end Mpps of RUNS runs for each
-# back-end, the ratio, and vhostd's worker cycles/packet (median).
+# back-end, the median of the per-run vhostd/DPDK ratios, and vhostd's
+# worker cycles/packet (median).
 #   perf/bench.sh [--plot FILE.png] [--only gen|testpmd] [--mem huge|nohuge]
 #                 [BUILD_DIR] [RUNS] [SECONDS]
 set -u
@@ -215,15 +216,21 @@ tp_run() {
 # shell (output to a file, not $(...)) so that the EXIT trap knows every PID.
 row() {
 	local m=$1 t=$2 s=$3 mg=$4 io=$5 fn=$6 run v c d r; shift 6
-	: >"$W/v.txt"; : >"$W/d.txt"; : >"$W/c.txt"
+	: >"$W/v.txt"; : >"$W/d.txt"; : >"$W/c.txt"; : >"$W/q.txt"
 	for run in $(seq "$RUNS"); do
 		$fn vhostd "$@" >"$W/r"; read -r v c <"$W/r"
 		echo "${v:-nan}" >>"$W/v.txt"; echo "${c:-nan}" >>"$W/c.txt"
 		$fn dpdk "$@" >"$W/r"; read -r d _ <"$W/r"
 		echo "${d:-nan}" >>"$W/d.txt"
+		ratio "${v:-nan}" "${d:-nan}" | tr -d x >>"$W/q.txt"
 	done
 	v=$(median <"$W/v.txt") d=$(median <"$W/d.txt") c=$(median <"$W/c.txt")
-	r=$(ratio "$v" "$d")
+	# The ratio is the median of each run's vhostd/DPDK pair, run back to
+	# back: the host's slow and fast spells (2x apart here) then cancel
+	# out, where a ratio of the two medians could pair a slow spell of one
+	# back-end with a fast one of the other.
+	r=$(median <"$W/q.txt")
+	[ "$r" = nan ] || r=${r}x
 	# vhostd does not offer IN_ORDER: with it the feature is negotiated off.
 	[ "$io" = 1 ] && io="1*"
 	printf "$HDR" "$m" "$t" "$s" "$mg" "$io" "$v" "$d" "$r" "$c"
