@@ -222,7 +222,7 @@ row() {
 		echo "${v:-nan}" >>"$W/v.txt"; echo "${c:-nan}" >>"$W/c.txt"
 		$fn dpdk "$@" >"$W/r"; read -r d _ <"$W/r"
 		echo "${d:-nan}" >>"$W/d.txt"
-		ratio "${v:-nan}" "${d:-nan}" | tr -d x >>"$W/q.txt"
+		echo "$(ratio "${v:-nan}" "${d:-nan}")" | tr -d x >>"$W/q.txt"
 	done
 	v=$(median <"$W/v.txt") d=$(median <"$W/d.txt") c=$(median <"$W/c.txt")
 	# The ratio is the median of each run's vhostd/DPDK pair, run back to
