@@ -387,7 +387,7 @@ static int pin(int core)
 	return 0;
 }
 
-static uint64_t mem_bytes(const struct gen_opts *o)
+uint64_t gen_mem_bytes(const struct gen_opts *o)
 {
 	uint64_t n = o->ring, rx = o->rx_buf ? o->rx_buf : 12 + GEN_MAX_SIZE;
 	uint64_t per_pair = 2 * (26 * n + 3 * CACHE_LINE) +
@@ -450,7 +450,7 @@ static int setup(struct gen_ctx *c, struct vu_front **fp)
 {
 	const struct gen_opts *o = c->o;
 	struct vu_guestmem_opts mo = {
-		.size = mem_bytes(o), .nregions = 1,
+		.size = gen_mem_bytes(o), .nregions = 1,
 		.backing = o->huge ? VU_GUESTMEM_MEMFD_HUGE : VU_GUESTMEM_MEMFD,
 	};
 	struct vu_front *f = NULL;

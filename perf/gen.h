@@ -67,6 +67,9 @@ struct gen_opts {
  * automatic tx_inflight. */
 void gen_opts_default(struct gen_opts *o);
 
+/* Bytes of guest memory a run with o maps (a multiple of 1 MiB). */
+uint64_t gen_mem_bytes(const struct gen_opts *o);
+
 enum gen_bad {
 	GEN_BAD_LEN, GEN_BAD_HDR, GEN_BAD_MAGIC, GEN_BAD_CHECK, GEN_BAD_SEQ,
 	GEN_BAD_PAYLOAD, GEN_BAD_COUNT
