@@ -14,30 +14,18 @@
 # show the device became ready and the port link went up.
 #
 # Exit 0 pass, 1 fail, 77 skip (no dpdk-testpmd).  DPDK_TESTPMD overrides
-# the binary.  Everything lives in a private temp dir that is removed.
+# the binary.  Everything lives in lib.sh's private temp dir, removed with
+# DPDK's runtime dirs and every process it started.
 set -u
 
 FRONT=${1:?usage: $0 FRONT_HANDSHAKE}
-TESTPMD=${DPDK_TESTPMD:-$(command -v dpdk-testpmd || true)}
+TESTPMD=${DPDK_TESTPMD:-${TESTPMD:-}}
+. "$(dirname "$0")/lib.sh"
+need_testpmd
 PAIRS=2
-
-if [ -z "$TESTPMD" ] || [ ! -x "$TESTPMD" ]; then
-	echo "SKIP: dpdk-testpmd not found"
-	exit 77
-fi
-
-WORK=$(mktemp -d /tmp/vhostd-front-dpdk.XXXXXX) || exit 1
-PREFIX=vhostd-front-$$
 TP_PID=""
 
 log() { echo "front_vs_dpdk_vhost: $*"; }
-
-# True while pid runs (a zombie counts as gone).
-alive() {
-	local st
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "$st" != Z ]
-}
 
 # Start testpmd for case $1 with vdev arguments $2; stdin is a fifo that
 # fd 3 keeps open, so interactive testpmd waits for our "quit".
@@ -48,11 +36,12 @@ start_testpmd() {
 	# timeout bounds testpmd even if this script is killed.
 	timeout --signal=TERM --kill-after=5 120 \
 		stdbuf -oL -eL "$TESTPMD" --no-pci --no-huge -m 512 \
-		--lcores 0@1,1@1 --file-prefix="$PREFIX-$name" \
+		--lcores 0@1,1@1 --file-prefix="vhostd-front-$name-$$" \
 		--vdev "$vdev" -- -i --rxq=$PAIRS --txq=$PAIRS \
 		--total-num-mbufs=4096 \
 		<"$WORK/cmd" >"$WORK/testpmd-$name.log" 2>&1 &
 	TP_PID=$!
+	PIDS+=("$TP_PID")
 	exec 3>"$WORK/cmd"
 }
 
@@ -61,24 +50,10 @@ stop_testpmd() {
 	[ -n "$TP_PID" ] || return 0
 	# A subshell ignoring SIGPIPE: testpmd may already be gone.
 	(trap '' PIPE; echo quit >&3) 2>/dev/null
-	for _ in $(seq 50); do
-		alive "$TP_PID" || break
-		sleep 0.1
-	done
-	if alive "$TP_PID"; then
-		log "testpmd ignored quit, killing pid $TP_PID"
-		kill -TERM "$TP_PID" 2>/dev/null
-	fi
-	wait "$TP_PID" 2>/dev/null
+	wait_exit "$TP_PID" 5 || stop_pid "$TP_PID" TERM 5
 	exec 3>&-
 	TP_PID=""
 }
-
-cleanup() {
-	stop_testpmd
-	rm -rf "$WORK" /var/run/dpdk/"$PREFIX"-*
-}
-trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # Wait up to $2 tenths of a second for file $1 to match pattern $3.

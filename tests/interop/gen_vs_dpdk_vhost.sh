@@ -22,16 +22,14 @@
 set -u
 
 GEN=${1:?usage: $0 VU_GEN}
-TESTPMD=${DPDK_TESTPMD:-$(command -v dpdk-testpmd || true)}
+TESTPMD=${DPDK_TESTPMD:-${TESTPMD:-}}
+. "$(dirname "$0")/lib.sh"
 RATE=0.5          # Mpps, far below what testpmd forwards on one core
 SECS=2
 
 log() { echo "gen_vs_dpdk_vhost: $*"; }
 
-if [ -z "$TESTPMD" ] || [ ! -x "$TESTPMD" ]; then
-	echo "SKIP: dpdk-testpmd not found"
-	exit 77
-fi
+need_testpmd
 # Two CPUs we may run on: testpmd forwards on the second, vu-gen on the
 # first.
 mapfile -t CPUS < <(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)), sep="\n")' 2>/dev/null ||
@@ -43,40 +41,17 @@ fi
 GEN_CPU=${CPUS[0]}
 FWD_CPU=${CPUS[1]}
 
-WORK=$(mktemp -d /tmp/vhostd-gen-dpdk.XXXXXX) || exit 1
-PREFIX=vhostd-gen-$$
 SOCK=$WORK/vhost.sock
 TLOG=$WORK/testpmd.log
 TP_PID=""
-
-alive() {
-	local st
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "$st" != Z ]
-}
 
 stop_testpmd() {
 	[ -n "$TP_PID" ] || return 0
 	# SIGINT reaches testpmd through timeout, which forwards it; testpmd
 	# then stops forwarding, prints its statistics and closes its ports.
-	kill -INT "$TP_PID" 2>/dev/null
-	for _ in $(seq 100); do
-		alive "$TP_PID" || break
-		sleep 0.1
-	done
-	if alive "$TP_PID"; then
-		log "testpmd ignored SIGINT, killing pid $TP_PID"
-		kill -KILL "$TP_PID" 2>/dev/null
-	fi
-	wait "$TP_PID" 2>/dev/null
+	stop_pid "$TP_PID" INT 10
 	TP_PID=""
 }
-
-cleanup() {
-	stop_testpmd
-	rm -rf "$WORK" /var/run/dpdk/"$PREFIX"
-}
-trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # Wait up to $1 tenths of a second for the testpmd log to match $2.
@@ -132,11 +107,12 @@ log "testpmd forwarding on CPU $FWD_CPU, vu-gen on CPU $GEN_CPU"
 # alone on its CPU.
 timeout --signal=INT --kill-after=5 120 \
 	stdbuf -oL -eL "$TESTPMD" --no-pci --no-huge -m 1024 \
-	--lcores "0@$GEN_CPU,1@$FWD_CPU" --file-prefix="$PREFIX" \
+	--lcores "0@$GEN_CPU,1@$FWD_CPU" --file-prefix="vhostd-gen-$$" \
 	--vdev "net_vhost0,iface=$SOCK,queues=1" -- \
 	--forward-mode=macswap --auto-start --stats-period 1 \
 	</dev/null >"$TLOG" 2>&1 &
 TP_PID=$!
+PIDS+=("$TP_PID")
 if ! wait_log 300 "binding succeeded" || ! wait_log 300 "Auto-start"; then
 	log "testpmd did not come up; its log:"
 	cat "$TLOG"

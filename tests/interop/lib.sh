@@ -73,13 +73,30 @@ testpmd_start() {
 	exec {TP_FD}>"$WORK/$name.cmd"
 }
 
+# alive PID: true while it runs (a zombie, not yet reaped, counts as gone).
+alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
 # wait_exit PID SECONDS: wait for a process of ours to exit (0) or give up.
 wait_exit() {
 	local end=$((SECONDS + $2))
-	while kill -0 "$1" 2>/dev/null; do
+	while alive "$1"; do
 		[ $SECONDS -lt "$end" ] || return 1
 		sleep 0.1
 	done
 	wait "$1" 2>/dev/null
 	return 0
+}
+
+# stop_pid PID SIGNAL SECONDS: send SIGNAL, give it SECONDS to exit, then
+# SIGKILL; reaped either way.
+stop_pid() {
+	kill -"$2" "$1" 2>/dev/null
+	wait_exit "$1" "$3" && return 0
+	echo "pid $1 ignored SIG$2 for $3 s: killed"
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
 }
