@@ -139,7 +139,9 @@ static inline void pkt_start(const struct vnet_path *p, const struct vq_chain *t
 {
 	uint8_t *f = pk->pre + p->dst_hdr_len;
 
-	memcpy(pk->pre, h, p->dst_hdr_len);
+	/* Fixed size (inlined): bytes past dst_hdr_len are frame bytes,
+	 * written next. */
+	memcpy(pk->pre, h, sizeof(*h));
 	if (p->reflect && len >= 12)
 		head = MAX(head, 12u);
 	head = MIN(head, len);
@@ -234,7 +236,7 @@ forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
 /* Forward one frame; returns the packets delivered (segments count each). */
 static inline uint32_t forward(struct vnet_path *p, const struct vq_chain *tx)
 {
-	struct virtio_net_hdr h;
+	struct virtio_net_hdr h = none;
 	uint32_t len = tx->len - p->src_hdr_len; /* >= 0: SHORT_HDR */
 	struct vnet_pkt pk;
 
@@ -243,16 +245,15 @@ static inline uint32_t forward(struct vnet_path *p, const struct vq_chain *tx)
 					p->dst_none]);
 		return 0;
 	}
-	/* The header is read once, in place when the first segment holds
-	 * it (the common case). */
-	if (likely(tx->seg[0].len >= p->src_hdr_len))
-		memcpy(&h, tx->seg[0].p, 4);   /* flags, gso_type, hdr_len */
+	/* The header is read once: one fixed-size copy when the first
+	 * segment holds 12 bytes (the common case; with a 10-byte legacy
+	 * header the last 2 are frame bytes and never used). */
+	if (likely(tx->seg[0].len >= sizeof(h)))
+		memcpy(&h, tx->seg[0].p, sizeof(h));
 	else
 		vq_chain_read(tx, 0, (uint8_t *)&h, MIN(p->src_hdr_len,
 							 sizeof(h)));
 	if (unlikely(h.flags | h.gso_type)) {
-		vq_chain_read(tx, 0, (uint8_t *)&h, MIN(p->src_hdr_len,
-							 sizeof(h)));
 		h.num_buffers = 0;
 		return forward_offload(p, tx, len, &h);
 	}
