@@ -310,43 +310,55 @@ static void test_tso_reflected(void **state)
 /* Invalid offload fields: dropped with a reason, the link keeps working. */
 static void test_bad_offloads(void **state)
 {
-	static uint8_t f[2048], udp[2048];
-	struct layout l = {0}, lu = {0};
+	static uint8_t f[2048], udp[2048], cut[2048], frag[2048];
+	struct layout l = {0}, lu = {0}, lc = {0}, lf = {0};
 	uint32_t len = build_tcp(f, &l, 400, 0x18);
 	uint32_t ulen = build_tcp(udp, &lu, 400, 0x18);
+	uint32_t clen = build_tcp(cut, &lc, 8, 0x18);
+	uint32_t flen = build_tcp(frag, &lf, 400, 0x18);
 	const struct {
 		struct virtio_net_hdr h;
 		const uint8_t *frame;
+		uint32_t len;
 		const char *reason;
 	} bad[] = {
 		/* checksum position beyond the frame */
 		{{.flags = 1, .csum_start = 100, .csum_offset = 0xff00}, f,
-		 "drop_bad_offload"},
+		 len, "drop_bad_offload"},
 		/* UFO: not offered */
 		{{.flags = 1, .gso_type = VIRTIO_NET_HDR_GSO_UDP,
 		  .gso_size = 100, .csum_start = 34, .csum_offset = 6}, f,
-		 "drop_bad_offload"},
+		 len, "drop_bad_offload"},
 		/* ECN: not offered */
 		{{.flags = 1, .gso_type = 0x81, .gso_size = 100,
-		  .csum_start = 34, .csum_offset = 16}, f, "drop_bad_offload"},
+		  .csum_start = 34, .csum_offset = 16}, f, len,
+		 "drop_bad_offload"},
 		/* gso_size 0 */
 		{{.flags = 1, .gso_type = 1, .csum_start = 34,
-		  .csum_offset = 16}, f, "drop_bad_offload"},
+		  .csum_offset = 16}, f, len, "drop_bad_offload"},
 		/* TSO of a frame that is not TCP */
 		{{.flags = 1, .gso_type = 1, .gso_size = 100,
-		  .csum_start = 34, .csum_offset = 16}, udp,
+		  .csum_start = 34, .csum_offset = 16}, udp, ulen,
+		 "drop_offload_unsupp"},
+		/* TSO whose TCP header claims more bytes than the frame has */
+		{{.flags = 1, .gso_type = 1, .gso_size = 4, .csum_start = 34,
+		  .csum_offset = 16}, cut, clen, "drop_offload_unsupp"},
+		/* TSO of an IPv4 fragment */
+		{{.flags = 1, .gso_type = 1, .gso_size = 100,
+		  .csum_start = 34, .csum_offset = 16}, frag, flen,
 		 "drop_offload_unsupp"},
 	};
 	struct virtio_net_hdr plain = {0};
 
 	(void)state;
-	udp[lu.l3 + 9] = 17;   /* IPv4 protocol UDP */
+	udp[lu.l3 + 9] = 17;      /* IPv4 protocol UDP */
+	cut[lc.l4 + 12] = 15 << 4; /* 60-byte TCP header, 40 in the frame */
+	frag[lf.l3 + 6] = 0x20;   /* more fragments */
 	guest_up(&a, td.sock[0], BASE | SEND);
 	guest_up(&b, td.sock[1], BASE);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint64_t before = tdaemon_stat(&td, "tx", 1, bad[i].reason);
-		send_frame(&a, bad[i].frame, bad[i].frame == f ? len : ulen,
-			   &bad[i].h);
+		send_frame(&a, bad[i].frame, bad[i].len, &bad[i].h);
 		send_frame(&a, f, len, &plain);
 		assert_int_equal(recv_frames(&b, 1), 1);  /* only the plain */
 		assert_int_equal(rxf[0].len, len);
