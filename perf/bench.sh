@@ -52,8 +52,8 @@ trap 'exit 130' INT TERM
 case $MEM in
 huge)
 	free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
-	if [ "${free:-0}" -lt 256 ]; then
-		echo "--mem huge needs 256 free 2 MiB hugepages ($free free):" \
+	if [ "${free:-0}" -lt 384 ]; then
+		echo "--mem huge needs 384 free (3 testpmds up at once) 2 MiB hugepages ($free free):" \
 			"echo 512 > /proc/sys/vm/nr_hugepages, or --mem nohuge"
 		exit 2
 	fi
@@ -73,7 +73,7 @@ fail_run() {
 	echo "  $1: FAILED: $2" >&2
 	note "FAILED $1: $2"
 	local f
-	for f in "$W/fe.log" "$W/be.log" "$W/g.out"; do
+	for f in "$W"/fe.*.log "$W"/be.*.log "$W/g.out"; do
 		[ -s "$f" ] && tail -n 5 "$f" | tr -d '\033' | sed "s|^|    ${f##*/}: |" >>"$W/notes"
 	done
 	[ -S "$W/ctl" ] && timeout 5 "$VHOSTCTL" "$W/ctl" stats |
@@ -102,16 +102,16 @@ gen_run() {
 	local be=$1 label="gen loop ${2}B mrg=$3 $1 run $run" mrg='' res r c=nan
 	local t1 t2 bw gw d
 	[ "$3" = 1 ] && mrg=--mrg-rxbuf
-	rm -f "$W/s.sock" "$W/ctl" "$W/g.out" "$W/fe.log" "$W/be.log"
+	rm -f "$W/s.sock" "$W/g.out" "$W/be.$be.log"
 	if ! be_"$be" "$W/s.sock" loop "$2"; then
-		fail_run "$label" "back-end did not start"; be_stop; return
+		fail_run "$label" "back-end did not start"; be_stop "$be"; return
 	fi
 	[ "$be" != vhostd ] || timeout 5 "$VHOSTCTL" "$W/ctl" stats >"$W/st.1"
-	t1=$EPOCHREALTIME; sched_threads "$BE_PID" >"$W/bew.1"
+	t1=$EPOCHREALTIME; sched_threads "${BE_PID[$be]}" >"$W/bew.1"
 	timeout $((SECS + 30)) "$GEN" --backend "$be" --core $FE_CORE \
 		--duration "$SECS" --size "$2" $mrg $GEN_MEM "$W/s.sock" \
 		>"$W/g.out" 2>&1
-	t2=$EPOCHREALTIME; sched_threads "$BE_PID" >"$W/bew.2"
+	t2=$EPOCHREALTIME; sched_threads "${BE_PID[$be]}" >"$W/bew.2"
 	if [ "$be" = vhostd ]; then
 		timeout 5 "$VHOSTCTL" "$W/ctl" stats >"$W/st.2"
 		c=$(vh_cycles "$W/st.1" "$W/st.2")
@@ -119,8 +119,8 @@ gen_run() {
 		[ -z "$d" ] || note "drops: $label: $d"
 	fi
 	res=$(grep -a '^RESULT' "$W/g.out")
-	[ -n "$res" ] || { fail_run "$label" "vu-gen printed no RESULT"; be_stop; return; }
-	be_stop
+	[ -n "$res" ] || { fail_run "$label" "vu-gen printed no RESULT"; be_stop "$be"; return; }
+	be_stop "$be"
 	r=$(kv rx_mpps <<<"$res")
 	[ "$(kv loss <<<"$res")$(kv bad <<<"$res")$(kv broken <<<"$res")" = 000 ] ||
 		note "gen: $label: loss=$(kv loss <<<"$res") bad=$(kv bad <<<"$res") broken=$(kv broken <<<"$res")"
@@ -134,79 +134,115 @@ gen_run() {
 }
 
 # ---- testpmd: DPDK's virtio-user front-end against either back-end -----
+# Both pairs (vhostd + its front-end, DPDK + its front-end) are up at once
+# and take turns: one runs while the other is stopped (SIGSTOP), in
+# windows of SECS seconds, vhostd and DPDK alternately.  The host here has
+# slow and fast spells about 2x apart that last seconds; windows this short
+# put both back-ends of a pair in the same spell.
 
-# tp_sample N BACKEND COLUMN: one end of the window, in $W/*.N: the
+# tp_sample SIDE N COLUMN: one end of the window, in $W/SIDE.*.N: the
 # front-end's count, how long each side waited for its core, and vhostd's
 # counters.
 tp_sample() {
-	fe_count "$3" >"$W/fe.$1" || return 1
-	echo "$EPOCHREALTIME" >"$W/ts.$1"   # the replies may lag: own clock
-	sched_threads "$BE_PID" >"$W/bew.$1"
-	sched_threads "$FE_PID" >"$W/few.$1"
-	[ "$2" != vhostd ] || timeout 5 "$VHOSTCTL" "$W/ctl" stats >"$W/st.$1"
+	local f=$W/$1
+	fe_count "$1" "$3" >"$f.fe.$2" || return 1
+	echo "$EPOCHREALTIME" >"$f.ts.$2"   # the replies may lag: own clock
+	sched_threads "${BE_PID[$1]}" >"$f.bew.$2"
+	sched_threads "${FE_PID[$1]}" >"$f.few.$2"
+	[ "$1" != vhostd ] || timeout 5 "$VHOSTCTL" "$W/ctl" stats >"$f.st.$2"
 }
 
-# tp_measure BACKEND TEST: with both sides up, traffic flowing, then the
-# front-end counter (TX for txonly, else RX) over a SECS window; prints
-# "mpps cycles/packet be_ran% be_waited% fe_ran% fe_waited%", or a reason
-# and returns 1.
-tp_measure() {
-	local col=RX start=start t1 t2 pps c=nan d
-	[ "$2" = txonly ] && col=TX
-	[ "$2" = loop ] && start="start tx_first 32"
-	fe_cmd "$start"
-	fe_flowing $col || { echo "no traffic within ${START_WAIT}s"; return 1; }
-	sleep $WARM
-	tp_sample 1 "$1" $col || { echo "no stats reply"; return 1; }
+tp_col() { if [ "$1" = txonly ]; then echo TX; else echo RX; fi; }
+
+# tp_up SIDE TEST SIZE MRG IN_ORDER: the pair up, traffic flowing, then
+# paused; prints a reason and returns 1 when it cannot.
+tp_up() {
+	local fwd=$2 start=start
+	[ "$2" = loop ] && fwd=mac start="start tx_first 32"
+	rm -f "$W/$1.sock"
+	be_"$1" "$W/$1.sock" "$2" "$3" ||
+		{ echo "back-end did not start"; return 1; }
+	fe_start "$1" "$W/$1.sock" "$4" "$5" "$fwd" "$3" ||
+		{ echo "front-end did not start"; return 1; }
+	fe_cmd "$1" "$start"
+	fe_flowing "$1" "$(tp_col "$2")" ||
+		{ echo "no traffic within ${START_WAIT}s"; return 1; }
+	pair_pause "$1"
+}
+
+tp_down() { fe_stop "$1"; be_stop "$1"; }
+
+# tp_window SIDE TEST: resume the pair, warm up, measure SECS, pause it;
+# prints "mpps cycles/packet be_ran% be_waited% fe_ran% fe_waited%", or a
+# reason and returns 1.
+tp_window() {
+	local f=$W/$1 col t1 t2 pps c=nan d
+	col=$(tp_col "$2")
+	pair_resume "$1"
+	sleep "$WARM"
+	tp_sample "$1" 1 "$col" || { pair_pause "$1"; echo "no stats reply"; return 1; }
 	sleep "$SECS"
-	tp_sample 2 "$1" $col || { echo "no stats reply"; return 1; }
-	read -r _ _ pps <"$W/fe.2"; read -r t1 <"$W/ts.1"; read -r t2 <"$W/ts.2"
+	tp_sample "$1" 2 "$col" || { pair_pause "$1"; echo "no stats reply"; return 1; }
+	pair_pause "$1"
+	read -r _ _ pps <"$f.fe.2"; read -r t1 <"$f.ts.1"; read -r t2 <"$f.ts.2"
 	[ -n "$pps" ] || { echo "no pps in the stats reply"; return 1; }
 	if [ "$1" = vhostd ]; then
-		c=$(vh_cycles "$W/st.1" "$W/st.2")
+		c=$(vh_cycles "$f.st.1" "$f.st.2")
 		# A source's or an unwired port's TX is dropped by design.
-		d=$(vh_drops "$W/st.1" "$W/st.2" |
+		d=$(vh_drops "$f.st.1" "$f.st.2" |
 			sed 's/ drop_no_peer=[0-9]*//g; s/ring=[0-9]*;//g')
 		[ -z "$d" ] || note "drops: $label: $d"
 	fi
 	echo "$(awk -v r="$pps" 'BEGIN {printf "%.3f", r / 1e6}') $c" \
-		"$(core_share "$W/bew.1" "$W/bew.2" "$t1" "$t2")" \
-		"$(core_share "$W/few.1" "$W/few.2" "$t1" "$t2")"
+		"$(core_share "$f.bew.1" "$f.bew.2" "$t1" "$t2")" \
+		"$(core_share "$f.few.1" "$f.few.2" "$t1" "$t2")"
 }
 
-# tp_features BACKEND MRG IN_ORDER: note when the back-end negotiated
+# tp_features SIDE MRG IN_ORDER: note when the back-end negotiated
 # MRG_RXBUF (bit 15) or IN_ORDER (bit 35) otherwise than the front-end
-# asked; vhostd does not offer IN_ORDER, so for it that one is off.
+# asked.
 tp_features() {
-	local f io=$3 got
-	f=$(be_features) || { note "features: $label: none in the log"; return; }
-	[ "$1" = vhostd ] && io=0
+	local f got
+	f=$(be_features "$1") || { note "features: $label: none in the log"; return; }
 	got="$((f >> 15 & 1))/$((f >> 35 & 1))"
-	[ "$got" = "$2/$io" ] ||
-		note "features: $label: mrg/in_order $got ($f), expected $2/$io"
+	[ "$got" = "$2/$3" ] ||
+		note "features: $label: mrg/in_order $got ($f), expected $2/$3"
 }
 
-# tp_run BACKEND TEST SIZE MRG IN_ORDER -> "mpps cycles/packet"
+# tp_run SIDE TEST SIZE MRG IN_ORDER -> "mpps cycles/packet" of one window
+# (the pair is up and paused).
 tp_run() {
-	local label="testpmd $2 ${3}B mrg=$4 in_order=$5 $1 run $run" fwd=$2 r
-	[ "$2" = loop ] && fwd=mac
-	rm -f "$W/s.sock" "$W/ctl" "$W/fe.log" "$W/be.log"
-	if ! be_"$1" "$W/s.sock" "$2" "$3"; then
-		r="back-end did not start"
-	elif ! fe_start "$W/s.sock" "$4" "$5" "$fwd" "$3"; then
-		r="front-end did not start"
-	elif r=$(tp_measure "$1" "$2"); then
-		tp_features "$1" "$4" "$5"
-		fe_stop; be_stop
+	local label="testpmd $2 ${3}B mrg=$4 in_order=$5 $1 window $run" r
+	if r=$(tp_window "$1" "$2"); then
 		set -- $r
 		echo "  $label: $1 Mpps (pollers ran/waited: back-end" \
 			"$3/$4%, front-end $5/$6%)" >&2
 		count_noise "$3" "$4" "$5" "$6"
-		echo "$1 $2"; return
+		echo "$1 $2"
+	else
+		fail_run "$label" "$r"
 	fi
-	fail_run "$label" "$r"
-	fe_stop; be_stop
 }
+
+# tp_row TEST SIZE MRG IN_ORDER: both pairs up, RUNS windows each, down.
+tp_row() {
+	local side label r ok=1
+	for side in vhostd dpdk; do
+		label="testpmd $1 ${2}B mrg=$3 in_order=$4 $side"
+		# In this shell, not $(...): the PIDs and fifo fds must stay.
+		if ! tp_up "$side" "$@" >"$W/r"; then
+			fail_run "$label" "$(cat "$W/r")" >/dev/null; ok=0; break
+		fi
+		tp_features "$side" "$3" "$4"
+	done
+	if [ $ok = 1 ]; then
+		row testpmd "$1" "$2" "$3" "$4" tp_run "$@"
+	else
+		row testpmd "$1" "$2" "$3" "$4" fail_window
+	fi
+	for side in vhostd dpdk; do tp_down "$side"; done
+}
+fail_window() { echo "nan nan"; }
 
 # ---- tables -------------------------------------------------------------
 
@@ -218,9 +254,16 @@ row() {
 	local m=$1 t=$2 s=$3 mg=$4 io=$5 fn=$6 run v c d r; shift 6
 	: >"$W/v.txt"; : >"$W/d.txt"; : >"$W/c.txt"; : >"$W/q.txt"
 	for run in $(seq "$RUNS"); do
-		$fn vhostd "$@" >"$W/r"; read -r v c <"$W/r"
+		# Every other pair DPDK goes first: a spell that starts or ends
+		# inside a pair favours each side equally often.
+		if ((run % 2)); then
+			$fn vhostd "$@" >"$W/r"; read -r v c <"$W/r"
+			$fn dpdk "$@" >"$W/r"; read -r d _ <"$W/r"
+		else
+			$fn dpdk "$@" >"$W/r"; read -r d _ <"$W/r"
+			$fn vhostd "$@" >"$W/r"; read -r v c <"$W/r"
+		fi
 		echo "${v:-nan}" >>"$W/v.txt"; echo "${c:-nan}" >>"$W/c.txt"
-		$fn dpdk "$@" >"$W/r"; read -r d _ <"$W/r"
 		echo "${d:-nan}" >>"$W/d.txt"
 		echo "$(ratio "${v:-nan}" "${d:-nan}")" | tr -d x >>"$W/q.txt"
 	done
@@ -257,8 +300,7 @@ if [ "$ONLY" != gen ]; then
 		for size in $SIZES; do
 			for mrg in $MRGS; do
 				for io in $IOS; do
-					row testpmd "$test" "$size" "$mrg" "$io" tp_run \
-						"$test" "$size" "$mrg" "$io"
+					tp_row "$test" "$size" "$mrg" "$io"
 				done
 			done
 		done

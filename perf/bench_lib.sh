@@ -4,11 +4,11 @@
 # as an interactive front-end (virtio-user) driven through a fifo.
 # Expects B, SECS, W, PFX, MEM_ARGS, TESTPMD, VHOSTD, VHOSTCTL set.
 
-PIDS=() FE_PID='' BE_PID=''
+PIDS=()
 # shellcheck disable=SC2034 # tunables, used by bench.sh too
 FE_CORE=0 BE_CORE=1
 NB_MBUFS=8192    # 2 rings of 256 + 2 mempool caches of 250, many times over
-WARM=1           # seconds of traffic before the measured window
+WARM=${WARM:-0.2} # seconds of traffic before a measured window
 START_WAIT=30    # seconds a process or the traffic may take to start
 NOISY=10         # % of a window a side may wait for its core unremarked
 
@@ -69,107 +69,134 @@ kv() { grep -o " $1=[^ ]*" | head -n 1 | cut -d= -f2; }   # KEY=VALUE text
 # note MSG: collected and printed after the tables (stdout is the table).
 note() { echo "$*" >>"$W/notes"; }
 
-# ---- dpdk-testpmd front-end: virtio-user on FE_CORE, driven by a fifo ---
+# ---- dpdk-testpmd front-ends: virtio-user on FE_CORE, driven by fifos ---
+# Each back-end has its own front-end (side: vhostd or dpdk); both pairs
+# can be up at once, with one of them stopped (pair_pause).
+declare -A FE_PID FE_FD BE_PID
 
-# fe_start SOCK MRG IN_ORDER FWD SIZE
+# fe_start SIDE SOCK MRG IN_ORDER FWD SIZE
 fe_start() {
-	FE_LOG=$W/fe.log
-	rm -f "$W/fe.cmd"; mkfifo "$W/fe.cmd"
-	exec {FE_FD}<>"$W/fe.cmd"   # read-write: never blocks, never EOF
-	stdbuf -oL "$TESTPMD" --no-pci $MEM_ARGS --file-prefix="$PFX-fe" \
+	local s=$1 log=$W/fe.$1.log fd
+	rm -f "$W/fe.$s.cmd"; mkfifo "$W/fe.$s.cmd"
+	exec {fd}<>"$W/fe.$s.cmd"   # read-write: never blocks, never EOF
+	FE_FD[$s]=$fd
+	stdbuf -oL "$TESTPMD" --no-pci $MEM_ARGS --file-prefix="$PFX-fe-$s" \
 		--lcores 0@$FE_CORE,1@$FE_CORE \
-		--vdev "net_virtio_user0,path=$1,queues=1,packed_vq=0,mrg_rxbuf=$2,in_order=$3" \
-		-- -i --total-num-mbufs=$NB_MBUFS --forward-mode="$4" \
-		--txpkts="$5" <"$W/fe.cmd" >"$FE_LOG" 2>&1 &
-	FE_PID=$!
-	PIDS+=("$FE_PID")
-	wait_for "$FE_PID" $START_WAIT log_has "$FE_LOG" "testpmd> " &&
-		! log_has "$FE_LOG" "No probed ethernet devices"
+		--vdev "net_virtio_user0,path=$2,queues=1,packed_vq=0,mrg_rxbuf=$3,in_order=$4" \
+		-- -i --total-num-mbufs=$NB_MBUFS --forward-mode="$5" \
+		--txpkts="$6" <"$W/fe.$s.cmd" >"$log" 2>&1 &
+	FE_PID[$s]=$!
+	PIDS+=("$!")
+	wait_for "${FE_PID[$s]}" $START_WAIT log_has "$log" "testpmd> " &&
+		! log_has "$log" "No probed ethernet devices"
 }
 
-fe_cmd() { echo "$1" >&"$FE_FD"; }
-fe_replies() { grep -ac 'Tx-pps:' "$FE_LOG"; }   # last line of a stats reply
-fe_replied() { [ "$(fe_replies)" -gt "$1" ]; }
+fe_cmd() { echo "$2" >&"${FE_FD[$1]}"; }
+fe_replies() { grep -ac 'Tx-pps:' "$W/fe.$1.log"; }   # last line of a stats reply
+fe_replied() { [ "$(fe_replies "$1")" -gt "$2" ]; }
 
 fe_stop() {
-	[ -n "$FE_PID" ] || return 0
-	fe_cmd quit
-	stop_pid "$FE_PID" 0 10   # quits by itself, or is killed after 10 s
-	exec {FE_FD}>&-
-	FE_PID=
-	rm -rf /var/run/dpdk/"$PFX"-fe /dev/hugepages/"$PFX"-fe*
+	[ -n "${FE_PID[$1]:-}" ] || return 0
+	kill -CONT "${FE_PID[$1]}" 2>/dev/null
+	fe_cmd "$1" quit
+	stop_pid "${FE_PID[$1]}" 0 10   # quits by itself, or is killed after 10 s
+	exec {FE_FD[$1]}>&-
+	unset "FE_PID[$1]"
+	rm -rf /var/run/dpdk/"$PFX"-fe-"$1" /dev/hugepages/"$PFX"-fe-"$1"*
 }
 
-# fe_count COLUMN: "show port stats 0" and wait for the answer; prints
+# fe_count SIDE COLUMN: "show port stats 0" and wait for the answer; prints
 # "TIME PACKETS PPS" for COLUMN (RX or TX).  PPS is testpmd's "since last
 # show" rate: the counter's delta over testpmd's own clock, both read at
 # the same instant, so unlike TIME (when the command was sent) it carries
 # no reply lag.
 fe_count() {
 	local n t
-	n=$(fe_replies)
+	n=$(fe_replies "$1")
 	t=$EPOCHREALTIME
-	fe_cmd "show port stats 0"
-	wait_for "$FE_PID" 10 fe_replied "$n" || return 1
-	awk -v t="$t" -v c="$1" '$1 == c "-packets:" {p = $2}
+	fe_cmd "$1" "show port stats 0"
+	wait_for "${FE_PID[$1]}" 10 fe_replied "$1" "$n" || return 1
+	awk -v t="$t" -v c="$2" '$1 == c "-packets:" {p = $2}
 		$1 == substr(c, 1, 1) tolower(substr(c, 2)) "-pps:" {r = $2}
-		END {print t, p, r}' "$FE_LOG"
+		END {print t, p, r}' "$W/fe.$1.log"
 }
 
-# fe_flowing COLUMN: wait until the counter moves by more than a ring's
-# worth in 0.5 s (the first 256 TX packets only fill the ring, even when
-# the back-end never starts).
+# fe_flowing SIDE COLUMN: wait until the counter moves by more than a
+# ring's worth in 0.5 s (the first 256 TX packets only fill the ring, even
+# when the back-end never starts).
 fe_flowing() {
 	local end=$((SECONDS + START_WAIT)) t a b _
-	read -r t a _ < <(fe_count "$1") && [ -n "$a" ] || return 1
+	read -r t a _ < <(fe_count "$1" "$2") && [ -n "$a" ] || return 1
 	while [ $SECONDS -lt $end ]; do
 		sleep 0.5
-		read -r t b _ < <(fe_count "$1") && [ -n "$b" ] || return 1
+		read -r t b _ < <(fe_count "$1" "$2") && [ -n "$b" ] || return 1
 		[ $((b - a)) -gt 1024 ] && return 0
 		a=$b
 	done
 	return 1
 }
 
+# pair_pause SIDE / pair_resume SIDE: stop or continue a back-end and its
+# front-end together (SIGSTOP: the rings simply wait), so the other pair
+# has both cores to itself.
+pair_pause() { kill -STOP ${FE_PID[$1]:-} ${BE_PID[$1]:-} 2>/dev/null; }
+pair_resume() { kill -CONT ${BE_PID[$1]:-} ${FE_PID[$1]:-} 2>/dev/null; }
+
 # ---- back-ends on BE_CORE, each in the role the front-end's test needs ----
 
-# be_vhostd SOCK TEST SIZE: no wiring for txonly (TX dropped as no_peer),
-# a source for rxonly, reflecting for the loop.
-be_vhostd() {
-	local wiring=()
-	case $2 in
-	rxonly) wiring=(--source "v=$3") ;;
-	loop) wiring=(--reflect v) ;;
+# vh_wiring TEST SIZE: vhostd's role: no wiring for txonly (TX dropped as
+# no_peer), a source for rxonly, reflecting for the loop.
+vh_wiring() {
+	case $1 in
+	rxonly) echo "--source v=$2" ;;
+	loop) echo "--reflect v" ;;
 	esac
-	start_bg "$W/be.log" "$VHOSTD" --port "v=vhost:$1" "${wiring[@]}" \
-		--cores $BE_CORE --control "$W/ctl"
-	BE_PID=$BG_PID
-	wait_for "$BE_PID" $START_WAIT log_has "$W/be.log" "control socket"
+}
+
+# be_vhostd SOCK TEST SIZE: log be.vhostd.log, control socket $W/ctl.
+be_vhostd() {
+	rm -f "$W/ctl"
+	# shellcheck disable=SC2046 # the wiring is words
+	start_bg "$W/be.vhostd.log" "$VHOSTD" --port "v=vhost:$1" \
+		$(vh_wiring "$2" "$3") --cores $BE_CORE --control "$W/ctl"
+	BE_PID[vhostd]=$BG_PID
+	wait_for "$BG_PID" $START_WAIT log_has "$W/be.vhostd.log" "control socket"
 }
 
 # be_dpdk SOCK TEST SIZE: testpmd net_vhost, the mirror role.
 be_dpdk() {
 	local fwd
+	if [ -n "${VHOSTD_B:-}" ]; then   # A/B of two vhostd builds
+		# shellcheck disable=SC2046
+		start_bg "$W/be.dpdk.log" "$VHOSTD_B" --port "v=vhost:$1" \
+			$(vh_wiring "$2" "$3") --cores $BE_CORE
+		BE_PID[dpdk]=$BG_PID
+		wait_for "$BG_PID" $START_WAIT log_has "$W/be.dpdk.log" "listening"
+		return
+	fi
 	case $2 in
 	txonly) fwd=rxonly ;;
 	rxonly) fwd=txonly ;;
 	loop) fwd=macswap ;;
 	esac
 	# --stats-period: without it a non-interactive testpmd exits at EOF.
-	start_bg "$W/be.log" "$TESTPMD" --no-pci $MEM_ARGS \
+	start_bg "$W/be.dpdk.log" "$TESTPMD" --no-pci $MEM_ARGS \
 		--file-prefix="$PFX-be" --lcores 0@$BE_CORE,1@$BE_CORE \
 		--vdev "net_vhost0,iface=$1,queues=1" -- \
 		--total-num-mbufs=$NB_MBUFS --forward-mode=$fwd --txpkts="$3" \
 		--auto-start --stats-period 1
-	BE_PID=$BG_PID
-	wait_for "$BE_PID" $START_WAIT test -S "$1"
+	BE_PID[dpdk]=$BG_PID
+	wait_for "$BG_PID" $START_WAIT test -S "$1"
 }
 
+# be_stop SIDE
 be_stop() {
-	[ -n "$BE_PID" ] || return 0
-	stop_pid "$BE_PID" INT 10
-	BE_PID=
-	rm -rf /var/run/dpdk/"$PFX"-be /dev/hugepages/"$PFX"-be*
+	[ -n "${BE_PID[$1]:-}" ] || return 0
+	kill -CONT "${BE_PID[$1]}" 2>/dev/null
+	stop_pid "${BE_PID[$1]}" INT 10
+	unset "BE_PID[$1]"
+	[ "$1" = vhostd ] ||
+		rm -rf /var/run/dpdk/"$PFX"-be /dev/hugepages/"$PFX"-be*
 }
 
 # sched_threads PID: "tid run_ns wait_ns" per thread; wait is time spent
@@ -194,10 +221,11 @@ core_share() {
 		"$1" "$2"
 }
 
-# be_features: the virtio features the back-end negotiated (hex), from its log.
+# be_features SIDE: the virtio features the back-end negotiated (hex), from
+# its log.
 be_features() {
 	grep -aoE 'features 0x[0-9a-f]+ negotiated|Virtio features: 0x[0-9a-f]+' \
-		"$W/be.log" | tail -n 1 | grep -oE '0x[0-9a-f]+'
+		"$W/be.$1.log" | tail -n 1 | grep -oE '0x[0-9a-f]+'
 }
 
 # vh_cycles BEFORE AFTER: vhostd's worker cycles/packet between two
