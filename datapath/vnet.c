@@ -82,20 +82,17 @@ static inline uint32_t copy_out(struct vq *dq, struct cursor *d,
 }
 
 /*
- * Place one packet into the RX queue: first pk->pre (the receiver's header,
- * then any frame bytes vhostd rewrote), then pk->body_len bytes of the
- * sender's chain from pk->body_off; either may span mergeable buffers.
- * Returns 0 or the drop reason + 1.
+ * Copy one packet into the n receive chains at rx: first pk->pre (the
+ * receiver's header, then any frame bytes vhostd rewrote), then
+ * pk->body_len bytes of the sender's chain from pk->body_off; either may
+ * span mergeable buffers.
  */
-static int place(struct vnet_path *p, const struct vq_chain *tx,
-		 struct vnet_pkt *pk)
+static void place_copy(struct vnet_path *p, const struct vq_chain *tx,
+		       struct vnet_pkt *pk, const struct vq_chain *rx, int n)
 {
 	struct vq *dq = p->dst;
 	uint32_t left = pk->plen + pk->body_len, pre_off = 0;
-	int n = vq_split_reserve(dq, left, p->rx, VNET_MAX_RX_CHAINS);
 
-	if (n <= 0)
-		return 1 + (n < 0 ? VNET_DROP_RX_BROKEN : VNET_DROP_NO_RX_BUF);
 	if (p->dst_hdr_len >= sizeof(struct virtio_net_hdr)) {
 		uint16_t nb = (uint16_t)n;
 		memcpy(pk->pre + offsetof(struct virtio_net_hdr, num_buffers),
@@ -104,17 +101,30 @@ static int place(struct vnet_path *p, const struct vq_chain *tx,
 	struct cursor s, d;
 	cur_init(&s, tx, pk->body_off);
 	for (int i = 0; i < n; i++) {
-		uint32_t room = MIN(left, p->rx[i].len), put = 0;
-		cur_init(&d, &p->rx[i], 0);
+		uint32_t room = MIN(left, rx[i].len), put = 0;
+		cur_init(&d, &rx[i], 0);
 		if (pre_off < pk->plen) {
 			put = copy_out(dq, &d, NULL, pk->pre + pre_off,
 				       MIN(pk->plen - pre_off, room));
 			pre_off += put;
 		}
 		put += copy_out(dq, &d, &s, NULL, room - put);
-		vq_split_used(dq, p->rx[i].head, put);
+		vq_split_used(dq, rx[i].head, put);
 		left -= put;
 	}
+}
+
+/* Reserve buffers for pk and place it now.  Returns 0 or the drop
+ * reason + 1. */
+static int place(struct vnet_path *p, const struct vq_chain *tx,
+		 struct vnet_pkt *pk)
+{
+	int n = vq_split_reserve(p->dst, pk->plen + pk->body_len, p->rx,
+				 VNET_MAX_RX_CHAINS);
+
+	if (n <= 0)
+		return 1 + (n < 0 ? VNET_DROP_RX_BROKEN : VNET_DROP_NO_RX_BUF);
+	place_copy(p, tx, pk, p->rx, n);
 	return 0;
 }
 
@@ -133,9 +143,10 @@ static inline void mac_swap(uint8_t *f)
  * is set by place()), then the first head bytes of the frame (at least 12
  * for --reflect, MACs swapped), the rest from the sender's chain.
  */
-static inline void pkt_start(const struct vnet_path *p, const struct vq_chain *tx,
-		      uint32_t len, const struct virtio_net_hdr *h,
-		      uint32_t head, struct vnet_pkt *pk)
+static inline void pkt_start(const struct vnet_path *p,
+			     const struct vq_chain *tx, uint32_t len,
+			     const struct virtio_net_hdr *h, uint32_t head,
+			     struct vnet_pkt *pk)
 {
 	uint8_t *f = pk->pre + p->dst_hdr_len;
 
@@ -154,6 +165,72 @@ static inline void pkt_start(const struct vnet_path *p, const struct vq_chain *t
 	pk->plen = p->dst_hdr_len + head;
 	pk->body_off = p->src_hdr_len + head;
 	pk->body_len = len - head;
+}
+
+/*
+ * Plain frames of a burst are placed in two passes: buffers for all of
+ * them are reserved first, each prefetched for writing, then all are
+ * copied.  The receiver's buffers were last touched by the guest's core,
+ * so each first write misses; reserved one packet at a time the misses
+ * come one after the other, reserved together they overlap.
+ */
+struct plan {
+	const struct vq_chain *tx;
+	uint32_t len;            /* frame bytes */
+	uint16_t at, n;          /* its chains: p->rx[at, at + n) */
+};
+
+struct batch {
+	uint16_t n, at;          /* plans, chains of p->rx in use */
+	struct plan plan[VNET_BURST];
+};
+
+static inline bool batch_full(const struct batch *b)
+{
+	return b->at >= VNET_BURST || b->n == VNET_BURST;
+}
+
+/* Reserve the receiver's buffers for a frame of len bytes (b not full).
+ * Returns 0 or the drop reason + 1. */
+static inline int batch_reserve(struct vnet_path *p, struct batch *b,
+				const struct vq_chain *tx, uint32_t len)
+{
+	struct vq_chain *rx = p->rx + b->at;
+	int k = vq_split_reserve(p->dst, p->dst_hdr_len + len, rx,
+				 VNET_MAX_RX_CHAINS);
+
+	if (k <= 0)
+		return 1 + (k < 0 ? VNET_DROP_RX_BROKEN : VNET_DROP_NO_RX_BUF);
+	for (int j = 0; j < k; j++) {
+		__builtin_prefetch(rx[j].seg[0].p, 1);
+		if (rx[j].seg[0].len > 64)   /* header + frame head: 2 lines */
+			__builtin_prefetch(rx[j].seg[0].p + 64, 1);
+	}
+	b->plan[b->n++] = (struct plan){tx, len, b->at, (uint16_t)k};
+	b->at = (uint16_t)(b->at + k);
+	return 0;
+}
+
+/* Copy every reserved frame; returns how many were delivered. */
+static inline uint32_t batch_commit(struct vnet_path *p, struct batch *b)
+{
+	uint32_t n = b->n;
+	uint64_t bytes = 0;
+	struct vnet_pkt pk;
+
+	b->n = b->at = 0;
+	if (unlikely(p->dst->broken)) {   /* broke reserving a later one */
+		STAT_ADD(p->stats.drops[VNET_DROP_RX_BROKEN], n);
+		return 0;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct plan *pl = &b->plan[i];
+		pkt_start(p, pl->tx, pl->len, &none, 0, &pk);
+		place_copy(p, pl->tx, &pk, p->rx + pl->at, pl->n);
+		bytes += pl->len;
+	}
+	STAT_ADD(p->stats.bytes, bytes);
+	return n;
 }
 
 /* Cut a GSO frame into segments for a receiver that cannot take it.
@@ -233,12 +310,16 @@ forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
 	return 0;
 }
 
-/* Forward one frame; returns the packets delivered (segments count each). */
-static inline uint32_t forward(struct vnet_path *p, const struct vq_chain *tx)
+/* Take one frame of the burst: plain frames join the batch, a frame asking
+ * for an offload is placed at once (after the batch, to keep the order).
+ * Returns the packets delivered now (segments count each). */
+static inline uint32_t forward(struct vnet_path *p, struct batch *b,
+			       const struct vq_chain *tx)
 {
 	struct virtio_net_hdr h = none;
 	uint32_t len = tx->len - p->src_hdr_len; /* >= 0: SHORT_HDR */
-	struct vnet_pkt pk;
+	uint32_t moved = 0;
+	int drop;
 
 	if (unlikely(!p->dst || p->dst->broken)) {
 		STAT_INC(p->stats.drops[p->dst ? VNET_DROP_DST_DOWN :
@@ -255,10 +336,15 @@ static inline uint32_t forward(struct vnet_path *p, const struct vq_chain *tx)
 							 sizeof(h)));
 	if (unlikely(h.flags | h.gso_type)) {
 		h.num_buffers = 0;
-		return forward_offload(p, tx, len, &h);
+		moved = batch_commit(p, b);
+		return moved + forward_offload(p, tx, len, &h);
 	}
-	pkt_start(p, tx, len, &none, 0, &pk);
-	return deliver(p, tx, &pk, len);
+	if (batch_full(b))
+		moved = batch_commit(p, b);
+	drop = batch_reserve(p, b, tx, len);
+	if (unlikely(drop))
+		STAT_INC(p->stats.drops[drop - 1]);
+	return moved;
 }
 
 /* Send the pending announcement (migration: the guest's MAC, on behalf of
@@ -285,6 +371,7 @@ static void announce(struct vnet_path *p)
 uint32_t vnet_path_poll(void *ctx)
 {
 	struct vnet_path *p = ctx;
+	struct batch b = {.n = 0, .at = 0};
 
 	if (unlikely(p->announce != NULL))
 		announce(p);
@@ -293,10 +380,15 @@ uint32_t vnet_path_poll(void *ctx)
 
 	if (n == 0)
 		return 0;
-	for (uint16_t i = 0; i < n; i++) {
-		moved += forward(p, &p->tx[i]);
+	if (p->dst)
+		vq_split_prefetch(p->dst, n);
+	for (uint16_t i = 0; i < n; i++)
+		moved += forward(p, &b, &p->tx[i]);
+	if (b.n)
+		moved += batch_commit(p, &b);
+	/* The sender's buffers go back only now: every copy is done. */
+	for (uint16_t i = 0; i < n; i++)
 		vq_split_used(p->src, p->tx[i].head, 0);
-	}
 	STAT_ADD(p->stats.packets, moved);
 	vq_split_flush(p->src);
 	if (p->dst && moved)
@@ -370,15 +462,14 @@ uint32_t vnet_source_poll(void *ctx)
 	if (!p->dst || p->dst->broken)
 		return n;
 	/* A full ring is not a drop here: the source simply waits. */
-	struct vnet_pkt pk;
-	for (; moved < VNET_BURST; moved++) {
-		pkt_start(p, &p->source->chain, p->source->len, &none, 0, &pk);
-		if (place(p, &p->source->chain, &pk))
-			break;
-	}
+	struct batch b = {.n = 0, .at = 0};
+	const struct vnet_source *src = p->source;
+	vq_split_prefetch(p->dst, VNET_BURST);
+	while (!batch_full(&b) && !batch_reserve(p, &b, &src->chain, src->len))
+		;
+	moved = batch_commit(p, &b);
 	if (moved) {
 		STAT_ADD(p->stats.packets, moved);
-		STAT_ADD(p->stats.bytes, (uint64_t)moved * p->source->len);
 		vq_split_flush(p->dst);
 	}
 	return n + moved;

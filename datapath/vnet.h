@@ -94,7 +94,9 @@ struct vnet_path {
 	bool reflect;            /* swap source and destination MAC */
 	struct vnet_path_stats stats;
 	struct vq_chain tx[VNET_BURST];
-	struct vq_chain rx[VNET_MAX_RX_CHAINS];
+	/* Receive chains reserved for the packets of one burst (a packet
+	 * is reserved only while fewer than VNET_BURST are in use). */
+	struct vq_chain rx[VNET_BURST + VNET_MAX_RX_CHAINS];
 } cache_aligned;
 
 /* Poll function for a worker item: one burst; returns the packets it

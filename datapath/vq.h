@@ -148,6 +148,11 @@ uint16_t vq_split_dequeue(struct vq *vq, struct vq_chain *chains, uint16_t n);
 int vq_split_reserve(struct vq *vq, uint32_t len, struct vq_chain *chains,
 		     uint16_t max);
 
+/* Start loading the descriptors of the next n available chains (RX, ahead
+ * of a burst of reserve() calls); reads avail->idx.  No effect on what the
+ * queue hands out. */
+void vq_split_prefetch(struct vq *vq, uint16_t n);
+
 /* Give back the last n chains taken but not used (RX, copy not done). */
 void vq_split_unreserve(struct vq *vq, uint16_t n);
 

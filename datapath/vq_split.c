@@ -432,3 +432,18 @@ void vq_split_flush(struct vq *vq)
 	if (vq_need_notify(vq, new_idx))
 		vq_notify(vq);
 }
+
+void vq_split_prefetch(struct vq *vq, uint16_t n)
+{
+	uint16_t avail;
+
+	if (unlikely(vq->broken) || !vq_avail_count(vq, &avail))
+		return;
+	n = MIN(n, avail);
+	for (uint16_t i = 0; i < n; i++) {
+		/* A hint only: the entry is read again, once and for real,
+		 * when its chain is taken; masked, it stays in the table. */
+		uint16_t h = vq_avail_head(vq, (uint16_t)(vq->last_avail + i));
+		__builtin_prefetch(&vq->desc[h & vq->mask]);
+	}
+}
