@@ -38,7 +38,7 @@ uint64_t vhostd_default_features(void)
 	       BIT_ULL(VHOST_F_LOG_ALL) | BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |
 	       BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |
 	       BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | OFFLOADS_HOST |
-	       OFFLOADS_GUEST;
+	       OFFLOADS_GUEST | BIT_ULL(VIRTIO_F_IN_ORDER);
 }
 
 uint64_t vhostd_default_protocol_features(void)
@@ -68,6 +68,7 @@ static const struct {
 	{"mrg-rxbuf", BIT_ULL(VIRTIO_NET_F_MRG_RXBUF), 0},
 	{"event-idx", BIT_ULL(VIRTIO_RING_F_EVENT_IDX), 0},
 	{"indirect", BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC), 0},
+	{"in-order", BIT_ULL(VIRTIO_F_IN_ORDER), 0},
 	{"status", BIT_ULL(VIRTIO_NET_F_STATUS), 0},
 	{"csum", OFFLOADS_HOST, 0},
 	{"guest-csum", OFFLOADS_GUEST, 0},
@@ -477,7 +478,7 @@ void vhostd_usage(FILE *out)
 "                       core vhostd may run on)\n"
 "  --log-level LEVEL    err, warn, info (default) or debug\n"
 "  --no-feature NAME    do not offer NAME: mq mtu mac mrg-rxbuf event-idx\n"
-"                       indirect status log csum guest-csum tso\n"
+"                       indirect in-order status log csum guest-csum tso\n"
 "                       protocol-features rarp reply-ack backend-req\n"
 "                       config reset-device mem-slots device-status\n"
 "  --socket-path=PATH   same as --port vhost0=vhost:PATH\n"

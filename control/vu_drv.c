@@ -35,6 +35,7 @@ struct drv_ring {
 	uint8_t *buf;              /* slots / buffers, stride bytes each */
 	uint64_t buf_gpa;
 	uint8_t *inflight;         /* per descriptor id: posted, not used */
+	uint16_t *posted;          /* head at each avail position (& mask) */
 	uint32_t vring;            /* vhost-user ring index */
 	uint32_t stride;
 	uint16_t num, mask;
@@ -53,6 +54,7 @@ struct vu_drv {
 	uint32_t tx_per_slot;      /* descriptors per TX packet: 1 or 2 */
 	uint32_t tx_nslots;
 	bool mrg, event_idx, rx_notify;
+	bool in_order;             /* IN_ORDER: used ids must follow posted */
 	bool broken;
 	bool tx_was_full;          /* the last reserve fell short */
 	uint16_t *rx_ids;          /* buffers of the frame being taken */
@@ -166,6 +168,13 @@ static int used_take(struct vu_drv *d, struct drv_ring *r, uint16_t k,
 			  (uint16_t)(r->last_used + k));
 		return -1;
 	}
+	/* 2.7.9 (split, in order): "the device MUST use buffers in the
+	 * same order in which they have been available". */
+	uint16_t want = r->posted[(uint16_t)(r->last_used + k) & r->mask];
+	if (unlikely(d->in_order && *id != want)) {
+		drv_break(d, r, VU_DRV_ERR_USED_ORDER, *id, want);
+		return -1;
+	}
 	return 0;
 }
 
@@ -208,6 +217,7 @@ static inline void tx_post(struct vu_drv *d, uint16_t head, uint32_t len)
 			.len = d->hdr_len + len};
 	}
 	r->avail->ring[r->avail_idx & r->mask] = head;
+	r->posted[r->avail_idx & r->mask] = head;
 	r->avail_idx++;
 	r->inflight[head] = 1;
 }
@@ -348,6 +358,7 @@ static inline void rx_post(struct vu_drv *d, uint16_t id)
 		.addr = r->buf_gpa + (uint64_t)id * r->stride,
 		.len = d->rx_buf_size, .flags = VRING_DESC_F_WRITE};
 	r->avail->ring[r->avail_idx & r->mask] = id;
+	r->posted[r->avail_idx & r->mask] = id;
 	r->avail_idx++;
 	r->inflight[id] = 1;
 }
@@ -503,7 +514,8 @@ static int ring_init(struct vu_drv *d, struct drv_ring *r, uint32_t idx,
 	r->used_event = vring_used_event(r->avail, r->num);
 	r->avail_event = vring_avail_event(r->used, r->num);
 	r->inflight = calloc(r->num, 1);
-	if (!r->inflight)
+	r->posted = calloc(r->num, sizeof(*r->posted));
+	if (!r->inflight || !r->posted)
 		return -ENOMEM;
 	r->stride = stride;
 	r->buf = vu_guestmem_alloc(mem, (uint64_t)stride * nbufs, CACHE_LINE,
@@ -544,6 +556,7 @@ int vu_drv_create(struct vu_drv **out, struct vu_front *f,
 	d->pair = o->pair;
 	d->mrg = feat & BIT_ULL(VIRTIO_NET_F_MRG_RXBUF);
 	d->event_idx = feat & BIT_ULL(VIRTIO_RING_F_EVENT_IDX);
+	d->in_order = feat & BIT_ULL(VIRTIO_F_IN_ORDER);
 	d->rx_notify = o->rx_notify;
 	/* 5.1.6: the header has num_buffers with VERSION_1 or MRG_RXBUF. */
 	d->hdr_len = feat & (BIT_ULL(VIRTIO_F_VERSION_1) |
@@ -604,6 +617,8 @@ void vu_drv_destroy(struct vu_drv *d)
 		return;
 	free(d->rx.inflight);
 	free(d->tx.inflight);
+	free(d->rx.posted);
+	free(d->tx.posted);
 	free(d->tx_free);
 	free(d->rx_ids);
 	free(d);

@@ -89,6 +89,7 @@ struct vu_drv_opts {
 	X(USED_IDX_JUMP, "used idx ran ahead of the buffers in flight")     \
 	X(USED_ID_RANGE, "used id out of range")                            \
 	X(USED_ID_IDLE, "used id not in flight")                            \
+	X(USED_ORDER, "used id out of order with IN_ORDER negotiated")      \
 	X(RX_SHORT, "rx used len shorter than the virtio-net header")       \
 	X(RX_LONG, "rx used len beyond the buffer")                         \
 	X(RX_NUM_BUFFERS, "rx num_buffers 0 or beyond what is in flight")   \

@@ -10,10 +10,13 @@
 #            (mac fwd after "start tx_first 32"; vhostd --reflect, testpmd
 #            macswap), mrg_rxbuf 0/1, in_order 0/1.
 # One table row per case: median front-end Mpps of RUNS runs for each
-# back-end, the median of the per-run vhostd/DPDK ratios, and vhostd's
-# worker cycles/packet (median).
+# back-end, the median of the per-pair vhostd/DPDK ratios, and vhostd's
+# worker cycles/packet (median).  For testpmd a run is a window of SECONDS
+# with both pairs up and the other one stopped (see tp_row).
 #   perf/bench.sh [--plot FILE.png] [--only gen|testpmd] [--mem huge|nohuge]
 #                 [BUILD_DIR] [RUNS] [SECONDS]
+# VHOSTD_B=PATH puts that vhostd build where DPDK's back-end would be: an
+# A/B of two builds under the same method.
 set -u
 export LC_ALL=C
 PLOT='' ONLY='' MEM=huge
@@ -22,7 +25,7 @@ while [ $# -gt 0 ]; do
 	--plot) PLOT=$2; shift 2 ;;
 	--only) ONLY=$2; shift 2 ;;
 	--mem) MEM=$2; shift 2 ;;
-	-h|--help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	-*) echo "unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -274,12 +277,10 @@ row() {
 	# back-end with a fast one of the other.
 	r=$(median <"$W/q.txt")
 	[ "$r" = nan ] || r=${r}x
-	# vhostd does not offer IN_ORDER: with it the feature is negotiated off.
-	[ "$io" = 1 ] && io="1*"
 	printf "$HDR" "$m" "$t" "$s" "$mg" "$io" "$v" "$d" "$r" "$c"
 	local lbl="$t mrg=$mg"
 	[ "$m" = vu-gen ] && lbl="vu-gen $lbl"
-	[ "$io" = - ] || lbl+=" io=${io%\*}"
+	[ "$io" = - ] || lbl+=" io=$io"
 	echo "\"$lbl\" $v $d" >>"$W/plot.$s.dat"
 }
 
@@ -305,7 +306,6 @@ if [ "$ONLY" != gen ]; then
 			done
 		done
 	done
-	echo "* in_order=1: negotiated with DPDK only (vhostd does not offer IN_ORDER yet)"
 fi
 if [ -s "$W/noisy" ]; then
 	note "noise: $(wc -l <"$W/noisy") of $(wc -l <"$W/runs") runs had a" \
@@ -320,7 +320,7 @@ plot() {
 	cat >"$W/plot.gp" <<-EOF
 	set terminal pngcairo size 1600,1000 font ',9'
 	set output '$PLOT'
-	set multiplot layout $(echo $SIZES | wc -w),1 title "vhostd vs DPDK's vhost back-end: Mpps, median of $RUNS x ${SECS}s; io: in_order, negotiated with DPDK only" noenhanced
+	set multiplot layout $(echo $SIZES | wc -w),1 title "vhostd vs DPDK's vhost back-end: Mpps, median of $RUNS x ${SECS}s; io: in_order" noenhanced
 	set style data histogram; set style histogram cluster gap 1
 	set style fill solid 0.8 border -1; set boxwidth 0.9
 	set key top right; set grid ytics; set ylabel 'Mpps'; set yrange [0:*]

@@ -28,12 +28,14 @@ struct guest {
 	struct vu_drv *d;
 };
 
-static void guest_up_proto(struct guest *g, const char *sock,
-			   uint64_t features, uint64_t protocol)
+/* o: the driver's options (pair 0), NULL for the defaults. */
+static void guest_up_opts(struct guest *g, const char *sock,
+			  uint64_t features, uint64_t protocol,
+			  const struct vu_drv_opts *drv)
 {
 	struct vu_guestmem_opts mo = {.size = 16u << 20, .nregions = 1,
 				      .backing = VU_GUESTMEM_MEMFD};
-	struct vu_drv_opts o = {.pair = 0};
+	struct vu_drv_opts o = drv ? *drv : (struct vu_drv_opts){.pair = 0};
 
 	assert_int_equal(vu_front_connect(&g->f, sock, IO_MS, IO_MS), 0);
 	assert_int_equal(vu_front_negotiate(g->f, features, protocol), 0);
@@ -42,6 +44,12 @@ static void guest_up_proto(struct guest *g, const char *sock,
 	assert_int_equal(vu_front_set_mem_table(g->f), 0);
 	assert_int_equal(vu_front_setup_queues(g->f, 1, 256), 0);
 	assert_int_equal(vu_drv_create(&g->d, g->f, &o), 0);
+}
+
+static void guest_up_proto(struct guest *g, const char *sock,
+			   uint64_t features, uint64_t protocol)
+{
+	guest_up_opts(g, sock, features, protocol, NULL);
 }
 
 static void guest_up(struct guest *g, const char *sock, uint64_t features)

@@ -4,7 +4,8 @@
 #
 #   vhostd --port v=vhost:SOCK --reflect v --cores W    (worker on CPU W)
 #   dpdk-testpmd --lcores 0@T,1@T -i --vdev \
-#       net_virtio_user0,path=SOCK,queues=1,mrg_rxbuf=MRG (both on CPU T)
+#       net_virtio_user0,path=SOCK,queues=1,mrg_rxbuf=MRG,in_order=IO
+#       (both on CPU T)
 #
 # testpmd is driven interactively: "set fwd io", "start tx_first 8" (8
 # bursts of 32 packets go out, then every packet that comes back is sent
@@ -29,14 +30,19 @@
 # With at most a ring's worth in flight, no drop is legitimate, whatever
 # the timing.
 #
-# One session, with a fresh vhostd and testpmd, per mrg_rxbuf value.
+# With in_order=1 vhostd must have negotiated VIRTIO_F_IN_ORDER (bit 35):
+# testpmd then takes its in-order paths, which look up each used buffer by
+# its ring position, not its id.
 #
-# Usage: testpmd_reflect.sh VHOSTD [MRG...]   (MRG 0 or 1; default: 0 1)
+# One session, with a fresh vhostd and testpmd, per MRG:IO pair.
+#
+# Usage: testpmd_reflect.sh VHOSTD [MRG:IO...]
+#        (MRG, IO 0 or 1; default: 0:0 1:0 0:1 1:1)
 # Exit 0 pass, 1 fail, 77 skip (no dpdk-testpmd).
 set -u
 VHOSTD=$1
 shift
-[ $# -gt 0 ] || set -- 0 1
+[ $# -gt 0 ] || set -- 0:0 1:0 0:1 1:1
 . "$(dirname "$0")/lib.sh"
 need_testpmd
 # lib.sh's fail(), with the reason repeated after the logs: meson's error
@@ -76,16 +82,17 @@ stat() {
 }
 
 session() {
-	local mrg=$1 sock=$WORK/v$1.sock
-	VLOG=$WORK/vhostd-mrg$mrg.log TLOG=$WORK/testpmd-mrg$mrg.log
+	local mrg=${1%:*} io=${1#*:} tag=mrg${1%:*}io${1#*:}
+	local sock=$WORK/$tag.sock name="mrg_rxbuf=${1%:*} in_order=${1#*:}"
+	VLOG=$WORK/vhostd-$tag.log TLOG=$WORK/testpmd-$tag.log
 
 	"$VHOSTD" --port "v=vhost:$sock" --reflect v --cores "$WK_CPU" \
 		--log-level info >"$VLOG" 2>&1 &
 	VPID=$!
 	PIDS+=("$VPID")
 	wait_for "$VLOG" "listening on" 5 || fail "vhostd did not listen"
-	testpmd_start "testpmd-mrg$mrg" "0@$TP_CPU,1@$TP_CPU" \
-		"path=$sock,queues=1,mrg_rxbuf=$mrg" --rxq=1 --txq=1
+	testpmd_start "testpmd-$tag" "0@$TP_CPU,1@$TP_CPU" \
+		"path=$sock,queues=1,mrg_rxbuf=$mrg,in_order=$io" --rxq=1 --txq=1
 	wait_for "$TLOG" "testpmd>" 30 || fail "testpmd did not start"
 	wait_for "$VLOG" "ring 1 started" 10 || fail "rings not started"
 
@@ -100,7 +107,7 @@ session() {
 		step "show port stats 0" "Tx-pps:" 20
 		[ "$(stat TX-packets)" -gt "$MIN_PACKETS" ] && break
 		[ $t -lt $IO_MAX_SECS ] || break
-		echo "mrg_rxbuf=$mrg: $(stat TX-packets) packets after $t s"
+		echo "$name: $(stat TX-packets) packets after $t s"
 		sleep 1
 		t=$((t + 1))
 	done
@@ -115,8 +122,8 @@ session() {
 	testpmd_quit
 	wait_exit "$TP_PID" 30 || fail "testpmd did not quit"
 	# DPDK's runtime dir of this --file-prefix (see testpmd_start).
-	rm -rf "/var/run/dpdk/vhostd-testpmd-mrg$mrg-$$" \
-		"${XDG_RUNTIME_DIR:-/tmp}/dpdk/vhostd-testpmd-mrg$mrg-$$"
+	rm -rf "/var/run/dpdk/vhostd-testpmd-$tag-$$" \
+		"${XDG_RUNTIME_DIR:-/tmp}/dpdk/vhostd-testpmd-$tag-$$"
 	wait_for "$VLOG" "front-end disconnected" 20 ||
 		fail "testpmd did not detach"
 	kill -TERM "$VPID"
@@ -130,7 +137,7 @@ session() {
 	STATS_FROM=$IO_STATS_FROM txd=$(stat TX-dropped)
 	wkp=$(grep -oE "worker 0 \(core [0-9]+\): [0-9]+ packets" "$VLOG" |
 		grep -oE "[0-9]+ packets" | grep -oE "^[0-9]+")
-	echo "mrg_rxbuf=$mrg: testpmd RX-packets=$rxp TX-packets=$txp" \
+	echo "$name: testpmd RX-packets=$rxp TX-packets=$txp" \
 		"RX-errors=$rxe RX-missed=$rxm TX-errors=$txe;" \
 		"vhostd took ${wkp:-?} off the TX ring; testpmd's own" \
 		"TX-dropped ${txd:-?} (io phase)"
@@ -149,7 +156,13 @@ session() {
 	[ "$rxp" = "$txp" ] ||
 		fail "RX-packets $rxp != TX-packets $txp: $((txp - rxp)) lost"
 	grep -q "broken" "$VLOG" && fail "vhostd marked a queue broken"
-	echo "PASS: mrg_rxbuf=$mrg: all $txp packets came back"
+	local feat
+	feat=$(grep -oE 'features 0x[0-9a-f]+ negotiated' "$VLOG" | tail -n 1 |
+		grep -oE '0x[0-9a-f]+')
+	[ -n "$feat" ] || fail "no negotiated features in vhostd's log"
+	[ $((feat >> 15 & 1))$((feat >> 35 & 1)) = "$mrg$io" ] ||
+		fail "negotiated $feat: mrg_rxbuf/in_order not $mrg/$io"
+	echo "PASS: $name: all $txp packets came back"
 }
 
 for m in "$@"; do
