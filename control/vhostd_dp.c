@@ -24,10 +24,21 @@ static bool vq_build(struct dp_port *p, uint32_t i)
 	if (!vu_vring_ready(d, i))
 		return false;
 	bool logging = has(d, VHOST_F_LOG_ALL) && d->log.base;
+	bool packed = has(d, VIRTIO_F_RING_PACKED);
+	/* Packed: SET_VRING_BASE's encoding (vu_ring.c), split: the index. */
+	uint16_t at = (uint16_t)(packed ? (vr->base & 0x7fff) : vr->base);
+	uint16_t used_at = (uint16_t)((vr->base >> 16) & 0x7fff);
+	if (packed && (at >= vr->num || used_at >= vr->num)) {
+		LOG_ERR(TAG, "%s: ring %u: packed base 0x%x is outside the ring "
+			"(size %u); not started", d->name, i, vr->base, vr->num);
+		return false;
+	}
 	struct vq_cfg c = {
-		.index = i, .dev_name = d->name,
+		.index = i, .dev_name = d->name, .packed = packed,
 		.desc = vr->desc, .avail = vr->avail, .used = vr->used,
-		.size = (uint16_t)vr->num, .last_avail = (uint16_t)vr->base,
+		.size = (uint16_t)vr->num, .last_avail = at,
+		.avail_wrap = (vr->base >> 15) & 1, .used_idx = used_at,
+		.used_wrap = vr->base >> 31, .desc_gpa = vr->desc_gpa,
 		.event_idx = has(d, VIRTIO_RING_F_EVENT_IDX),
 		.indirect = has(d, VIRTIO_RING_F_INDIRECT_DESC),
 		.mrg_rxbuf = has(d, VIRTIO_NET_F_MRG_RXBUF),
@@ -158,7 +169,9 @@ static void dp_pause(struct vu_dev *d, void *ctx)
 	/* Quiescent: no worker touches p.  Save where each ring stands. */
 	for (uint32_t i = 0; i < d->nvrings; i++) {
 		if (p->vq_live[i] && d->vr[i].started)
-			d->vr[i].base = p->vqs[i].last_avail;
+			d->vr[i].base = p->vqs[i].packed ?
+					vq_packed_base(&p->vqs[i]) :
+					p->vqs[i].last_avail;
 		if (p->vq_live[i] && p->vqs[i].broken)
 			d->vr[i].broken = true;
 		p->vq_live[i] = false;

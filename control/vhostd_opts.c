@@ -38,7 +38,8 @@ uint64_t vhostd_default_features(void)
 	       BIT_ULL(VHOST_F_LOG_ALL) | BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |
 	       BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |
 	       BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | OFFLOADS_HOST |
-	       OFFLOADS_GUEST | BIT_ULL(VIRTIO_F_IN_ORDER);
+	       OFFLOADS_GUEST | BIT_ULL(VIRTIO_F_IN_ORDER) |
+	       BIT_ULL(VIRTIO_F_RING_PACKED);
 }
 
 uint64_t vhostd_default_protocol_features(void)
@@ -69,6 +70,7 @@ static const struct {
 	{"event-idx", BIT_ULL(VIRTIO_RING_F_EVENT_IDX), 0},
 	{"indirect", BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC), 0},
 	{"in-order", BIT_ULL(VIRTIO_F_IN_ORDER), 0},
+	{"packed", BIT_ULL(VIRTIO_F_RING_PACKED), 0},
 	{"status", BIT_ULL(VIRTIO_NET_F_STATUS), 0},
 	{"csum", OFFLOADS_HOST, 0},
 	{"guest-csum", OFFLOADS_GUEST, 0},
@@ -478,9 +480,10 @@ void vhostd_usage(FILE *out)
 "                       core vhostd may run on)\n"
 "  --log-level LEVEL    err, warn, info (default) or debug\n"
 "  --no-feature NAME    do not offer NAME: mq mtu mac mrg-rxbuf event-idx\n"
-"                       indirect in-order status log csum guest-csum tso\n"
-"                       protocol-features rarp reply-ack backend-req\n"
-"                       config reset-device mem-slots device-status\n"
+"                       indirect in-order packed status log csum\n"
+"                       guest-csum tso protocol-features rarp reply-ack\n"
+"                       backend-req config reset-device mem-slots\n"
+"                       device-status\n"
 "  --socket-path=PATH   same as --port vhost0=vhost:PATH\n"
 "  --fd=N               serve the connected vhost-user socket N as vhost0\n"
 "  --print-capabilities print the back-end capabilities (JSON) and exit\n"

@@ -23,7 +23,9 @@ struct vu_vring {
 	uint32_t num;                  /* ring size; 0 = not set */
 	struct vu_vring_addr addr;     /* as sent by the front-end */
 	bool addr_set;
-	uint32_t base;                 /* split: next avail index to process */
+	uint32_t base;                 /* split: next avail index to process;
+					* packed: avail idx | wrap << 15 |
+					* used idx << 16 | wrap << 31 */
 	int kick_fd, call_fd, err_fd;  /* -1 = none */
 	bool kick_set;                 /* SET_VRING_KICK seen (fd or polling) */
 	bool started;                  /* spec "started": kick set, not stopped */
@@ -31,7 +33,9 @@ struct vu_vring {
 	bool broken;                   /* hostile ring: log once, stop it */
 	/* Translations of addr through the memory table (NULL if invalid). */
 	void *desc, *avail, *used;
-	uint64_t used_gpa;             /* for dirty logging of the used ring */
+	uint64_t used_gpa;             /* for dirty logging of the used ring
+					* (packed: of the device area) */
+	uint64_t desc_gpa;             /* packed: the descriptor ring's */
 };
 
 struct vu_dev;

@@ -15,6 +15,13 @@
 #define DESC_SIZE 16u
 #define AVAIL_SIZE(n) (6u + 2u * (uint64_t)(n))  /* incl. used_event */
 #define USED_SIZE(n) (6u + 8u * (uint64_t)(n))   /* incl. avail_event */
+/* virtio 1.x 2.8 (packed virtqueues): the driver and device areas. */
+#define EVENT_SIZE 4u
+
+static bool packed(const struct vu_dev *d)
+{
+	return d->features & BIT_ULL(VIRTIO_F_RING_PACKED);
+}
 
 void vu_vring_reset(struct vu_vring *vr)
 {
@@ -45,16 +52,22 @@ static int vring_translate(struct vu_dev *d, uint32_t i)
 	if (!vr->addr_set || vr->num == 0)
 		return 0; /* not complete yet: translated when it is */
 	const struct gmem *t = d->mem.table;
+	bool pk = packed(d);
+	/* Packed: avail_user_addr is the driver area, used_user_addr the
+	 * device area. */
 	void *desc = gmem_uva_to_hva(t, a->desc_user_addr,
 				     DESC_SIZE * (uint64_t)vr->num);
 	void *avail = gmem_uva_to_hva(t, a->avail_user_addr,
-				      AVAIL_SIZE(vr->num));
-	void *used = gmem_uva_to_hva(t, a->used_user_addr, USED_SIZE(vr->num));
+				      pk ? EVENT_SIZE : AVAIL_SIZE(vr->num));
+	void *used = gmem_uva_to_hva(t, a->used_user_addr,
+				     pk ? EVENT_SIZE : USED_SIZE(vr->num));
 	if (!desc || !avail || !used) {
 		LOG_ERR(TAG, "%s: ring %u (size %u): %s at 0x%" PRIx64
 			" is outside guest memory", d->name, i, vr->num,
-			!desc ? "descriptor table" : !avail ? "avail ring" :
-			"used ring", !desc ? a->desc_user_addr :
+			!desc ? (pk ? "descriptor ring" : "descriptor table") :
+			!avail ? (pk ? "driver area" : "avail ring") :
+			pk ? "device area" : "used ring",
+			!desc ? a->desc_user_addr :
 			!avail ? a->avail_user_addr : a->used_user_addr);
 		return -EFAULT;
 	}
@@ -63,6 +76,7 @@ static int vring_translate(struct vu_dev *d, uint32_t i)
 	vr->used = used;
 	vr->used_gpa = (a->flags & BIT_ULL(VHOST_VRING_F_LOG)) ?
 		       a->log_guest_addr : gmem_uva_to_gpa(t, a->used_user_addr);
+	vr->desc_gpa = gmem_uva_to_gpa(t, a->desc_user_addr);
 	return 0;
 }
 
@@ -88,8 +102,15 @@ int vu_h_set_vring_num(struct vu_dev *d, const struct vu_msg *m, int *fds,
 	(void)fds; (void)nfds; (void)reply;
 	if (d->vr[i].started)
 		return refuse_started(d, "SET_VRING_NUM", i);
-	/* virtio 1.x 2.7: queue size is a power of 2, at most 32768. */
-	if (!is_pow2_u32(num) || num > VU_VRING_MAX_SIZE) {
+	/* virtio 1.x 2.7: queue size is a power of 2, at most 32768.
+	 * Packed (2.8): "Packed virtqueues support up to 2^15 entries each"
+	 * and "The Queue Size value does not have to be a power of 2". */
+	if (packed(d) && (num == 0 || num > VU_VRING_MAX_SIZE)) {
+		LOG_ERR(TAG, "%s: SET_VRING_NUM ring %u size %u: must be in "
+			"1..%u", d->name, i, num, VU_VRING_MAX_SIZE);
+		return -EINVAL;
+	}
+	if (!packed(d) && (!is_pow2_u32(num) || num > VU_VRING_MAX_SIZE)) {
 		LOG_ERR(TAG, "%s: SET_VRING_NUM ring %u size %u: must be a power "
 			"of two in 1..%u", d->name, i, num, VU_VRING_MAX_SIZE);
 		return -EINVAL;
@@ -115,7 +136,9 @@ int vu_h_set_vring_addr(struct vu_dev *d, const struct vu_msg *m, int *fds,
 			d->name, i, a->flags);
 		return -EINVAL;
 	}
-	if ((a->desc_user_addr & 15) || (a->avail_user_addr & 1) ||
+	/* Packed (2.8): driver and device areas are 4-byte aligned. */
+	if ((a->desc_user_addr & 15) ||
+	    (a->avail_user_addr & (packed(d) ? 3 : 1)) ||
 	    (a->used_user_addr & 3)) {
 		LOG_ERR(TAG, "%s: SET_VRING_ADDR ring %u: misaligned desc 0x%"
 			PRIx64 "/16 avail 0x%" PRIx64 "/2 used 0x%" PRIx64 "/4",
@@ -136,6 +159,35 @@ int vu_h_set_vring_addr(struct vu_dev *d, const struct vu_msg *m, int *fds,
 	return 0;
 }
 
+/*
+ * vhost-user "Vring descriptor indices for packed virtqueues": bits 0-14
+ * the next avail position, bit 15 the driver (avail) wrap counter, bits
+ * 16-30 the next used position, bit 31 the device (used) wrap counter.
+ * DPDK's virtio-user sends only the lower half for a fresh ring (0x8000)
+ * and DPDK's back-end ignores the upper half ("Set used index to same
+ * value as available one, as their values should be the same since ring
+ * processing was stopped at get time"); QEMU sends both.  So an upper half
+ * of 0 means "used = avail" (vhostd never keeps buffers in flight across a
+ * stop, so the two are equal whenever it reports them), any other value
+ * is taken as sent.  Positions must be inside the ring when its size is
+ * known (vq_build checks again when the ring starts).
+ */
+static int set_packed_base(struct vu_dev *d, uint32_t i, uint32_t num)
+{
+	uint32_t n = d->vr[i].num;
+
+	if ((num >> 16) == 0)
+		num |= num << 16;
+	if (n && ((num & 0x7fff) >= n || ((num >> 16) & 0x7fff) >= n)) {
+		LOG_ERR(TAG, "%s: SET_VRING_BASE ring %u: packed base 0x%x has "
+			"a position outside the ring (size %u)", d->name, i,
+			num, n);
+		return -EINVAL;
+	}
+	d->vr[i].base = num;
+	return 0;
+}
+
 int vu_h_set_vring_base(struct vu_dev *d, const struct vu_msg *m, int *fds,
 			int nfds, struct vu_msg *reply)
 {
@@ -144,6 +196,8 @@ int vu_h_set_vring_base(struct vu_dev *d, const struct vu_msg *m, int *fds,
 	(void)fds; (void)nfds; (void)reply;
 	if (d->vr[i].started)
 		return refuse_started(d, "SET_VRING_BASE", i);
+	if (packed(d))
+		return set_packed_base(d, i, num);
 	if (num > 0xffff) { /* split ring: a 16-bit avail index */
 		LOG_ERR(TAG, "%s: SET_VRING_BASE ring %u: base %u is not a "
 			"16-bit index", d->name, i, num);

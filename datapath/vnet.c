@@ -109,7 +109,7 @@ static void place_copy(struct vnet_path *p, const struct vq_chain *tx,
 			pre_off += put;
 		}
 		put += copy_out(dq, &d, &s, NULL, room - put);
-		vq_split_used(dq, rx[i].head, put);
+		vq_used(dq, &rx[i], put);
 		left -= put;
 	}
 }
@@ -119,8 +119,8 @@ static void place_copy(struct vnet_path *p, const struct vq_chain *tx,
 static int place(struct vnet_path *p, const struct vq_chain *tx,
 		 struct vnet_pkt *pk)
 {
-	int n = vq_split_reserve(p->dst, pk->plen + pk->body_len, p->rx,
-				 VNET_MAX_RX_CHAINS);
+	int n = vq_reserve(p->dst, pk->plen + pk->body_len, p->rx,
+			   VNET_MAX_RX_CHAINS);
 
 	if (n <= 0)
 		return 1 + (n < 0 ? VNET_DROP_RX_BROKEN : VNET_DROP_NO_RX_BUF);
@@ -196,8 +196,8 @@ static inline int batch_reserve(struct vnet_path *p, struct batch *b,
 				const struct vq_chain *tx, uint32_t len)
 {
 	struct vq_chain *rx = p->rx + b->at;
-	int k = vq_split_reserve(p->dst, p->dst_hdr_len + len, rx,
-				 VNET_MAX_RX_CHAINS);
+	int k = vq_reserve(p->dst, p->dst_hdr_len + len, rx,
+			   VNET_MAX_RX_CHAINS);
 
 	if (k <= 0)
 		return 1 + (k < 0 ? VNET_DROP_RX_BROKEN : VNET_DROP_NO_RX_BUF);
@@ -364,7 +364,7 @@ static void announce(struct vnet_path *p)
 		return;
 	STAT_INC(p->stats.packets);
 	STAT_ADD(p->stats.bytes, a->len);
-	vq_split_flush(p->dst);
+	vq_flush(p->dst);
 	p->announce = NULL;
 }
 
@@ -375,24 +375,24 @@ uint32_t vnet_path_poll(void *ctx)
 
 	if (unlikely(p->announce != NULL))
 		announce(p);
-	uint16_t n = vq_split_dequeue(p->src, p->tx, VNET_BURST);
+	uint16_t n = vq_dequeue(p->src, p->tx, VNET_BURST);
 	uint32_t moved = 0;
 
 	if (n == 0)
 		return 0;
 	if (p->dst)
-		vq_split_prefetch(p->dst, n);
+		vq_prefetch(p->dst, n);
 	for (uint16_t i = 0; i < n; i++)
 		moved += forward(p, &b, &p->tx[i]);
 	if (b.n)
 		moved += batch_commit(p, &b);
 	/* The sender's buffers go back only now: every copy is done. */
 	for (uint16_t i = 0; i < n; i++)
-		vq_split_used(p->src, p->tx[i].head, 0);
+		vq_used(p->src, &p->tx[i], 0);
 	STAT_ADD(p->stats.packets, moved);
-	vq_split_flush(p->src);
+	vq_flush(p->src);
 	if (p->dst && moved)
-		vq_split_flush(p->dst);
+		vq_flush(p->dst);
 	return n;
 }
 
@@ -450,27 +450,27 @@ int vnet_source_init(struct vnet_source *s, uint32_t len, uint32_t hdr_len)
 uint32_t vnet_source_poll(void *ctx)
 {
 	struct vnet_path *p = ctx;
-	uint16_t n = p->src ? vq_split_dequeue(p->src, p->tx, VNET_BURST) : 0;
+	uint16_t n = p->src ? vq_dequeue(p->src, p->tx, VNET_BURST) : 0;
 	uint32_t moved = 0;
 
 	if (n) {
 		for (uint16_t i = 0; i < n; i++)
-			vq_split_used(p->src, p->tx[i].head, 0);
+			vq_used(p->src, &p->tx[i], 0);
 		STAT_ADD(p->stats.drops[VNET_DROP_NO_PEER], n);
-		vq_split_flush(p->src);
+		vq_flush(p->src);
 	}
 	if (!p->dst || p->dst->broken)
 		return n;
 	/* A full ring is not a drop here: the source simply waits. */
 	struct batch b = {.n = 0, .at = 0};
 	const struct vnet_source *src = p->source;
-	vq_split_prefetch(p->dst, VNET_BURST);
+	vq_prefetch(p->dst, VNET_BURST);
 	while (!batch_full(&b) && !batch_reserve(p, &b, &src->chain, src->len))
 		;
 	moved = batch_commit(p, &b);
 	if (moved) {
 		STAT_ADD(p->stats.packets, moved);
-		vq_split_flush(p->dst);
+		vq_flush(p->dst);
 	}
 	return n + moved;
 }

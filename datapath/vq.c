@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vq.c: what every virtqueue format shares: set-up from the control plane's
- * configuration, the error reasons' texts, and marking a queue broken.
- * The split ring operations are in vq_split.c.
+ * configuration, the error reasons' texts, marking a queue broken, and
+ * the slow paths both formats use.  The split ring operations are in
+ * vq_split.c, the packed ones in vq_packed.c.
  */
-#include "vq.h"
+#include "vq_priv.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -53,6 +54,28 @@ static void vq_init_used_flags(struct vq *vq, uint16_t last_avail)
 	}
 }
 
+/*
+ * Packed ring (Driver and Device Event Suppression): the device area is write-only for the device.
+ * vhostd polls, so it asks for no available buffer notification at all:
+ * RING_EVENT_FLAGS_DISABLE, valid with or without EVENT_IDX, written once.
+ */
+static void vq_init_packed(struct vq *vq, const struct vq_cfg *cfg)
+{
+	vq->last_avail = cfg->last_avail;
+	vq->avail_wrap = cfg->avail_wrap;
+	vq->used_idx = cfg->used_idx;
+	vq->used_wrap = cfg->used_wrap;
+	vq->signalled_used = vq->used_idx;
+	vq->signalled_wrap = vq->used_wrap;
+	vq->desc_gpa = cfg->desc_gpa;
+	__atomic_store_n(&vq->device->off_wrap, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&vq->device->flags,
+			 (uint16_t)VRING_PACKED_EVENT_DISABLE, __ATOMIC_RELAXED);
+	if (vq->log != NULL && vq->log_used)
+		vq_log_write(vq, vq->used_gpa,
+			     sizeof(struct vring_packed_event));
+}
+
 void vq_init(struct vq *vq, const struct vq_cfg *cfg)
 {
 	memset(vq, 0, sizeof(*vq));
@@ -66,12 +89,6 @@ void vq_init(struct vq *vq, const struct vq_cfg *cfg)
 	vq->indirect = cfg->indirect;
 	vq->mrg_rxbuf = cfg->mrg_rxbuf;
 	vq->tx = cfg->tx;
-	vq->last_avail = cfg->last_avail;
-	vq->avail_seen = cfg->last_avail;
-	/* The used index lives in guest memory: after a reconnect or a
-	 * migration it is where the previous device left it. */
-	vq->used_idx = __atomic_load_n(&cfg->used->idx, __ATOMIC_ACQUIRE);
-	vq->signalled_used = vq->used_idx;
 	vq->log = cfg->log;
 	vq->used_gpa = cfg->used_gpa;
 	vq->log_used = cfg->log_used;
@@ -79,6 +96,17 @@ void vq_init(struct vq *vq, const struct vq_cfg *cfg)
 	vq->err_fd = cfg->err_fd;
 	vq->index = cfg->index;
 	vq->dev_name = cfg->dev_name;
+	if (cfg->packed) {
+		vq->packed = true;
+		vq_init_packed(vq, cfg);
+		return;
+	}
+	vq->last_avail = cfg->last_avail;
+	vq->avail_seen = cfg->last_avail;
+	/* The used index lives in guest memory: after a reconnect or a
+	 * migration it is where the previous device left it. */
+	vq->used_idx = __atomic_load_n(&cfg->used->idx, __ATOMIC_ACQUIRE);
+	vq->signalled_used = vq->used_idx;
 	vq_init_used_flags(vq, cfg->last_avail);
 }
 
@@ -102,4 +130,46 @@ void vq_set_broken(struct vq *vq, enum vq_error e, uint64_t value)
 		ssize_t r = write(vq->err_fd, &one, sizeof(one));
 		(void)r; /* eventfd: only fails when the counter would overflow */
 	}
+}
+
+bool vq_read_gpa(struct vq *vq, uint64_t gpa, void *dst, uint32_t len)
+{
+	uint8_t *d = dst;
+
+	while (len != 0) {
+		uint64_t contig;
+		const uint8_t *p = gmem_gpa_contig(vq->mem, gpa, len, &contig,
+						   &vq->mem_hint);
+		if (p == NULL)
+			return false;
+		memcpy(d, p, contig);
+		d += contig;
+		gpa += contig;
+		len -= (uint32_t)contig;
+	}
+	return true;
+}
+
+bool vq_range_is_guest(struct vq *vq, uint64_t gpa, uint64_t len)
+{
+	while (len != 0) {
+		uint64_t contig;
+		if (gmem_gpa_contig(vq->mem, gpa, len, &contig,
+				    &vq->mem_hint) == NULL)
+			return false;
+		gpa += contig;
+		len -= contig;
+	}
+	return true;
+}
+
+void vq_notify(struct vq *vq)
+{
+	uint64_t one = 1;
+
+	if (vq->call_fd < 0)
+		return;
+	ssize_t r = write(vq->call_fd, &one, sizeof(one));
+	(void)r;   /* eventfd: only fails when the counter would overflow */
+	STAT_INC(vq->stats.notifications);
 }

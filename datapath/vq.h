@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vq.h: one virtqueue as the datapath sees it (device side), and the
- * split-ring operations on it.  Knows nothing of Ethernet: datapath/vnet
- * builds the net logic on top.
+ * vq.h: one virtqueue as the datapath sees it (device side), in either
+ * format: split (vq_split.c) or packed (vq_packed.c, VIRTIO_F_RING_PACKED).
+ * The net logic (datapath/vnet) calls the format-neutral vq_dequeue(),
+ * vq_reserve(), vq_used(), vq_flush()... below, which branch on
+ * vq->packed.  Knows nothing of Ethernet.
  *
  * Ownership: a struct vq is read and written by exactly one worker thread
  * (the control plane builds it while the datapath of its device is paused).
@@ -50,7 +52,9 @@
 	X(WRITE_ORDER, "readable descriptor after a writable one")          \
 	X(WRONG_DIR, "buffer of the wrong direction for this queue")        \
 	X(SHORT_HDR, "chain shorter than the virtio-net header")            \
-	X(TOO_MANY_SEGS, "chain has more segments than vhostd takes")
+	X(TOO_MANY_SEGS, "chain has more segments than vhostd takes")      \
+	X(CHAIN_AVAIL, "descriptor of a chain not available (packed)")      \
+	X(INDIRECT_CHAINED, "indirect descriptor inside a chain (packed)")
 
 enum vq_error {
 #define VQ_X_ENUM(name, text) VQ_ERR_##name,
@@ -69,9 +73,10 @@ struct vq_seg {
 
 /* One descriptor chain, read once and translated. */
 struct vq_chain {
-	uint16_t head;   /* id for the used ring */
+	uint16_t head;   /* id for the used ring (packed: the buffer id) */
 	uint16_t nseg;
 	uint32_t len;    /* sum of seg[].len */
+	uint16_t ndesc;  /* packed: ring descriptors the chain took */
 	struct vq_seg seg[VQ_MAX_SEGS];
 };
 
@@ -86,39 +91,60 @@ struct vq_stats {
 struct vq_cfg {
 	uint32_t index;            /* ring index in the device, for logs */
 	const char *dev_name;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint16_t size;             /* power of two */
-	uint16_t last_avail;       /* SET_VRING_BASE */
+	bool packed;               /* VIRTIO_F_RING_PACKED */
+	/* Split: desc, avail, used.  Packed: pdesc (desc ring), driver
+	 * (driver event suppression area), device (device area). */
+	union { struct vring_desc *desc; struct vring_packed_desc *pdesc; };
+	union { struct vring_avail *avail; struct vring_packed_event *driver; };
+	union { struct vring_used *used; struct vring_packed_event *device; };
+	uint16_t size;             /* split: power of two; packed: 1..32768 */
+	uint16_t last_avail;       /* SET_VRING_BASE (packed: a position) */
+	/* Packed only: the rest of SET_VRING_BASE (split reads used->idx). */
+	bool avail_wrap, used_wrap;
+	uint16_t used_idx;
+	uint64_t desc_gpa;         /* packed: desc ring gpa, when logging */
 	bool event_idx, indirect, mrg_rxbuf;
 	bool tx;                   /* guest TX (readable) vs RX (writable) */
 	const struct gmem *mem;
 	const struct dirty_log *log; /* NULL: no logging (LOG_ALL off) */
-	uint64_t used_gpa;         /* used ring gpa, when logging it */
+	uint64_t used_gpa;         /* used ring (packed: device area) gpa */
 	bool log_used;
 	int call_fd, err_fd;       /* -1: none */
 };
 
+/* A used buffer waiting for a packed flush. */
+struct vq_packed_used {
+	uint16_t id;
+	uint16_t ndesc;
+	uint32_t len;
+};
+
 struct vq {
 	/* Hot, read-mostly. */
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
+	union { struct vring_desc *desc; struct vring_packed_desc *pdesc; };
+	union { struct vring_avail *avail; struct vring_packed_event *driver; };
+	union { struct vring_used *used; struct vring_packed_event *device; };
 	const struct gmem *mem;
-	uint16_t size, mask;
-	bool event_idx, indirect, mrg_rxbuf, tx, broken;
-	/* Hot, written by the worker. */
+	uint16_t size, mask;       /* mask: split only */
+	bool event_idx, indirect, mrg_rxbuf, tx, broken, packed;
+	/* Hot, written by the worker.  Packed: last_avail, used_idx and
+	 * signalled_used are ring positions (0..size-1), each with its wrap
+	 * counter. */
 	uint16_t last_avail;       /* next avail entry to take */
-	uint16_t avail_seen;       /* avail->idx when last read */
+	uint16_t avail_seen;       /* avail->idx when last read (split) */
 	uint16_t used_idx;         /* next used entry (shadow of used->idx) */
 	uint16_t signalled_used;   /* used idx at the last flush (EVENT_IDX) */
+	bool avail_wrap, used_wrap, signalled_wrap;   /* packed */
 	uint16_t nshadow;
 	uint32_t mem_hint;
-	struct vring_used_elem shadow[VQ_BURST_MAX];
+	union {
+		struct vring_used_elem shadow[VQ_BURST_MAX];
+		struct vq_packed_used pshadow[VQ_BURST_MAX];
+	};
 	/* Cold. */
 	const struct dirty_log *log;
 	uint64_t used_gpa;
+	uint64_t desc_gpa;         /* packed */
 	bool log_used;
 	int call_fd, err_fd;
 	uint32_t index;
@@ -168,6 +194,84 @@ void vq_split_used(struct vq *vq, uint16_t head, uint32_t len);
  * At most one notification per call.
  */
 void vq_split_flush(struct vq *vq);
+
+/*
+ * The packed ring (vq_packed.c): same contracts as the split calls above,
+ * with these differences.  Chains carry their buffer id in head and the
+ * ring descriptors they took in ndesc; used() takes the chain (the used
+ * descriptor goes where the chain began, and the ring position moves by
+ * ndesc); unreserve() takes the chains it gives back (their ndesc).
+ */
+uint16_t vq_packed_dequeue(struct vq *vq, struct vq_chain *chains, uint16_t n);
+int vq_packed_reserve(struct vq *vq, uint32_t len, struct vq_chain *chains,
+		      uint16_t max);
+void vq_packed_prefetch(struct vq *vq, uint16_t n);
+void vq_packed_unreserve(struct vq *vq, const struct vq_chain *chains,
+			 uint16_t n);
+void vq_packed_used(struct vq *vq, const struct vq_chain *c, uint32_t len);
+void vq_packed_flush(struct vq *vq);
+
+/* SET/GET_VRING_BASE of a packed ring (vhost-user): bits 0-14 the next
+ * avail position, bit 15 the avail wrap counter, bits 16-30 the next used
+ * position, bit 31 the used wrap counter. */
+static inline uint32_t vq_packed_base(const struct vq *vq)
+{
+	return (uint32_t)vq->last_avail |
+	       ((uint32_t)vq->avail_wrap << VRING_PACKED_WRAP_SHIFT) |
+	       ((uint32_t)vq->used_idx << 16) |
+	       ((uint32_t)vq->used_wrap << (16 + VRING_PACKED_WRAP_SHIFT));
+}
+
+/* ---- format-neutral calls: what datapath/vnet uses ------------------ */
+
+static inline uint16_t vq_dequeue(struct vq *vq, struct vq_chain *chains,
+				  uint16_t n)
+{
+	return vq->packed ? vq_packed_dequeue(vq, chains, n) :
+			    vq_split_dequeue(vq, chains, n);
+}
+
+static inline int vq_reserve(struct vq *vq, uint32_t len,
+			     struct vq_chain *chains, uint16_t max)
+{
+	return vq->packed ? vq_packed_reserve(vq, len, chains, max) :
+			    vq_split_reserve(vq, len, chains, max);
+}
+
+static inline void vq_prefetch(struct vq *vq, uint16_t n)
+{
+	if (vq->packed)
+		vq_packed_prefetch(vq, n);
+	else
+		vq_split_prefetch(vq, n);
+}
+
+/* Give back the last n chains taken (chains: those n, in order). */
+static inline void vq_unreserve(struct vq *vq, const struct vq_chain *chains,
+				uint16_t n)
+{
+	if (vq->packed)
+		vq_packed_unreserve(vq, chains, n);
+	else
+		vq_split_unreserve(vq, n);
+}
+
+static inline void vq_used(struct vq *vq, const struct vq_chain *c,
+			   uint32_t len)
+{
+	if (vq->packed)
+		vq_packed_used(vq, c, len);
+	else
+		vq_split_used(vq, c->head, len);
+}
+
+static inline void vq_flush(struct vq *vq)
+{
+	if (vq->packed)
+		vq_packed_flush(vq);
+	else
+		vq_split_flush(vq);
+}
 
 /* Copy len bytes at byte offset off of chain c into buf; returns the bytes
  * copied (fewer when the chain ends first). */

@@ -51,16 +51,9 @@
  *  - A broken queue is never read or written again: dequeue() returns 0,
  *    reserve() -1, used() and flush() drop their entries.
  */
-#include "vq.h"
+#include "vq_priv.h"
 
 #include <string.h>
-#include <unistd.h>
-
-#define VQ_DESC_BYTES ((uint32_t)sizeof(struct vring_desc))   /* 16 */
-#define VQ_NET_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr)) /* 12 */
-
-_Static_assert(sizeof(struct vring_desc) == 16, "virtio 2.7.5: 16 bytes");
-_Static_assert(sizeof(struct virtio_net_hdr) == 12, "virtio 5.1.6, VERSION_1");
 
 /* Where the descriptors of the walk come from. */
 struct vq_walk {
@@ -69,18 +62,6 @@ struct vq_walk {
 	uint32_t n;           /* entries: next below it, chain no longer */
 	bool indirect;
 };
-
-/* What the walk has summed so far. */
-struct vq_sum {
-	uint64_t total;       /* bytes */
-	uint32_t nsegs;       /* segments needed, may exceed VQ_MAX_SEGS */
-};
-
-static inline bool vq_fail(struct vq *vq, enum vq_error e, uint64_t value)
-{
-	vq_set_broken(vq, e, value);
-	return false;
-}
 
 static inline uint16_t vq_avail_head(const struct vq *vq, uint16_t pos)
 {
@@ -102,25 +83,6 @@ static inline bool vq_avail_count(struct vq *vq, uint16_t *count)
 	return true;
 }
 
-/* Copy len bytes of guest memory at gpa, across regions (slow path). */
-static bool vq_read_gpa(struct vq *vq, uint64_t gpa, void *dst, uint32_t len)
-{
-	uint8_t *d = dst;
-
-	while (len != 0) {
-		uint64_t contig;
-		const uint8_t *p = gmem_gpa_contig(vq->mem, gpa, len, &contig,
-						   &vq->mem_hint);
-		if (p == NULL)
-			return false;
-		memcpy(d, p, contig);
-		d += contig;
-		gpa += contig;
-		len -= (uint32_t)contig;
-	}
-	return true;
-}
-
 /* Descriptor i of the walk's table, read once into *d. */
 static inline bool vq_read_desc(struct vq *vq, const struct vq_walk *w,
 				uint32_t i, struct vring_desc *d)
@@ -135,20 +97,6 @@ static inline bool vq_read_desc(struct vq *vq, const struct vq_walk *w,
 	/* The guest may rewrite the descriptor now: from here on only the
 	 * copy is used, and the compiler may not re-load it from the ring. */
 	__asm__ volatile("" ::: "memory");
-	return true;
-}
-
-/* Is every byte of [gpa, gpa + len) guest memory?  len > 0, no wrap. */
-static bool vq_range_is_guest(struct vq *vq, uint64_t gpa, uint64_t len)
-{
-	while (len != 0) {
-		uint64_t contig;
-		if (gmem_gpa_contig(vq->mem, gpa, len, &contig,
-				    &vq->mem_hint) == NULL)
-			return false;
-		gpa += contig;
-		len -= contig;
-	}
 	return true;
 }
 
@@ -178,66 +126,6 @@ static bool vq_enter_indirect(struct vq *vq, struct vq_walk *w,
 	return true;
 }
 
-/* Translate [gpa, gpa + len) into segments (more than one when the
- * buffer straddles regions). */
-static inline bool vq_add_buf(struct vq *vq, struct vq_chain *c,
-			      struct vq_sum *s, uint64_t gpa, uint32_t len)
-{
-	if (unlikely(gpa + (len - 1) < gpa))
-		return vq_fail(vq, VQ_ERR_ADDR, gpa);
-	do {
-		uint64_t contig;
-		uint8_t *p = gmem_gpa_contig(vq->mem, gpa, len, &contig,
-					     &vq->mem_hint);
-		if (unlikely(p == NULL))
-			return vq_fail(vq, VQ_ERR_ADDR, gpa);
-		if (likely(s->nsegs < VQ_MAX_SEGS))
-			c->seg[s->nsegs] = (struct vq_seg){
-				.p = p, .gpa = gpa, .len = (uint32_t)contig};
-		s->nsegs++;
-		gpa += contig;
-		len -= (uint32_t)contig;
-	} while (len != 0);
-	return true;
-}
-
-/* One buffer descriptor (not INDIRECT) at index idx joins the chain. */
-static inline bool vq_take_desc(struct vq *vq, struct vq_chain *c,
-				struct vq_sum *s, const struct vring_desc *d,
-				uint32_t idx)
-{
-	if (vq->tx) {
-		if (unlikely(d->flags & VRING_DESC_F_WRITE))
-			return vq_fail(vq, VQ_ERR_WRONG_DIR, d->flags);
-	} else if (unlikely(!(d->flags & VRING_DESC_F_WRITE))) {
-		/* Every RX buffer taken so far was writable. */
-		if (s->nsegs != 0)
-			return vq_fail(vq, VQ_ERR_WRITE_ORDER, idx);
-		return vq_fail(vq, VQ_ERR_WRONG_DIR, d->flags);
-	}
-	if (unlikely(d->len == 0))
-		return vq_fail(vq, VQ_ERR_ZERO_LEN, idx);
-	s->total += d->len;
-	if (unlikely(s->total > UINT32_MAX))
-		return vq_fail(vq, VQ_ERR_LEN_OVERFLOW, s->total);
-	return vq_add_buf(vq, c, s, d->addr, d->len);
-}
-
-static inline bool vq_finish_chain(struct vq *vq, struct vq_chain *c,
-				   const struct vq_sum *s)
-{
-	if (unlikely(s->nsegs > VQ_MAX_SEGS))
-		return vq_fail(vq, VQ_ERR_TOO_MANY_SEGS, s->nsegs);
-	c->nseg = (uint16_t)s->nsegs;
-	c->len = (uint32_t)s->total;
-	if (vq->tx) {
-		if (unlikely(c->len < VQ_NET_HDR_LEN))
-			return vq_fail(vq, VQ_ERR_SHORT_HDR, c->len);
-		__builtin_prefetch(c->seg[0].p);   /* the caller reads it */
-	}
-	return true;
-}
-
 /* Read, validate and translate the chain at head into c.  false: the
  * queue is broken (c is then garbage and not handed out). */
 static bool vq_take_chain(struct vq *vq, uint16_t head, struct vq_chain *c)
@@ -262,7 +150,8 @@ static bool vq_take_chain(struct vq *vq, uint16_t head, struct vq_chain *c)
 			walked = 0;
 			continue;
 		}
-		if (unlikely(!vq_take_desc(vq, c, &s, &d, idx)))
+		if (unlikely(!vq_take_buf(vq, c, &s, d.addr, d.len, d.flags,
+					  idx)))
 			return false;
 		if (!(d.flags & VRING_DESC_F_NEXT))
 			break;
@@ -384,17 +273,6 @@ static inline bool vq_need_notify(struct vq *vq, uint16_t new_idx)
 	}
 	return !(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) &
 		 VRING_AVAIL_F_NO_INTERRUPT);
-}
-
-static void vq_notify(struct vq *vq)
-{
-	uint64_t one = 1;
-
-	if (vq->call_fd < 0)
-		return;
-	ssize_t r = write(vq->call_fd, &one, sizeof(one));
-	(void)r;   /* eventfd: only fails when the counter would overflow */
-	STAT_INC(vq->stats.notifications);
 }
 
 void vq_split_flush(struct vq *vq)

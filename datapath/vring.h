@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vring.h: split virtqueue layout (virtio 1.x 2.7), shared by the device
- * side (datapath/vq_split.c) and the driver side (the front-end library).
+ * vring.h: split (virtio 1.x 2.7) and packed (2.8) virtqueue layouts,
+ * shared by the device side (datapath/vq_split.c, datapath/vq_packed.c) and
+ * the driver side (the front-end library).
  * All fields are little endian; vhostd runs on little-endian hosts only
  * (x86_64, arm64), and VERSION_1 is little endian.
  */
@@ -58,6 +59,30 @@ static inline int vring_need_event(uint16_t event_idx, uint16_t new_idx,
 	return (uint16_t)(new_idx - event_idx - 1) <
 	       (uint16_t)(new_idx - old_idx);
 }
+
+/* Packed virtqueue (virtio 1.x 2.8): one ring of 16-byte descriptors that
+ * the driver makes available and the device overwrites with used ones. */
+#define VRING_PACKED_DESC_F_AVAIL (1u << 7)
+#define VRING_PACKED_DESC_F_USED  (1u << 15)
+
+struct vring_packed_desc {
+	uint64_t addr;   /* guest-physical; unused in a used descriptor */
+	uint32_t len;    /* used: bytes written */
+	uint16_t id;     /* buffer id, in the last descriptor of a chain */
+	uint16_t flags;
+};
+
+/* 2.8.10 / 2.8.14: the driver area and the device area. */
+struct vring_packed_event {
+	uint16_t off_wrap;   /* bits 0-14 offset, bit 15 wrap counter */
+	uint16_t flags;
+};
+
+#define VRING_PACKED_EVENT_ENABLE  0u
+#define VRING_PACKED_EVENT_DISABLE 1u
+#define VRING_PACKED_EVENT_DESC    2u   /* EVENT_IDX only */
+#define VRING_PACKED_EVENT_MASK    3u
+#define VRING_PACKED_WRAP_SHIFT    15
 
 /* Virtio-net header (virtio 1.x 5.1.6), 12 bytes with VERSION_1. */
 struct virtio_net_hdr {

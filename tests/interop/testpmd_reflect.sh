@@ -4,7 +4,8 @@
 #
 #   vhostd --port v=vhost:SOCK --reflect v --cores W    (worker on CPU W)
 #   dpdk-testpmd --lcores 0@T,1@T -i --vdev \
-#       net_virtio_user0,path=SOCK,queues=1,mrg_rxbuf=MRG,in_order=IO
+#       net_virtio_user0,path=SOCK,queues=1,mrg_rxbuf=MRG,in_order=IO,
+#       packed_vq=PACKED
 #       (both on CPU T)
 #
 # testpmd is driven interactively: "set fwd io", "start tx_first 8" (8
@@ -34,15 +35,19 @@
 # testpmd then takes its in-order paths, which look up each used buffer by
 # its ring position, not its id.
 #
-# One session, with a fresh vhostd and testpmd, per MRG:IO pair.
+# With packed_vq=1 vhostd must have negotiated VIRTIO_F_RING_PACKED (bit
+# 34): the rings are packed virtqueues (datapath/vq_packed.c).
 #
-# Usage: testpmd_reflect.sh VHOSTD [MRG:IO...]
-#        (MRG, IO 0 or 1; default: 0:0 1:0 0:1 1:1)
+# One session, with a fresh vhostd and testpmd, per MRG:IO[:PACKED].
+#
+# Usage: testpmd_reflect.sh VHOSTD [MRG:IO[:PACKED]...]
+#        (each 0 or 1, PACKED 0 when left out;
+#        default: 0:0 1:0 0:1 1:1 0:0:1 1:0:1 1:1:1)
 # Exit 0 pass, 1 fail, 77 skip (no dpdk-testpmd).
 set -u
 VHOSTD=$1
 shift
-[ $# -gt 0 ] || set -- 0:0 1:0 0:1 1:1
+[ $# -gt 0 ] || set -- 0:0 1:0 0:1 1:1 0:0:1 1:0:1 1:1:1
 . "$(dirname "$0")/lib.sh"
 need_testpmd
 # lib.sh's fail(), with the reason repeated after the logs: meson's error
@@ -82,8 +87,12 @@ stat() {
 }
 
 session() {
-	local mrg=${1%:*} io=${1#*:} tag=mrg${1%:*}io${1#*:}
-	local sock=$WORK/$tag.sock name="mrg_rxbuf=${1%:*} in_order=${1#*:}"
+	local mrg io pk
+	IFS=: read -r mrg io pk <<<"$1"
+	pk=${pk:-0}
+	local tag=mrg${mrg}io${io}pk$pk
+	local sock=$WORK/$tag.sock
+	local name="mrg_rxbuf=$mrg in_order=$io packed_vq=$pk"
 	VLOG=$WORK/vhostd-$tag.log TLOG=$WORK/testpmd-$tag.log
 
 	"$VHOSTD" --port "v=vhost:$sock" --reflect v --cores "$WK_CPU" \
@@ -92,7 +101,8 @@ session() {
 	PIDS+=("$VPID")
 	wait_for "$VLOG" "listening on" 5 || fail "vhostd did not listen"
 	testpmd_start "testpmd-$tag" "0@$TP_CPU,1@$TP_CPU" \
-		"path=$sock,queues=1,mrg_rxbuf=$mrg,in_order=$io" --rxq=1 --txq=1
+		"path=$sock,queues=1,mrg_rxbuf=$mrg,in_order=$io,packed_vq=$pk" \
+		--rxq=1 --txq=1
 	wait_for "$TLOG" "testpmd>" 30 || fail "testpmd did not start"
 	wait_for "$VLOG" "ring 1 started" 10 || fail "rings not started"
 
@@ -160,8 +170,10 @@ session() {
 	feat=$(grep -oE 'features 0x[0-9a-f]+ negotiated' "$VLOG" | tail -n 1 |
 		grep -oE '0x[0-9a-f]+')
 	[ -n "$feat" ] || fail "no negotiated features in vhostd's log"
-	[ $((feat >> 15 & 1))$((feat >> 35 & 1)) = "$mrg$io" ] ||
-		fail "negotiated $feat: mrg_rxbuf/in_order not $mrg/$io"
+	[ $((feat >> 15 & 1))$((feat >> 35 & 1))$((feat >> 34 & 1)) = \
+		"$mrg$io$pk" ] ||
+		fail "negotiated $feat: mrg_rxbuf/in_order/packed not" \
+			"$mrg/$io/$pk"
 	echo "PASS: $name: all $txp packets came back"
 }
 

@@ -545,6 +545,77 @@ static void test_get_vring_base_returns_base_and_stops_ring(void **state)
 	close(efd);
 }
 
+/* Packed rings: any size 1..32768, 4-byte driver and device areas of 4
+ * bytes each, and the vhost-user base encoding (bits 0-14 avail index,
+ * 15 avail wrap, 16-30 used index, 31 used wrap). */
+static void test_packed_ring_size_addr_and_base(void **state)
+{
+	struct fx *f = *state;
+	struct vu_vring *vr = &f->dev.vr[0];
+	struct vu_vring_addr a;
+	struct vu_msg r;
+
+	f->dev.cfg.features |= BIT_ULL(VIRTIO_F_RING_PACKED);
+	negotiate(f, TU_FEATURES | BIT_ULL(VIRTIO_F_RING_PACKED),
+		  TU_PROTOCOL_FEATURES);
+	assert_int_equal(set_mem(f, UVA), 0);
+	assert_true(req_state(f, VU_REQ_SET_VRING_NUM, 0, 0) < 0);
+	assert_true(req_state(f, VU_REQ_SET_VRING_NUM, 0, 32769) < 0);
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 0, 32768), 0);
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 0, 1), 0);
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 0, 200), 0);
+	assert_int_equal(vr->num, 200);
+	/* DPDK virtio-user's fresh ring: only the avail half, used = avail */
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_BASE, 0, 0x8000), 0);
+	assert_int_equal(vr->base, 0x80008000u);
+	/* QEMU: both halves, taken as sent */
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_BASE, 0,
+				   5u | (1u << 15) | (3u << 16)), 0);
+	assert_int_equal(vr->base, 5u | (1u << 15) | (3u << 16));
+	/* a position outside the ring is refused, the base kept */
+	assert_true(req_state(f, VU_REQ_SET_VRING_BASE, 0, 200u | (1u << 15)) <
+		    0);
+	assert_true(req_state(f, VU_REQ_SET_VRING_BASE, 0,
+			      1u | (250u << 16)) < 0);
+	assert_int_equal(vr->base, 5u | (1u << 15) | (3u << 16));
+	/* areas: 4-byte aligned (a split avail ring needs 2 only) */
+	a = ring_addr(0);
+	a.avail_user_addr += 2;
+	assert_addr_refused(f, &a);
+	a = ring_addr(0);
+	a.used_user_addr = UVA + MEM_SIZE;       /* just past the end */
+	assert_addr_refused(f, &a);
+	a = ring_addr(0);
+	a.used_user_addr = UVA + MEM_SIZE - 4;   /* the last 4 bytes: fine */
+	a.desc_user_addr = UVA + MEM_SIZE - 16 * 200;
+	assert_int_equal(set_addr(f, &a), 0);
+	a = ring_addr(0);
+	assert_int_equal(set_addr(f, &a), 0);
+	assert_int_equal(kick(f, 0, -1), 0);
+	assert_true(vu_vring_ready(&f->dev, 0));
+	assert_int_equal(vr->desc_gpa, 0);
+	assert_int_equal(vr->used_gpa, 0x8000);
+	/* GET_VRING_BASE hands the encoding back */
+	assert_int_equal(req_state(f, VU_REQ_GET_VRING_BASE, 0, 0), 0);
+	get_reply(f, &r);
+	assert_int_equal(r.payload.state.num, 5u | (1u << 15) | (3u << 16));
+	assert_false(vr->started);
+}
+
+/* Without RING_PACKED negotiated nothing changes for split rings. */
+static void test_split_ring_base_is_a_16_bit_index(void **state)
+{
+	struct fx *f = *state;
+
+	f->dev.cfg.features |= BIT_ULL(VIRTIO_F_RING_PACKED);
+	negotiate_all(f);
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 0, 256), 0);
+	assert_true(req_state(f, VU_REQ_SET_VRING_NUM, 0, 200) < 0);
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_BASE, 0, 0x8000), 0);
+	assert_int_equal(f->dev.vr[0].base, 0x8000);
+	assert_true(req_state(f, VU_REQ_SET_VRING_BASE, 0, 0x10000) < 0);
+}
+
 static int get_config(struct fx *f, uint32_t offset, uint32_t size,
 		      struct vu_msg *r)
 {
@@ -944,6 +1015,8 @@ int main(void)
 		T(test_ring_translation_follows_memory_table),
 		T(test_kick_nofd_flag_with_fd_attached_refused_fd_closed),
 		T(test_get_vring_base_returns_base_and_stops_ring),
+		T(test_packed_ring_size_addr_and_base),
+		T(test_split_ring_base_is_a_16_bit_index),
 		T(test_get_config_returns_virtio_net_config),
 		T(test_get_config_past_256_bytes_replies_empty),
 		T(test_set_config_without_migration_flag_refused),
