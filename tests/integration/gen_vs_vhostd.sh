@@ -7,7 +7,7 @@
 # 16 B mergeable buffers, so header and swapped MACs themselves span
 # buffers.
 set -u
-VHOSTD=$1 GEN=$2
+VHOSTD=$1 GEN=$2 VHOSTCTL=${3:-}
 mapfile -t CPUS < <(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)), sep="\n")' 2>/dev/null ||
 	seq 0 $(($(nproc) - 1)))
 WK_CPU=${CPUS[${#CPUS[@]} - 1]} GEN_CPU=${CPUS[0]}
@@ -15,10 +15,16 @@ WORK=$(mktemp -d /tmp/vhostd-gen-it.XXXXXX) || exit 1
 VPID=""
 cleanup() { [ -n "$VPID" ] && kill "$VPID" 2>/dev/null; wait; rm -rf "$WORK"; }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; tail -n 20 "$WORK"/*.log "$WORK"/*.out 2>/dev/null; exit 1; }
+# On failure also vhostd's counters: a drop (and its reason) or nothing.
+fail() {
+	echo "FAIL: $*"
+	tail -n 20 "$WORK"/*.log "$WORK"/*.out 2>/dev/null
+	[ -n "$VHOSTCTL" ] && timeout 5 "$VHOSTCTL" "$WORK/ctl" stats
+	exit 1
+}
 
 "$VHOSTD" --port r0=vhost:"$WORK/r0.sock" --reflect r0 --cores "$WK_CPU" \
-	>"$WORK/vhostd.log" 2>&1 &
+	--control "$WORK/ctl" >"$WORK/vhostd.log" 2>&1 &
 VPID=$!
 
 run_case() {
