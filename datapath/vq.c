@@ -150,6 +150,24 @@ bool vq_read_gpa(struct vq *vq, uint64_t gpa, void *dst, uint32_t len)
 	return true;
 }
 
+bool vq_indirect_table(struct vq *vq, uint64_t addr, uint32_t len,
+		       uint16_t flags, uint32_t at, const uint8_t **tbl)
+{
+	if (unlikely(!vq->indirect))
+		return vq_fail(vq, VQ_ERR_INDIRECT_OFF, flags);
+	if (unlikely(flags & VRING_DESC_F_NEXT))
+		return vq_fail(vq, VQ_ERR_INDIRECT_NEXT, at);
+	if (unlikely(len == 0 || (len & (VQ_DESC_BYTES - 1)) != 0 ||
+		     len / VQ_DESC_BYTES > vq->size))
+		return vq_fail(vq, VQ_ERR_INDIRECT_LEN, len);
+	if (unlikely(addr + (len - 1) < addr))
+		return vq_fail(vq, VQ_ERR_ADDR, addr);
+	*tbl = gmem_gpa_to_hva(vq->mem, addr, len, &vq->mem_hint);
+	if (unlikely(*tbl == NULL) && !vq_range_is_guest(vq, addr, len))
+		return vq_fail(vq, VQ_ERR_ADDR, addr);
+	return true;
+}
+
 bool vq_range_is_guest(struct vq *vq, uint64_t gpa, uint64_t len)
 {
 	while (len != 0) {

@@ -121,32 +121,16 @@ static bool vq_take_indirect(struct vq *vq, struct vq_chain *c,
 			     struct vq_sum *s,
 			     const struct vring_packed_desc *d, uint16_t at)
 {
-	if (unlikely(!vq->indirect))
-		return vq_fail(vq, VQ_ERR_INDIRECT_OFF, d->flags);
-	if (unlikely(d->flags & VRING_DESC_F_NEXT))
-		return vq_fail(vq, VQ_ERR_INDIRECT_NEXT, at);
-	if (unlikely(d->len == 0 || (d->len & (VQ_DESC_BYTES - 1)) != 0 ||
-		     d->len / VQ_DESC_BYTES > vq->size))
-		return vq_fail(vq, VQ_ERR_INDIRECT_LEN, d->len);
-	if (unlikely(d->addr + (d->len - 1) < d->addr))
-		return vq_fail(vq, VQ_ERR_ADDR, d->addr);
-	const uint8_t *tbl = gmem_gpa_to_hva(vq->mem, d->addr, d->len,
-					     &vq->mem_hint);
-	if (unlikely(tbl == NULL) && !vq_range_is_guest(vq, d->addr, d->len))
-		return vq_fail(vq, VQ_ERR_ADDR, d->addr);
+	const uint8_t *tbl;
+
+	if (unlikely(!vq_indirect_table(vq, d->addr, d->len, d->flags, at,
+					&tbl)))
+		return false;
 	uint32_t n = d->len / VQ_DESC_BYTES;
 	for (uint32_t i = 0; i < n; i++) {
 		struct vring_packed_desc e;
-		if (likely(tbl != NULL)) {
-			memcpy(&e, tbl + (size_t)i * VQ_DESC_BYTES,
-			       VQ_DESC_BYTES);
-		} else {
-			uint64_t gpa = d->addr + (uint64_t)i * VQ_DESC_BYTES;
-			if (unlikely(!vq_read_gpa(vq, gpa, &e, VQ_DESC_BYTES)))
-				return vq_fail(vq, VQ_ERR_ADDR, gpa);
-		}
-		/* Read once: only the copy is used from here on. */
-		__asm__ volatile("" ::: "memory");
+		if (unlikely(!vq_read_table_desc(vq, tbl, d->addr, i, &e)))
+			return false;
 		if (unlikely(e.flags & VRING_DESC_F_INDIRECT))
 			return vq_fail(vq, VQ_ERR_INDIRECT_NESTED, i);
 		if (unlikely(!vq_take_buf(vq, c, s, e.addr, e.len, e.flags, i)))

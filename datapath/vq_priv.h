@@ -35,6 +35,35 @@ bool vq_read_gpa(struct vq *vq, uint64_t gpa, void *dst, uint32_t len);
 /* Is every byte of [gpa, gpa + len) guest memory?  len > 0, no wrap. */
 bool vq_range_is_guest(struct vq *vq, uint64_t gpa, uint64_t len);
 
+/*
+ * A descriptor (addr, len, flags; at: its index, for the log) points to an
+ * indirect table: check what both ring formats require of it (the feature
+ * negotiated, no NEXT, len a non-zero multiple of 16 of at most 'size'
+ * entries, all of it guest memory) and find it.  *tbl: the table in host
+ * memory, or NULL when it straddles regions (read it with
+ * vq_read_table_desc() by gpa).  false: the queue is broken.
+ */
+bool vq_indirect_table(struct vq *vq, uint64_t addr, uint32_t len,
+		       uint16_t flags, uint32_t at, const uint8_t **tbl);
+
+/* Entry i of a descriptor table (tbl, or by gpa when tbl is NULL), read
+ * once into d (16 bytes, either ring format).  false: the queue broke. */
+static inline bool vq_read_table_desc(struct vq *vq, const uint8_t *tbl,
+				      uint64_t gpa, uint32_t i, void *d)
+{
+	if (likely(tbl != NULL)) {
+		memcpy(d, tbl + (size_t)i * VQ_DESC_BYTES, VQ_DESC_BYTES);
+	} else {
+		gpa += (uint64_t)i * VQ_DESC_BYTES;
+		if (unlikely(!vq_read_gpa(vq, gpa, d, VQ_DESC_BYTES)))
+			return vq_fail(vq, VQ_ERR_ADDR, gpa);
+	}
+	/* The guest may rewrite the descriptor now: from here on only the
+	 * copy is used, and the compiler may not re-load it from the ring. */
+	__asm__ volatile("" ::: "memory");
+	return true;
+}
+
 /* Write the call eventfd (no-op without one) and count it. */
 void vq_notify(struct vq *vq);
 

@@ -83,23 +83,6 @@ static inline bool vq_avail_count(struct vq *vq, uint16_t *count)
 	return true;
 }
 
-/* Descriptor i of the walk's table, read once into *d. */
-static inline bool vq_read_desc(struct vq *vq, const struct vq_walk *w,
-				uint32_t i, struct vring_desc *d)
-{
-	if (likely(w->tbl != NULL)) {
-		memcpy(d, w->tbl + (size_t)i * VQ_DESC_BYTES, VQ_DESC_BYTES);
-	} else {
-		uint64_t gpa = w->gpa + (uint64_t)i * VQ_DESC_BYTES;
-		if (unlikely(!vq_read_gpa(vq, gpa, d, VQ_DESC_BYTES)))
-			return vq_fail(vq, VQ_ERR_ADDR, gpa);
-	}
-	/* The guest may rewrite the descriptor now: from here on only the
-	 * copy is used, and the compiler may not re-load it from the ring. */
-	__asm__ volatile("" ::: "memory");
-	return true;
-}
-
 /* d (at index idx of the current table) points to an indirect table:
  * check it and make it the walk's table. */
 static bool vq_enter_indirect(struct vq *vq, struct vq_walk *w,
@@ -107,19 +90,9 @@ static bool vq_enter_indirect(struct vq *vq, struct vq_walk *w,
 {
 	if (unlikely(w->indirect))
 		return vq_fail(vq, VQ_ERR_INDIRECT_NESTED, idx);
-	if (unlikely(!vq->indirect))
-		return vq_fail(vq, VQ_ERR_INDIRECT_OFF, d->flags);
-	if (unlikely(d->flags & VRING_DESC_F_NEXT))
-		return vq_fail(vq, VQ_ERR_INDIRECT_NEXT, idx);
-	if (unlikely(d->len == 0 || (d->len & (VQ_DESC_BYTES - 1)) != 0 ||
-		     d->len / VQ_DESC_BYTES > vq->size))
-		return vq_fail(vq, VQ_ERR_INDIRECT_LEN, d->len);
-	if (unlikely(d->addr + (d->len - 1) < d->addr))
-		return vq_fail(vq, VQ_ERR_ADDR, d->addr);
-	w->tbl = gmem_gpa_to_hva(vq->mem, d->addr, d->len, &vq->mem_hint);
-	if (unlikely(w->tbl == NULL) &&
-	    !vq_range_is_guest(vq, d->addr, d->len))
-		return vq_fail(vq, VQ_ERR_ADDR, d->addr);
+	if (unlikely(!vq_indirect_table(vq, d->addr, d->len, d->flags, idx,
+					&w->tbl)))
+		return false;
 	w->gpa = d->addr;
 	w->n = d->len / VQ_DESC_BYTES;   /* constant: a shift */
 	w->indirect = true;
@@ -141,7 +114,7 @@ static bool vq_take_chain(struct vq *vq, uint16_t head, struct vq_chain *c)
 	for (;;) {
 		if (unlikely(walked++ == w.n))
 			return vq_fail(vq, VQ_ERR_DESC_LOOP, w.n);
-		if (unlikely(!vq_read_desc(vq, &w, idx, &d)))
+		if (unlikely(!vq_read_table_desc(vq, w.tbl, w.gpa, idx, &d)))
 			return false;
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			if (unlikely(!vq_enter_indirect(vq, &w, &d, idx)))
