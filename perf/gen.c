@@ -661,7 +661,14 @@ static uint32_t inflight_limit(const struct gen_opts *o, uint32_t hdr_len)
 {
 	uint32_t rx_buf = o->rx_buf ? o->rx_buf : hdr_len + VU_DRV_FRAME_MAX;
 	uint32_t per_frame = (hdr_len + o->size + rx_buf - 1) / rx_buf;
-	uint32_t frames = o->ring / (o->mrg_rxbuf ? per_frame : 1);
+	/* Between two RX polls the back-end can fill RX with what was on TX
+	 * plus what we sent since: two limits' worth.  A merged frame may
+	 * also be half published (the device flushes used entries in
+	 * batches), holding up to per_frame - 1 buffers we cannot re-post
+	 * yet. */
+	uint32_t frames = !o->mrg_rxbuf ? o->ring :
+			  o->ring > per_frame ?
+			  (o->ring - per_frame + 1) / per_frame : 1;
 
 	if (o->tx_inflight)
 		return o->tx_inflight;
