@@ -54,6 +54,48 @@ static bool vq_build(struct dp_port *p, uint32_t i)
 	return true;
 }
 
+/* What a port is, whichever kind: a guest (dev) or a NIC port (nic). */
+static uint32_t nrings(const struct dp_port *p)
+{
+	return p->nic ? 2 * p->nic->nqueues : p->dev ? p->dev->nvrings : 0;
+}
+
+static bool ring_enabled(const struct dp_port *p, uint32_t i)
+{
+	return p->nic ? true : p->dev->vr[i].enabled;
+}
+
+static uint32_t hdr_len(const struct dp_port *p)
+{
+	return p->nic ? sizeof(struct virtio_net_hdr) :
+	       vu_dev_vnet_hdr_len(p->dev);
+}
+
+/* Offloads p's frames may ask for (as a sender). */
+static struct ofl_caps snd_caps(const struct dp_port *p)
+{
+	if (p->nic)
+		return p->nic->rx_caps;
+	return (struct ofl_caps){has(p->dev, VIRTIO_NET_F_CSUM),
+				 has(p->dev, VIRTIO_NET_F_HOST_TSO4),
+				 has(p->dev, VIRTIO_NET_F_HOST_TSO6), false};
+}
+
+/* Offloads p takes (as a receiver). */
+static struct ofl_caps rcv_caps(const struct dp_port *p)
+{
+	if (p->nic)
+		return p->nic->tx_caps;
+	return (struct ofl_caps){has(p->dev, VIRTIO_NET_F_GUEST_CSUM),
+				 has(p->dev, VIRTIO_NET_F_GUEST_TSO4),
+				 has(p->dev, VIRTIO_NET_F_GUEST_TSO6), false};
+}
+
+const char *dp_port_name(const struct dp_port *p)
+{
+	return p->nic ? p->nic->name : p->dev ? p->dev->name : "?";
+}
+
 /* The port whose RX queues port p feeds (its guest's TX, or the source),
  * or NULL (discard). */
 static struct dp_port *target(struct dp *dp, struct dp_port *p)
@@ -80,30 +122,25 @@ static void path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 	struct dp_port *t = target(dp, p);
 	uint32_t rx = 2 * qp;
 	/* Spec: a started but disabled TX ring is processed and discarded. */
-	bool feed = p->source || p->dev->vr[rx + 1].enabled;
+	bool feed = p->source || ring_enabled(p, rx + 1);
 
 	path->src = p->vq_live[rx + 1] ? &p->vqs[rx + 1] : NULL;
 	path->dst = NULL;
 	path->dst_none = t ? VNET_DROP_DST_DOWN : VNET_DROP_NO_PEER;
-	if (feed && t && rx < t->dev->nvrings && t->vq_live[rx] &&
-	    t->dev->vr[rx].enabled)
+	if (feed && t && rx < nrings(t) && t->vq_live[rx] &&
+	    ring_enabled(t, rx))
 		path->dst = &t->vqs[rx];
 	path->source = p->source;
-	path->snd = (struct ofl_caps){has(p->dev, VIRTIO_NET_F_CSUM),
-				      has(p->dev, VIRTIO_NET_F_HOST_TSO4),
-				      has(p->dev, VIRTIO_NET_F_HOST_TSO6)};
-	path->rcv = t ? (struct ofl_caps){has(t->dev, VIRTIO_NET_F_GUEST_CSUM),
-					  has(t->dev, VIRTIO_NET_F_GUEST_TSO4),
-					  has(t->dev, VIRTIO_NET_F_GUEST_TSO6)} :
-			(struct ofl_caps){0};
-	path->src_hdr_len = vu_dev_vnet_hdr_len(p->dev);
-	path->dst_hdr_len = t ? vu_dev_vnet_hdr_len(t->dev) : 0;
+	path->snd = snd_caps(p);
+	path->rcv = t ? rcv_caps(t) : (struct ofl_caps){0, 0, 0, 0};
+	path->src_hdr_len = hdr_len(p);
+	path->dst_hdr_len = t ? hdr_len(t) : 0;
 	path->reflect = p->reflect;
 }
 
 static uint32_t npairs(const struct dp_port *p)
 {
-	return p->dev ? p->dev->nvrings / 2 : 0;
+	return nrings(p) / 2;
 }
 
 /* Give every worker a new list of the live paths, round-robin. */
@@ -278,6 +315,44 @@ int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev,
 	return 0;
 }
 
+/* Port i is NIC port nic: its queues are live from now on. */
+int dp_attach_port(struct dp *dp, uint32_t i, struct port *nic,
+		   const struct dp_wiring *w)
+{
+	struct dp_port *p = &dp->ports[i];
+	uint32_t n = 2 * nic->nqueues;
+
+	p->nic = nic;
+	p->peer = w->peer;
+	p->reflect = w->reflect;
+	p->vqs = nic->vqs;
+	p->vq_live = calloc(n, sizeof(p->vq_live[0]));
+	p->paths = aligned_alloc(CACHE_LINE, n / 2 * sizeof(p->paths[0]));
+	if (w->source_len)
+		p->source = aligned_alloc(CACHE_LINE, sizeof(*p->source));
+	if (!p->vq_live || !p->paths || (w->source_len && !p->source))
+		return -ENOMEM;
+	memset(p->paths, 0, n / 2 * sizeof(p->paths[0]));
+	if (p->source) {
+		int err = vnet_source_init(p->source, w->source_len,
+					   sizeof(struct virtio_net_hdr));
+		if (err)
+			return err;
+	}
+	for (uint32_t r = 0; r < n; r++)
+		p->vq_live[r] = true;
+	return 0;
+}
+
+int dp_start(struct dp *dp)
+{
+	for (uint32_t i = 0; i < dp->nports; i++)
+		for (uint32_t qp = 0; qp < npairs(&dp->ports[i]); qp++)
+			if (!dp->ports[i].paused)
+				path_refresh(dp, &dp->ports[i], qp);
+	return publish(dp);
+}
+
 /* One line per worker: what it moved and what each packet cost. */
 static void log_worker_stats(const struct worker *w)
 {
@@ -297,7 +372,8 @@ void dp_fini(struct dp *dp)
 		log_worker_stats(&dp->workers[w]);
 	}
 	for (uint32_t i = 0; i < dp->nports; i++) {
-		free(dp->ports[i].vqs);
+		if (!dp->ports[i].nic)   /* a NIC port's are its own */
+			free(dp->ports[i].vqs);
 		free(dp->ports[i].vq_live);
 		free(dp->ports[i].paths);
 		free(dp->ports[i].source);

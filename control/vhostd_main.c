@@ -25,7 +25,9 @@
 struct daemon {
 	struct vhostd_opts opts;
 	struct vu_loop *loop;
-	struct vu_port *ports;
+	struct vu_port *ports;     /* [i]: a vhost port's, by option index */
+	struct port **nics;        /* [i]: a NIC port's, by option index */
+	bool *vhost_started;       /* [i]: ports[i] to be stopped */
 	int nports_started;
 	struct dp dp;
 	struct vu_ctl *ctl;
@@ -110,21 +112,39 @@ static void fill_port_cfg(const struct vhostd_opts *o, const struct port_opt *po
 	pc->fd = po->fd;
 }
 
+/* Port i: a vhost-user port on the event loop, or a NIC port opened. */
+static int start_port(struct daemon *d, int i)
+{
+	const struct port_opt *po = &d->opts.ports[i];
+	struct dp_wiring w = {po->peer, po->reflect, po->source_len};
+	struct vu_port_cfg pc;
+	int err;
+
+	if (po->kind == PORT_NIC) {
+		err = port_open(po->name, po->nic_type, po->nic_args,
+				&d->nics[i]);
+		return err ? err :
+		       dp_attach_port(&d->dp, (uint32_t)i, d->nics[i], &w);
+	}
+	fill_port_cfg(&d->opts, po, &pc);
+	err = vu_port_start(&d->ports[i], d->loop, &pc);
+	if (err)
+		return err;
+	d->vhost_started[i] = true;
+	return dp_attach(&d->dp, (uint32_t)i, &d->ports[i].dev, &w);
+}
+
 static int start_ports(struct daemon *d)
 {
 	d->ports = calloc((size_t)d->opts.nports, sizeof(d->ports[0]));
-	if (!d->ports)
+	d->nics = calloc((size_t)d->opts.nports, sizeof(d->nics[0]));
+	d->vhost_started = calloc((size_t)d->opts.nports, sizeof(bool));
+	if (!d->ports || !d->nics || !d->vhost_started)
 		return -ENOMEM;
 	for (int i = 0; i < d->opts.nports; i++) {
-		struct vu_port_cfg pc;
 		const struct port_opt *po = &d->opts.ports[i];
-		fill_port_cfg(&d->opts, po, &pc);
-		int err = vu_port_start(&d->ports[i], d->loop, &pc);
-		if (err)
-			return err;
+		int err = start_port(d, i);
 		d->nports_started++;
-		struct dp_wiring w = {po->peer, po->reflect, po->source_len};
-		err = dp_attach(&d->dp, (uint32_t)i, &d->ports[i].dev, &w);
 		if (err)
 			return err;
 		if (po->peer >= 0)
@@ -136,16 +156,21 @@ static int start_ports(struct daemon *d)
 			LOG_INFO(TAG, "%s: source of %u-byte frames", po->name,
 				 po->source_len);
 	}
-	return 0;
+	return dp_start(&d->dp);
 }
 
 static void stop_all(struct daemon *d)
 {
 	vu_ctl_stop(d->ctl);
 	for (int i = 0; i < d->nports_started; i++)
-		vu_port_stop(&d->ports[i]);
-	dp_fini(&d->dp);
+		if (d->vhost_started[i])
+			vu_port_stop(&d->ports[i]);
+	dp_fini(&d->dp);       /* workers stopped: NIC ports can go */
+	for (int i = 0; i < d->nports_started; i++)
+		port_close(d->nics[i]);
 	free(d->ports);
+	free(d->nics);
+	free(d->vhost_started);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	vu_loop_free(d->loop);
@@ -171,8 +196,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (d.opts.nports == 0) {
-		fprintf(stderr, "vhostd: no ports given (--port NAME=vhost:PATH; "
-			"see --help)\n");
+		fprintf(stderr, "vhostd: no ports given (--port NAME=vhost:PATH "
+			"or NAME=TYPE:ARGS; see --help)\n");
 		return 2;
 	}
 	vlog_set_level(d.opts.log_level);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../datapath/vnet.h"
+#include "../pmd/port.h"
 #include "vu_proto.h"
 
 #define DEFAULT_MTU 1500
@@ -198,6 +199,26 @@ static int port_option(struct port_opt *p, char *kv)
 	return -EINVAL;
 }
 
+/* NAME=TYPE:ARGS of a pmd/ type; its arguments are parsed when it opens. */
+static int parse_nic_port(struct vhostd_opts *o, const char *name,
+			  const char *type, const char *args)
+{
+	if (!port_type_find(type)) {
+		fprintf(stderr, "vhostd: unknown port type '%s' (this build "
+			"has: vhost, %s)\n", type, port_type_names());
+		return -EINVAL;
+	}
+	if (strlen(args) >= sizeof(o->ports[0].nic_args))
+		return bad("port '%s': arguments longer than 255 bytes", name);
+	struct port_opt *p = new_port(o, name);
+	if (!p)
+		return -EINVAL;
+	p->kind = PORT_NIC;
+	snprintf(p->nic_type, sizeof(p->nic_type), "%s", type);
+	strcpy(p->nic_args, args);
+	return 0;
+}
+
 /* NAME=vhost:PATH[,opt...] */
 static int parse_port(struct vhostd_opts *o, char *spec)
 {
@@ -210,12 +231,11 @@ static int parse_port(struct vhostd_opts *o, char *spec)
 		return bad("--port type and arguments missing for '%s'", spec);
 	*colon = '\0';
 	if (strcmp(type, "vhost") != 0)
-		return bad("unknown port type '%s' (this build has: vhost)",
-			   type);
+		return parse_nic_port(o, spec, type, colon + 1);
 	struct port_opt *p = new_port(o, spec);
 	if (!p)
 		return -EINVAL;
-	p->type = PORT_VHOST;
+	p->kind = PORT_VHOST;
 	char *save = NULL, *tok = strtok_r(colon + 1, ",", &save);
 	if (!tok || strlen(tok) >= sizeof(p->path))
 		return bad("vhost port '%s' needs a socket path (< 108 bytes)",
@@ -469,6 +489,11 @@ void vhostd_usage(FILE *out)
 "        a vhost-user port; listens on PATH, or with 'client' connects to\n"
 "        a front-end listening there and reconnects when it goes away.\n"
 "        queues caps the queue pairs offered (1..128, default 128).\n"
+"  --port NAME=TYPE:ARGS\n"
+"        a NIC port of a pmd/ type (this build: %s):\n"
+"          afxdp:IFACE[,queues=N][,start-queue=Q][,zerocopy|copy][,busy-poll]\n"
+"          dpdk:DEVARGS[,queues=N]   (a PCI address or a vdev)\n"
+"          loop:[queues=N][,offloads]  (a wire looped back: tests)\n"
 "  --link A=B           cross-connect two ports (both directions)\n"
 "  --reflect NAME       send every packet back out of NAME, MACs swapped\n"
 "  --source NAME=SIZE   fill NAME's receive queues with SIZE-byte frames\n"
@@ -488,5 +513,6 @@ void vhostd_usage(FILE *out)
 "  --fd=N               serve the connected vhost-user socket N as vhost0\n"
 "  --print-capabilities print the back-end capabilities (JSON) and exit\n"
 "  -h, --help           this text\n"
-"  -V, --version        print the version and exit\n");
+"  -V, --version        print the version and exit\n",
+		port_type_names());
 }

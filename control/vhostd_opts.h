@@ -4,6 +4,7 @@
  *
  * The contract scripts rely on (options may be added, never changed):
  *   --port NAME=vhost:PATH[,client][,queues=N][,mac=MAC][,mtu=N]
+ *   --port NAME=TYPE:ARGS   (a NIC port, pmd/port.h: afxdp, dpdk, loop)
  *   --link A=B   --reflect NAME   --cores LIST   --log-level LEVEL
  *   --help   --version   --print-capabilities
  *   --source NAME=SIZE   --control PATH
@@ -23,11 +24,14 @@
 #define VHOSTD_MAX_PORTS 64
 #define VHOSTD_NAME_MAX 32
 
-enum port_type { PORT_VHOST };
+/* A guest (vhost-user) or a NIC port of a pmd/ type. */
+enum port_kind { PORT_VHOST, PORT_NIC };
 
 struct port_opt {
 	char name[VHOSTD_NAME_MAX];
-	enum port_type type;
+	enum port_kind kind;
+	char nic_type[16];      /* PORT_NIC: "afxdp", "dpdk", "loop" */
+	char nic_args[256];     /* PORT_NIC: what follows "TYPE:" */
 	char path[108];
 	bool client;
 	int fd;                 /* --fd: connected socket, else -1 */

@@ -49,7 +49,7 @@ static void print_wiring(const struct dp *dp, const struct dp_port *p,
 	else if (p->source)
 		fprintf(f, " wiring=source:%u", p->source->len);
 	else if (p->peer >= 0)
-		fprintf(f, " wiring=link:%s", dp->ports[p->peer].dev->name);
+		fprintf(f, " wiring=link:%s", dp_port_name(&dp->ports[p->peer]));
 	else
 		fprintf(f, " wiring=none");
 }
@@ -60,12 +60,17 @@ static void print_queue(const struct dp_port *p, uint32_t i, FILE *f)
 	const struct vq_stats *s = &vq->stats;
 	bool tx = i & 1;
 
+	const struct vnet_path_stats *ps = &p->paths[i / 2].stats;
+	/* A NIC port's rings count nothing themselves (its own counters
+	 * are on its portq lines): show what its receive side forwarded. */
+	uint64_t pk = p->nic ? STAT_READ(ps->packets) : STAT_READ(s->packets);
+	uint64_t by = p->nic ? STAT_READ(ps->bytes) : STAT_READ(s->bytes);
+
 	fprintf(f, "queue port=%s ring=%u dir=%s live=%d enabled=%d "
 		"broken=%d packets=%" PRIu64 " bytes=%" PRIu64,
-		p->dev->name, i, tx ? "tx" : "rx", p->vq_live[i],
-		p->dev->vr[i].enabled, STAT_READ(vq->broken),
-		STAT_READ(s->packets), STAT_READ(s->bytes));
-	const struct vnet_path_stats *ps = &p->paths[i / 2].stats;
+		dp_port_name(p), i, tx ? "tx" : "rx", p->vq_live[i],
+		p->nic ? 1 : p->dev->vr[i].enabled, STAT_READ(vq->broken),
+		pk, by);
 	if (tx) {
 		/* A source's TX is never forwarded: its path counts the
 		 * frames generated, shown on the RX ring. */
@@ -102,6 +107,12 @@ void dp_stats_print(const struct dp *dp, FILE *f)
 {
 	for (uint32_t i = 0; i < dp->nports; i++) {
 		const struct dp_port *p = &dp->ports[i];
+		if (p->nic) {
+			port_stats(p->nic, f);
+			for (uint32_t r = 1; r < 2 * p->nic->nqueues; r += 2)
+				print_queue(p, r, f);
+			continue;
+		}
 		if (!p->dev)
 			continue;
 		fprintf(f, "port name=%s", p->dev->name);

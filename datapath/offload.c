@@ -76,7 +76,8 @@ enum ofl_action ofl_classify(const struct virtio_net_hdr *h, uint32_t len,
 	bool needs = h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM;
 
 	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE && !needs)
-		return OFL_PLAIN;
+		return (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) && snd->valid &&
+		       rcv->csum ? OFL_PASS : OFL_PLAIN;
 	if (needs) {
 		uint32_t end = (uint32_t)h->csum_start + h->csum_offset + 2;
 		if (!snd->csum || end > len)

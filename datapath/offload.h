@@ -33,6 +33,9 @@ struct ofl_caps {
 	bool csum;      /* sender: CSUM;     receiver: GUEST_CSUM */
 	bool tso4;      /* sender: HOST_TSO4; receiver: GUEST_TSO4 */
 	bool tso6;      /* sender: HOST_TSO6; receiver: GUEST_TSO6 */
+	bool valid;     /* sender: a port whose frames may carry DATA_VALID
+			 * (checked by its hardware); passed on to a
+			 * receiver with GUEST_CSUM, else cleared */
 };
 
 enum ofl_action {

@@ -110,6 +110,18 @@ void vq_init(struct vq *vq, const struct vq_cfg *cfg)
 	vq_init_used_flags(vq, cfg->last_avail);
 }
 
+void vq_init_port(struct vq *vq, const struct vq_port_ops *ops, void *q,
+		  bool tx, const char *name, uint32_t index)
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->port = ops;
+	vq->port_q = q;
+	vq->tx = tx;
+	vq->call_fd = vq->err_fd = -1;
+	vq->dev_name = name;
+	vq->index = index;
+}
+
 /*
  * Once per queue life: the first reason wins, later calls (there should be
  * none: every operation checks broken first) change nothing, so errors[]

@@ -4,7 +4,10 @@
  * format: split (vq_split.c) or packed (vq_packed.c, VIRTIO_F_RING_PACKED).
  * The net logic (datapath/vnet) calls the format-neutral vq_dequeue(),
  * vq_reserve(), vq_used(), vq_flush()... below, which branch on
- * vq->packed.  Knows nothing of Ethernet.
+ * vq->packed.  A third kind is a port queue (pmd/: an AF_XDP socket, a
+ * DPDK ethdev queue, a test port) dressed as a virtqueue through
+ * struct vq_port_ops, so that the same net logic moves packets between a
+ * guest and a NIC.  Knows nothing of Ethernet.
  *
  * Ownership: a struct vq is read and written by exactly one worker thread
  * (the control plane builds it while the datapath of its device is paused).
@@ -112,6 +115,34 @@ struct vq_cfg {
 	int call_fd, err_fd;       /* -1: none */
 };
 
+/*
+ * A port queue behind the vq interface (vq->port non-NULL).  The port
+ * plays the guest's part with a 12-byte virtio-net header in front of each
+ * frame, in the buffer's headroom:
+ *  - a port's receive queue is the "TX" side: dequeue() hands out received
+ *    frames as chains whose first 12 bytes are a header the port wrote
+ *    (flags DATA_VALID when the hardware checked the checksum, else 0),
+ *    used() gives a frame back once copied (len 0), flush() returns the
+ *    given-back buffers to the hardware (refill);
+ *  - a port's transmit queue is the "RX" side: reserve(len) hands out one
+ *    frame buffer of at least len bytes (header included; segments may
+ *    chain), used(c, len) queues it for transmission with len bytes
+ *    written (the header first: the port maps its offload fields to the
+ *    hardware's, see ofl_caps), unreserve() returns unused buffers, and
+ *    flush() transmits what was queued.
+ * Chains' head fields are the port's own buffer ids.  Segments point at
+ * port memory (no gpa: port queues never log).  The calls run on the one
+ * worker that polls the queue: no locks, no allocation, no blocking.
+ */
+struct vq_port_ops {
+	uint16_t (*dequeue)(void *q, struct vq_chain *chains, uint16_t n);
+	int (*reserve)(void *q, uint32_t len, struct vq_chain *chains,
+		       uint16_t max);
+	void (*unreserve)(void *q, const struct vq_chain *chains, uint16_t n);
+	void (*used)(void *q, const struct vq_chain *c, uint32_t len);
+	void (*flush)(void *q);
+};
+
 /* A used buffer waiting for a packed flush. */
 struct vq_packed_used {
 	uint16_t id;
@@ -125,6 +156,8 @@ struct vq {
 	union { struct vring_avail *avail; struct vring_packed_event *driver; };
 	union { struct vring_used *used; struct vring_packed_event *device; };
 	const struct gmem *mem;
+	const struct vq_port_ops *port; /* non-NULL: a port queue (port_q) */
+	void *port_q;
 	uint16_t size, mask;       /* mask: split only */
 	bool event_idx, indirect, mrg_rxbuf, tx, broken, packed;
 	/* Hot, written by the worker.  Packed: last_avail, used_idx and
@@ -222,11 +255,19 @@ static inline uint32_t vq_packed_base(const struct vq *vq)
 	       ((uint32_t)vq->used_wrap << (16 + VRING_PACKED_WRAP_SHIFT));
 }
 
+/* Set vq up as port queue q (tx: the port's receive side, which sends
+ * towards the guest, is tx = true as for a guest's TX ring).  name and
+ * index are for logs and statistics. */
+void vq_init_port(struct vq *vq, const struct vq_port_ops *ops, void *q,
+		  bool tx, const char *name, uint32_t index);
+
 /* ---- format-neutral calls: what datapath/vnet uses ------------------ */
 
 static inline uint16_t vq_dequeue(struct vq *vq, struct vq_chain *chains,
 				  uint16_t n)
 {
+	if (vq->port)
+		return vq->port->dequeue(vq->port_q, chains, n);
 	return vq->packed ? vq_packed_dequeue(vq, chains, n) :
 			    vq_split_dequeue(vq, chains, n);
 }
@@ -234,12 +275,16 @@ static inline uint16_t vq_dequeue(struct vq *vq, struct vq_chain *chains,
 static inline int vq_reserve(struct vq *vq, uint32_t len,
 			     struct vq_chain *chains, uint16_t max)
 {
+	if (vq->port)
+		return vq->port->reserve(vq->port_q, len, chains, max);
 	return vq->packed ? vq_packed_reserve(vq, len, chains, max) :
 			    vq_split_reserve(vq, len, chains, max);
 }
 
 static inline void vq_prefetch(struct vq *vq, uint16_t n)
 {
+	if (vq->port)
+		return;
 	if (vq->packed)
 		vq_packed_prefetch(vq, n);
 	else
@@ -250,7 +295,9 @@ static inline void vq_prefetch(struct vq *vq, uint16_t n)
 static inline void vq_unreserve(struct vq *vq, const struct vq_chain *chains,
 				uint16_t n)
 {
-	if (vq->packed)
+	if (vq->port)
+		vq->port->unreserve(vq->port_q, chains, n);
+	else if (vq->packed)
 		vq_packed_unreserve(vq, chains, n);
 	else
 		vq_split_unreserve(vq, n);
@@ -259,7 +306,9 @@ static inline void vq_unreserve(struct vq *vq, const struct vq_chain *chains,
 static inline void vq_used(struct vq *vq, const struct vq_chain *c,
 			   uint32_t len)
 {
-	if (vq->packed)
+	if (vq->port)
+		vq->port->used(vq->port_q, c, len);
+	else if (vq->packed)
 		vq_packed_used(vq, c, len);
 	else
 		vq_split_used(vq, c->head, len);
@@ -267,7 +316,9 @@ static inline void vq_used(struct vq *vq, const struct vq_chain *c,
 
 static inline void vq_flush(struct vq *vq)
 {
-	if (vq->packed)
+	if (vq->port)
+		vq->port->flush(vq->port_q);
+	else if (vq->packed)
 		vq_packed_flush(vq);
 	else
 		vq_split_flush(vq);

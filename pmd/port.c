@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * port.c: the port types this build has, and what they share (argument
+ * parsing, the vq array).
+ */
+#include "port.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../datapath/log.h"
+#include "port_types.h"
+
+#define TAG "port"
+
+static const struct port_type *const types[] = {
+	&port_loop_type,
+#ifdef VHOSTD_HAVE_AFXDP
+	&port_afxdp_type,
+#endif
+#ifdef VHOSTD_HAVE_DPDK
+	&port_dpdk_type,
+#endif
+};
+
+const char *port_type_names(void)
+{
+	static char names[64];
+
+	if (!names[0])
+		for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+			if (i)
+				strcat(names, ", ");
+			strcat(names, types[i]->name);
+		}
+	return names;
+}
+
+const struct port_type *port_type_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (strcmp(types[i]->name, name) == 0)
+			return types[i];
+	return NULL;
+}
+
+int port_open(const char *name, const char *type, const char *args,
+	      struct port **out)
+{
+	const struct port_type *t = port_type_find(type);
+
+	*out = NULL;
+	if (!t) {
+		LOG_ERR(TAG, "%s: unknown port type '%s' (this build has: "
+			"vhost, %s)", name, type, port_type_names());
+		return -EINVAL;
+	}
+	return t->open(name, args, out);
+}
+
+void port_stats(const struct port *p, FILE *f)
+{
+	fprintf(f, "port name=%s type=%s queue_pairs=%u numa_node=%d "
+		"hugepages=%d\n", p->name, p->type->name, p->nqueues,
+		p->numa_node, p->hugepages);
+	p->type->stats(p, f);
+}
+
+void port_close(struct port *p)
+{
+	if (p)
+		p->type->close(p);
+}
+
+int port_init_common(struct port *p, const struct port_type *t,
+		     const char *name, uint32_t nqueues)
+{
+	size_t bytes = 2 * (size_t)nqueues * sizeof(p->vqs[0]);
+
+	p->type = t;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->nqueues = nqueues;
+	p->numa_node = -1;
+	p->vqs = aligned_alloc(CACHE_LINE, bytes);
+	if (!p->vqs)
+		return -ENOMEM;
+	memset(p->vqs, 0, bytes);
+	return 0;
+}
+
+void port_fini_common(struct port *p)
+{
+	free(p->vqs);
+	p->vqs = NULL;
+}
+
+int port_args(char *args, bool first_positional,
+	      int (*fn)(const char *key, const char *value, void *arg),
+	      void *arg)
+{
+	char *save = NULL;
+	bool first = true;
+
+	for (char *t = strtok_r(args, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save), first = false) {
+		char *eq = strchr(t, '=');
+		int err;
+		if (first && first_positional) {
+			err = fn(NULL, t, arg);
+		} else if (eq) {
+			*eq = '\0';
+			err = fn(t, eq + 1, arg);
+		} else {
+			err = fn(t, NULL, arg);
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int port_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
