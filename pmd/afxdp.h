@@ -8,6 +8,7 @@
  *   afxdp_sock.c   one queue's UMEM (hugepages, NUMA) and AF_XDP socket
  *   afxdp_iface.c  the interface: existence, link, channels, NUMA node,
  *                  who else has an XDP program on it
+ *   afxdp_csum.c   partial checksums from a veth peer's stack
  *
  * One AF_XDP socket per NIC queue, each with its own UMEM of AFXDP_FRAMES
  * frames of AFXDP_FRAME bytes.  The first AFXDP_RX_FRAMES frames belong to
@@ -87,6 +88,7 @@ struct afxdp_q {
 	int fd;                        /* the AF_XDP socket */
 	uint32_t queue_id;
 	bool busy_poll, zerocopy;
+	bool csum_partial;             /* look for partial checksums */
 	struct xsk_umem *umem;
 	struct xsk_socket *xsk;
 } cache_aligned;
@@ -96,6 +98,8 @@ struct afxdp_iface {
 	int ifindex;
 	uint32_t channels;             /* usable queues: min(rx, tx) */
 	int numa_node;                 /* -1: none (a veth) */
+	bool virtual_dev;              /* no device (veth...): its peer's
+					* stack may send partial checksums */
 	bool xdp_present;              /* XDP was there: keep its mode */
 	uint32_t xdp_flags;            /* attach mode for libxdp */
 };
@@ -106,6 +110,14 @@ extern const struct vq_port_ops afxdp_rx_ops, afxdp_tx_ops;
 /* Hand the receive side's frames to the fill ring and the transmit
  * side's to its free list (open, before any worker polls). */
 void afxdp_q_prime(struct afxdp_q *q);
+
+/* ---- afxdp_csum.c -------------------------------------------------- */
+/* If frame f (len bytes) is TCP or UDP over IPv4 or IPv6 (one VLAN tag at
+ * most, no IPv6 extension headers, not a fragment) whose checksum field
+ * holds only the pseudo-header sum, set h's NEEDS_CSUM, csum_start and
+ * csum_offset and return true. */
+bool afxdp_csum_partial(const uint8_t *f, uint32_t len,
+			struct virtio_net_hdr *h);
 
 /* ---- afxdp_sock.c -------------------------------------------------- */
 /* Create q's UMEM (on ifc's NUMA node when it has one) and its socket on

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
@@ -116,6 +117,15 @@ static uint32_t count_queues(const char *iface, const char *prefix)
 	return n;
 }
 
+/* A NIC has a device behind it; a veth, a bridge or a tap has none. */
+static bool has_device(const char *iface)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device", iface);
+	return access(path, F_OK) == 0;
+}
+
 static int check_link(const struct afxdp_args *a, struct afxdp_iface *ifc)
 {
 	long flags = 0, node = -1;
@@ -141,6 +151,7 @@ static int check_link(const struct afxdp_args *a, struct afxdp_iface *ifc)
 			a->start_queue + a->queues - 1);
 		return -EINVAL;
 	}
+	ifc->virtual_dev = !has_device(a->iface);
 	ifc->numa_node = -1;
 	if (sysfs_long(a->iface, "device/numa_node", &node) == 0 && node >= 0)
 		ifc->numa_node = (int)node;

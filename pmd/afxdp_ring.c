@@ -55,8 +55,12 @@ static uint16_t rx_dequeue(void *arg, struct vq_chain *c, uint16_t n)
 		uint64_t addr = xsk_umem__add_offset_to_addr(d->addr);
 		uint8_t *p = q->area + addr - AFXDP_VHDR;
 		/* The kernel put the frame in one of our receive frames,
-		 * past the UMEM headroom: room for the header before it. */
-		memset(p, 0, AFXDP_VHDR);  /* no offload, checksum unchecked */
+		 * past the UMEM headroom: room for the header before it.
+		 * No offload, checksum unchecked, unless partial. */
+		memset(p, 0, AFXDP_VHDR);
+		if (q->csum_partial)
+			(void)afxdp_csum_partial(p + AFXDP_VHDR, d->len,
+						 (struct virtio_net_hdr *)(void *)p);
 		c[k].head = (uint16_t)(addr / AFXDP_FRAME);
 		c[k].nseg = 1;
 		c[k].ndesc = 1;

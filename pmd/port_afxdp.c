@@ -9,10 +9,12 @@
  * afxdp.h for the frame layout and who owns what).  Zero-copy when asked
  * for ("zerocopy": refused if the driver cannot), copy when asked for
  * ("copy"), else zero-copy when the driver has it and copy when not; the
- * log says which.  AF_XDP carries no offload metadata: tx_caps and
- * rx_caps are all false, so the datapath completes checksums and cuts TSO
- * frames before they reach the port, and the guest checks received
- * checksums itself.
+ * log says which.  AF_XDP carries no offload metadata: tx_caps are all
+ * false, so the datapath completes checksums and cuts TSO frames before
+ * they reach the port, and received frames come with no checksum verdict
+ * (the guest checks them).  The one exception: on a virtual interface
+ * (veth) frames from the peer's stack may hold partial checksums, which go
+ * on as NEEDS_CSUM (rx_caps.csum; afxdp_csum.c).
  *
  * Start-up failures (no such interface, link down, queue beyond the
  * channels, no permission, someone else's XDP program, bad arguments) are
@@ -123,6 +125,7 @@ static int open_queue(struct afxdp_port *xp, uint32_t i)
 	int err;
 
 	q->queue_id = xp->args.start_queue + i;
+	q->csum_partial = xp->ifc.virtual_dev;
 	err = afxdp_q_open(q, &xp->args, &xp->ifc);
 	if (err)
 		return err;
@@ -194,8 +197,11 @@ static int afxdp_open(const char *name, const char *args, struct port **out)
 	if (!err)
 		err = afxdp_iface_probe(&xp->args, &xp->ifc);
 	if (!err) {
-		/* Nothing to offload to: the datapath does it all. */
+		/* Nothing to offload to: the datapath does it all.  From a
+		 * virtual device, frames may carry the peer stack's partial
+		 * checksums, marked NEEDS_CSUM (afxdp_csum.c). */
 		xp->port.tx_caps = xp->port.rx_caps = (struct ofl_caps){0};
+		xp->port.rx_caps.csum = xp->ifc.virtual_dev;
 		xp->port.numa_node = xp->ifc.numa_node;
 		err = open_queues(xp);
 	}
