@@ -72,7 +72,7 @@ struct afxdp_q {
 	struct xsk_ring_cons rx;
 	struct xsk_ring_prod fill;
 	uint32_t fill_pending;         /* given back, not yet submitted */
-	uint64_t rx_packets, rx_bytes, rx_wakeups;
+	uint64_t rx_packets, rx_bytes, rx_wakeups, rx_csum_partial;
 	/* Transmit side (the worker polling the path into the port). */
 	struct xsk_ring_prod tx cache_aligned;
 	struct xsk_ring_cons comp;

@@ -58,9 +58,10 @@ static uint16_t rx_dequeue(void *arg, struct vq_chain *c, uint16_t n)
 		 * past the UMEM headroom: room for the header before it.
 		 * No offload, checksum unchecked, unless partial. */
 		memset(p, 0, AFXDP_VHDR);
-		if (q->csum_partial)
-			(void)afxdp_csum_partial(p + AFXDP_VHDR, d->len,
-						 (struct virtio_net_hdr *)(void *)p);
+		if (q->csum_partial &&
+		    afxdp_csum_partial(p + AFXDP_VHDR, d->len,
+				       (struct virtio_net_hdr *)(void *)p))
+			STAT_INC(q->rx_csum_partial);
 		c[k].head = (uint16_t)(addr / AFXDP_FRAME);
 		c[k].nseg = 1;
 		c[k].ndesc = 1;

@@ -227,12 +227,14 @@ static void q_stats(const struct port *p, uint32_t i, const struct afxdp_q *q,
 	fprintf(f, "portq port=%s queue=%u nic_queue=%u rx_packets=%" PRIu64
 		" rx_bytes=%" PRIu64 " tx_packets=%" PRIu64 " tx_bytes=%" PRIu64
 		" tx_no_frame=%" PRIu64 " tx_too_big=%" PRIu64
-		" rx_wakeups=%" PRIu64 " tx_kicks=%" PRIu64
+		" rx_csum_partial=%" PRIu64 " rx_wakeups=%" PRIu64
+		" tx_kicks=%" PRIu64
 		" tx_kick_errors=%" PRIu64, p->name, i, q->queue_id,
 		STAT_READ(q->rx_packets), STAT_READ(q->rx_bytes),
 		STAT_READ(q->tx_packets), STAT_READ(q->tx_bytes),
 		STAT_READ(q->tx_no_frame), STAT_READ(q->tx_too_big),
-		STAT_READ(q->rx_wakeups), STAT_READ(q->tx_kicks),
+		STAT_READ(q->rx_csum_partial), STAT_READ(q->rx_wakeups),
+		STAT_READ(q->tx_kicks),
 		STAT_READ(q->tx_kick_errors));
 	fprintf(f, " rx_dropped=%llu rx_invalid_descs=%llu "
 		"tx_invalid_descs=%llu rx_ring_full=%llu "
