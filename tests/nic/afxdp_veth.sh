@@ -97,6 +97,19 @@ stop_pid "$first" TERM 10
 wait "$first" 2>/dev/null
 no_xdp_left "two vhostds"
 
+# busy-poll: the socket options taken (or a refusal logged), and it runs.
+"$VHOSTD" --port "n=afxdp:$NEAR,busy-poll" --port "g=vhost:$WORK/bp.sock" \
+	--link g=n --control "$WORK/bp.ctl" >"$WORK/busypoll.log" 2>&1 &
+bp=$!
+PIDS+=("$bp")
+wait_for "$WORK/busypoll.log" "control socket" 10 || fail "busy-poll: vhostd did not start"
+grep -q "busy-poll$" "$WORK/busypoll.log" ||
+	fail "busy-poll: $(grep -E 'afxdp' "$WORK/busypoll.log")"
+"$VHOSTCTL" "$WORK/bp.ctl" stats | grep -q "busy_poll=1" || fail "busy-poll: not in stats"
+stop_pid "$bp" TERM 10
+no_xdp_left "busy-poll"
+echo "ok: busy-poll: $(grep -o 'AF_XDP on .*' "$WORK/busypoll.log" | cut -c1-60)..., busy-poll"
+
 # Frames both ways, on one queue and on two (FAR sends on as many: with
 # one port queue, traffic on NEAR's other queue would pass it by).
 for q in ${QUEUES:-1 2}; do
