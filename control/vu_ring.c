@@ -297,6 +297,12 @@ int vu_h_set_vring_enable(struct vu_dev *d, const struct vu_msg *m, int *fds,
 			d->name, i, num);
 		return -EINVAL;
 	}
+	/* Logged on change only: QEMU enables queue pairs beyond the first
+	 * when the guest asks for them (VIRTIO_NET_CTRL_MQ), well after the
+	 * rings started. */
+	if (d->vr[i].enabled != (num == 1))
+		LOG_INFO(TAG, "%s: ring %u %s", d->name, i,
+			 num ? "enabled" : "disabled");
 	d->vr[i].enabled = num;
 	return 0;
 }
