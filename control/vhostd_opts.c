@@ -375,7 +375,10 @@ static const struct option long_opts[] = {
 };
 
 /* Links and reflects name ports, so they are resolved after every port. */
-struct deferred { int opt; char *arg; };
+/* Parsing cuts arguments up in place: it works on copies, so that argv
+ * (what ps and pkill -f show) stays as it was given. */
+#define ARG_MAX_LEN 512
+struct deferred { int opt; char arg[ARG_MAX_LEN]; };
 
 static int parse_fd_port(struct vhostd_opts *o, const char *arg)
 {
@@ -405,7 +408,8 @@ static int parse_one(struct vhostd_opts *o, int c, char *arg,
 	case OPT_LINK:
 	case OPT_REFLECT:
 	case OPT_SOURCE:
-		later[(*nlater)++] = (struct deferred){c, arg};
+		later[*nlater].opt = c;
+		strcpy(later[(*nlater)++].arg, arg);
 		return 0;
 	case OPT_CORES:
 		return parse_cores(o, arg);
@@ -460,7 +464,13 @@ int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv)
 		if (nlater >= (int)ARRAY_SIZE(later))
 			return bad("too many --link/--reflect/--source "
 				   "options%s", "");
-		err = parse_one(o, c, optarg, later, &nlater);
+		char arg[ARG_MAX_LEN];
+		if (optarg && strlen(optarg) >= sizeof(arg))
+			return bad("argument longer than 511 bytes: '%.60s...'",
+				   optarg);
+		if (optarg)
+			strcpy(arg, optarg);
+		err = parse_one(o, c, optarg ? arg : NULL, later, &nlater);
 		if (err)
 			return err;
 	}
