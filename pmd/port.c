@@ -24,6 +24,18 @@ static const struct port_type *const types[] = {
 #endif
 };
 
+static const struct port_env *env;
+
+void port_set_env(const struct port_env *e)
+{
+	env = e;
+}
+
+const struct port_env *port_get_env(void)
+{
+	return env;
+}
+
 const char *port_type_names(void)
 {
 	static char names[64];
