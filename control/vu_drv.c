@@ -15,7 +15,7 @@
 
 #define DRV_TAG "drv"
 #define ETH_HLEN_MIN 14u
-#define RX_BUF_MAX   65536u
+#define RX_BUF_MAX   (12u + VU_DRV_TX_FRAME_MAX) /* a GSO frame, unmerged */
 /* With EVENT_IDX and calls suppressed, used_event is kept this far
  * ahead of the entries reaped.  The device cannot be more than a ring
  * (<= 32768 entries, 2.7: "The maximum Queue Size value is 32768") ahead
@@ -47,6 +47,7 @@ struct drv_ring {
 
 struct vu_drv {
 	struct drv_ring rx, tx;
+	uint32_t tx_frame_max;
 	struct vu_front *f;
 	uint32_t pair;
 	uint32_t hdr_len;
@@ -287,7 +288,7 @@ int vu_drv_tx_commit(struct vu_drv *d, const uint32_t *lens, unsigned int k)
 		return -EINVAL;
 	}
 	for (unsigned int i = 0; i < k; i++) {
-		if (lens[i] == 0 || lens[i] > VU_DRV_FRAME_MAX) {
+		if (lens[i] == 0 || lens[i] > d->tx_frame_max) {
 			tx_unreserve(d, 0);
 			return -EINVAL;
 		}
@@ -313,7 +314,7 @@ int vu_drv_tx_burst(struct vu_drv *d, const void *const *frames,
 	int done = 0;
 
 	for (unsigned int i = 0; i < n; i++)
-		if (lens[i] == 0 || lens[i] > VU_DRV_FRAME_MAX)
+		if (lens[i] == 0 || lens[i] > d->tx_frame_max)
 			return -EINVAL;
 	while ((unsigned int)done < n) {
 		unsigned int k = vu_drv_tx_reserve(d, slots,
@@ -565,6 +566,14 @@ int vu_drv_create(struct vu_drv **out, struct vu_front *f,
 	d->rx_buf_size = o->rx_buf_size ? o->rx_buf_size :
 			 d->hdr_len + VU_DRV_FRAME_MAX;
 	d->tx_per_slot = o->tx_chain ? 2 : 1;
+	d->tx_frame_max = o->tx_frame_max ? o->tx_frame_max : VU_DRV_FRAME_MAX;
+	if (d->tx_frame_max > VU_DRV_TX_FRAME_MAX) {
+		VLOG(VLOG_LVL_WARN, DRV_TAG, "queue pair %u: tx frames of %u "
+		     "bytes, at most %u", o->pair, d->tx_frame_max,
+		     VU_DRV_TX_FRAME_MAX);
+		free(d);
+		return -EINVAL;
+	}
 	if (d->rx_buf_size < d->hdr_len + (d->mrg ? 0 : ETH_HLEN_MIN) ||
 	    d->rx_buf_size > RX_BUF_MAX) {
 		VLOG(VLOG_LVL_WARN, DRV_TAG,
@@ -583,7 +592,7 @@ int vu_drv_create(struct vu_drv **out, struct vu_front *f,
 	if (!ret)
 		ret = ring_init(d, &d->tx, 2 * o->pair + 1,
 				(uint32_t)align_up_u64(d->hdr_len +
-						       VU_DRV_FRAME_MAX,
+						       d->tx_frame_max,
 						       CACHE_LINE),
 				d->tx_nslots);
 	if (!ret && !d->tx_nslots)

@@ -19,7 +19,7 @@
  * malloc'ed there too.  Nothing allocates per packet.
  *
  * TX: slot s holds a virtio-net header (zero: no offloads, num_buffers 0)
- * followed by up to VU_DRV_FRAME_MAX frame bytes.  One descriptor per
+ * followed by up to opts.tx_frame_max frame bytes.  One descriptor per
  * packet (header and frame), or with opts.tx_chain two (header, frame) to
  * exercise chains; descriptor heads come from a free list and return to
  * it when the device marks them used.  The slot of a head never changes,
@@ -70,7 +70,8 @@
 
 struct vu_drv;
 
-#define VU_DRV_FRAME_MAX   2048u  /* TX frame bytes per slot */
+#define VU_DRV_FRAME_MAX   2048u  /* TX frame bytes per slot (default) */
+#define VU_DRV_TX_FRAME_MAX 65550u /* largest: a 64 KiB GSO frame + L2 */
 #define VU_DRV_BURST_MAX   64u    /* slots per tx_reserve */
 #define VU_DRV_RX_MAX_SEGS 64u    /* buffers per received frame */
 
@@ -82,6 +83,9 @@ struct vu_drv_opts {
 	 * SHOULD be >= 1526; with it, each buffer MUST hold the header. */
 	uint32_t rx_buf_size;
 	bool rx_notify;         /* ask for used-buffer notifications */
+	/* TX frame bytes per slot, up to VU_DRV_TX_FRAME_MAX (GSO frames);
+	 * 0: VU_DRV_FRAME_MAX. */
+	uint32_t tx_frame_max;
 };
 
 /* Why a used entry was refused: counter index + text. */
@@ -147,7 +151,7 @@ uint32_t vu_drv_hdr_len(const struct vu_drv *d);
 /* Number of TX slots: the ring size, half of it with tx_chain. */
 uint32_t vu_drv_tx_nslots(const struct vu_drv *d);
 
-/* Frame area (VU_DRV_FRAME_MAX bytes) of TX slot s < nslots, for
+/* Frame area (tx_frame_max bytes) of TX slot s < nslots, for
  * pre-filling templates; NULL when s is out of range. */
 uint8_t *vu_drv_tx_slot_frame(struct vu_drv *d, uint32_t s);
 
@@ -162,7 +166,7 @@ static inline struct virtio_net_hdr *vu_drv_tx_hdr(const struct vu_drv *d,
 
 /*
  * Reclaim used TX descriptors, then take up to n (<= VU_DRV_BURST_MAX)
- * free slots; frames[i] gets the frame area of each (VU_DRV_FRAME_MAX
+ * free slots; frames[i] gets the frame area of each (tx_frame_max
  * bytes, whatever was last written there).  Returns how many (0 when the
  * ring is full or broken; see tx_full).  The caller
  * writes the frames and must call vu_drv_tx_commit() before the next
@@ -173,7 +177,7 @@ unsigned int vu_drv_tx_reserve(struct vu_drv *d, uint8_t **frames,
 
 /*
  * Post the first k reserved slots as frames of lens[i] bytes (1 ..
- * VU_DRV_FRAME_MAX), in order, give back the other reserved slots, publish
+ * tx_frame_max), in order, give back the other reserved slots, publish
  * the avail idx once and kick if the device wants it.  Returns k, or
  * -EINVAL (k beyond what was reserved, a length out of range: nothing is
  * posted and every reserved slot is given back).

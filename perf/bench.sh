@@ -8,12 +8,17 @@
 #            three tests: txonly (back-end receives and drops), rxonly
 #            (back-end transmits: vhostd --source, testpmd txonly) and loop
 #            (mac fwd after "start tx_first 32"; vhostd --reflect, testpmd
-#            macswap), mrg_rxbuf 0/1, in_order 0/1.
+#            macswap), split and packed rings (packed_vq 0/1), mrg_rxbuf
+#            0/1, in_order 0/1.
 # One table row per case: median front-end Mpps of RUNS runs for each
 # back-end, the median of the per-pair vhostd/DPDK ratios, and vhostd's
 # worker cycles/packet (median).  For testpmd a run is a window of SECONDS
 # with both pairs up and the other one stopped (see tp_row).
-#   perf/bench.sh [--plot FILE.png] [--only gen|testpmd] [--mem huge|nohuge]
+#   mq:      2 queue pairs, the testpmd loop at 64 B with one forwarding
+#            lcore in the front-end, the back-ends on 1 and then 2 worker
+#            cores (MQ_CORES, default: the back-end core and the one before
+#            it): Mpps and each back-end's scaling factor.
+#   perf/bench.sh [--plot FILE.png] [--only gen|testpmd|mq] [--mem huge|nohuge]
 #                 [BUILD_DIR] [RUNS] [SECONDS]
 # VHOSTD_B=PATH puts that vhostd build where DPDK's back-end would be: an
 # A/B of two builds under the same method.
@@ -33,13 +38,14 @@ done
 B=${1:-build} RUNS=${2:-3} SECS=${3:-5}
 # Subsets for a quick look, e.g. TESTS=loop SIZES=64 IOS=0 perf/bench.sh ...
 SIZES=${SIZES:-64 1518} TESTS=${TESTS:-txonly rxonly loop}
-MRGS=${MRGS:-0 1} IOS=${IOS:-0 1}
+MRGS=${MRGS:-0 1} IOS=${IOS:-0 1} RINGS=${RINGS:-split packed}
 VHOSTD=$B/control/vhostd VHOSTCTL=$B/control/vhostctl GEN=$B/perf/vu-gen
 TESTPMD=$(command -v dpdk-testpmd) || { echo "no dpdk-testpmd"; exit 77; }
 for x in "$VHOSTD" "$VHOSTCTL" "$GEN"; do
 	[ -x "$x" ] || { echo "$x: not built"; exit 2; }
 done
-case $ONLY in ""|gen|testpmd) ;; *) echo "--only gen|testpmd"; exit 2 ;; esac
+case $ONLY in ""|gen|testpmd|mq) ;; *) echo "--only gen|testpmd|mq"; exit 2 ;; esac
+TP_METHOD=testpmd
 [ -z "$PLOT" ] || command -v gnuplot >/dev/null ||
 	{ echo "--plot needs gnuplot"; exit 2; }
 W=$(mktemp -d /tmp/vhostd-bench.XXXXXX)
@@ -65,10 +71,10 @@ nohuge) MEM_ARGS="--no-huge -m 1024" GEN_MEM= ;;
 *) echo "--mem huge|nohuge"; exit 2 ;;
 esac
 
-HDR="%-8s %-7s %5s %3s %8s %10s %10s %7s %14s\n"
+HDR="%-8s %-7s %5s %-6s %3s %8s %10s %10s %7s %14s\n"
 header() {
-	printf "$HDR" method test size mrg in_order "vhostd Mpps" "dpdk Mpps" \
-		ratio "vhostd cyc/pkt"
+	printf "$HDR" method test size ring mrg in_order "vhostd Mpps" \
+		"dpdk Mpps" ratio "vhostd cyc/pkt"
 }
 
 # fail_run LABEL WHY: the run is nan; say which and why, with log tails.
@@ -157,15 +163,15 @@ tp_sample() {
 
 tp_col() { if [ "$1" = txonly ]; then echo TX; else echo RX; fi; }
 
-# tp_up SIDE TEST SIZE MRG IN_ORDER: the pair up, traffic flowing, then
-# paused; prints a reason and returns 1 when it cannot.
+# tp_up SIDE TEST SIZE MRG IN_ORDER PACKED: the pair up, traffic flowing,
+# then paused; prints a reason and returns 1 when it cannot.
 tp_up() {
 	local fwd=$2 start=start
 	[ "$2" = loop ] && fwd=mac start="start tx_first 32"
 	rm -f "$W/$1.sock"
 	be_"$1" "$W/$1.sock" "$2" "$3" ||
 		{ echo "back-end did not start"; return 1; }
-	fe_start "$1" "$W/$1.sock" "$4" "$5" "$fwd" "$3" ||
+	fe_start "$1" "$W/$1.sock" "$4" "$5" "$fwd" "$3" "$6" ||
 		{ echo "front-end did not start"; return 1; }
 	fe_cmd "$1" "$start"
 	fe_flowing "$1" "$(tp_col "$2")" ||
@@ -201,21 +207,21 @@ tp_window() {
 		"$(core_share "$f.few.1" "$f.few.2" "$t1" "$t2")"
 }
 
-# tp_features SIDE MRG IN_ORDER: note when the back-end negotiated
-# MRG_RXBUF (bit 15) or IN_ORDER (bit 35) otherwise than the front-end
-# asked.
+# tp_features SIDE MRG IN_ORDER PACKED: note when the back-end negotiated
+# MRG_RXBUF (bit 15), IN_ORDER (bit 35) or RING_PACKED (bit 34) otherwise
+# than the front-end asked.
 tp_features() {
 	local f got
 	f=$(be_features "$1") || { note "features: $label: none in the log"; return; }
-	got="$((f >> 15 & 1))/$((f >> 35 & 1))"
-	[ "$got" = "$2/$3" ] ||
-		note "features: $label: mrg/in_order $got ($f), expected $2/$3"
+	got="$((f >> 15 & 1))/$((f >> 35 & 1))/$((f >> 34 & 1))"
+	[ "$got" = "$2/$3/$4" ] ||
+		note "features: $label: mrg/in_order/packed $got ($f), expected $2/$3/$4"
 }
 
-# tp_run SIDE TEST SIZE MRG IN_ORDER -> "mpps cycles/packet" of one window
-# (the pair is up and paused).
+# tp_run SIDE TEST SIZE MRG IN_ORDER PACKED -> "mpps cycles/packet" of one
+# window (the pair is up and paused).
 tp_run() {
-	local label="testpmd $2 ${3}B mrg=$4 in_order=$5 $1 window $run" r
+	local label="testpmd $2 ${3}B packed=$6 mrg=$4 in_order=$5 $1 window $run" r
 	if r=$(tp_window "$1" "$2"); then
 		set -- $r
 		echo "  $label: $1 Mpps (pollers ran/waited: back-end" \
@@ -227,21 +233,23 @@ tp_run() {
 	fi
 }
 
-# tp_row TEST SIZE MRG IN_ORDER: both pairs up, RUNS windows each, down.
+# tp_row TEST SIZE MRG IN_ORDER PACKED: both pairs up, RUNS windows each,
+# down.
 tp_row() {
-	local side label r ok=1
+	local side label r ok=1 ring=split
+	[ "$5" = 1 ] && ring=packed
 	for side in vhostd dpdk; do
-		label="testpmd $1 ${2}B mrg=$3 in_order=$4 $side"
+		label="testpmd $1 ${2}B packed=$5 mrg=$3 in_order=$4 $side"
 		# In this shell, not $(...): the PIDs and fifo fds must stay.
 		if ! tp_up "$side" "$@" >"$W/r"; then
 			fail_run "$label" "$(cat "$W/r")" >/dev/null; ok=0; break
 		fi
-		tp_features "$side" "$3" "$4"
+		tp_features "$side" "$3" "$4" "$5"
 	done
 	if [ $ok = 1 ]; then
-		row testpmd "$1" "$2" "$3" "$4" tp_run "$@"
+		row "$TP_METHOD" "$1" "$2" $ring "$3" "$4" tp_run "$@"
 	else
-		row testpmd "$1" "$2" "$3" "$4" fail_window
+		row "$TP_METHOD" "$1" "$2" $ring "$3" "$4" fail_window
 	fi
 	for side in vhostd dpdk; do tp_down "$side"; done
 }
@@ -249,12 +257,12 @@ fail_window() { echo "nan nan"; }
 
 # ---- tables -------------------------------------------------------------
 
-# row METHOD TEST SIZE MRG IN_ORDER RUNFN ARGS...: RUNS runs of each
+# row METHOD TEST SIZE RING MRG IN_ORDER RUNFN ARGS...: RUNS runs of each
 # back-end, interleaved so that a noisy spell hits both; prints the table
 # row and appends it to the plot data.  The run functions run in this
 # shell (output to a file, not $(...)) so that the EXIT trap knows every PID.
 row() {
-	local m=$1 t=$2 s=$3 mg=$4 io=$5 fn=$6 run v c d r; shift 6
+	local m=$1 t=$2 s=$3 rg=$4 mg=$5 io=$6 fn=$7 run v c d r; shift 7
 	: >"$W/v.txt"; : >"$W/d.txt"; : >"$W/c.txt"; : >"$W/q.txt"
 	for run in $(seq "$RUNS"); do
 		# Every other pair DPDK goes first: a spell that starts or ends
@@ -277,35 +285,55 @@ row() {
 	# back-end with a fast one of the other.
 	r=$(median <"$W/q.txt")
 	[ "$r" = nan ] || r=${r}x
-	printf "$HDR" "$m" "$t" "$s" "$mg" "$io" "$v" "$d" "$r" "$c"
+	printf "$HDR" "$m" "$t" "$s" "$rg" "$mg" "$io" "$v" "$d" "$r" "$c"
+	echo "$v $d" >"$W/last_row"
 	local lbl="$t mrg=$mg"
-	[ "$m" = vu-gen ] && lbl="vu-gen $lbl"
+	[ "$rg" = packed ] && lbl="$t packed mrg=$mg"
+	case $m in vu-gen|mq*) lbl="$m $lbl" ;; esac
 	[ "$io" = - ] || lbl+=" io=$io"
 	echo "\"$lbl\" $v $d" >>"$W/plot.$s.dat"
 }
 
-if [ "$ONLY" != testpmd ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = gen ]; then
 	echo "== gen: vu-gen front-end (core 0), rx Mpps; medians of $RUNS x ${SECS}s, mem $MEM"
 	header
 	for size in $SIZES; do
 		for mrg in $MRGS; do
-			row vu-gen loop "$size" "$mrg" - gen_run "$size" "$mrg"
+			row vu-gen loop "$size" split "$mrg" - gen_run "$size" "$mrg"
 		done
 	done
-	[ "$ONLY" = gen ] || echo
+	[ -n "$ONLY" ] || echo
 fi
-if [ "$ONLY" != gen ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = testpmd ]; then
 	echo "== testpmd: virtio-user front-end (core 0), its TX Mpps for txonly, RX otherwise; medians of $RUNS x ${SECS}s, mem $MEM"
 	header
 	for test in $TESTS; do
 		for size in $SIZES; do
-			for mrg in $MRGS; do
-				for io in $IOS; do
-					tp_row "$test" "$size" "$mrg" "$io"
+			for ring in $RINGS; do
+				for mrg in $MRGS; do
+					for io in $IOS; do
+						tp_row "$test" "$size" "$mrg" \
+							"$io" $([ $ring = packed ] && echo 1 || echo 0)
+					done
 				done
 			done
 		done
 	done
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = mq ]; then
+	[ "$ONLY" = mq ] || echo
+	MQ_CORES=${MQ_CORES:-$((BE_CORE - 1)),$BE_CORE}
+	echo "== mq: 2 queue pairs, testpmd virtio-user loop (mac fwd, one lcore on core $FE_CORE); back-end on core $BE_CORE (mq1core), then on cores $MQ_CORES (mq2core); medians of $RUNS x ${SECS}s"
+	header
+	QUEUES=2
+	for BE_CORES in "$BE_CORE" "$MQ_CORES"; do
+		TP_METHOD=mq$(echo "${BE_CORES//,/ }" | wc -w)core
+		tp_row loop 64 0 0 0
+		cp "$W/last_row" "$W/mq.$TP_METHOD"
+	done
+	read -r v1 d1 <"$W/mq.mq1core"; read -r v2 d2 <"$W/mq.mq2core"
+	echo "scaling 1 -> 2 worker cores: vhostd $(ratio "$v2" "$v1"), dpdk $(ratio "$d2" "$d1")"
+	QUEUES=1 BE_CORES=$BE_CORE TP_METHOD=testpmd
 fi
 if [ -s "$W/noisy" ]; then
 	note "noise: $(wc -l <"$W/noisy") of $(wc -l <"$W/runs") runs had a" \

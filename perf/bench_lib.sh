@@ -7,6 +7,9 @@
 PIDS=()
 # shellcheck disable=SC2034 # tunables, used by bench.sh too
 FE_CORE=0 BE_CORE=1
+# The multiqueue rows: queue pairs, and the back-ends' worker cores (vhostd
+# --cores; DPDK's forwarding lcores, one per listed core).
+QUEUES=1 BE_CORES=1
 NB_MBUFS=8192    # 2 rings of 256 + 2 mempool caches of 250, many times over
 WARM=${WARM:-0.2} # seconds of traffic before a measured window
 START_WAIT=30    # seconds a process or the traffic may take to start
@@ -74,7 +77,7 @@ note() { echo "$*" >>"$W/notes"; }
 # can be up at once, with one of them stopped (pair_pause).
 declare -A FE_PID FE_FD BE_PID
 
-# fe_start SIDE SOCK MRG IN_ORDER FWD SIZE
+# fe_start SIDE SOCK MRG IN_ORDER FWD SIZE [PACKED]
 fe_start() {
 	local s=$1 log=$W/fe.$1.log fd
 	rm -f "$W/fe.$s.cmd"; mkfifo "$W/fe.$s.cmd"
@@ -82,8 +85,9 @@ fe_start() {
 	FE_FD[$s]=$fd
 	stdbuf -oL "$TESTPMD" --no-pci $MEM_ARGS --file-prefix="$PFX-fe-$s" \
 		--lcores 0@$FE_CORE,1@$FE_CORE \
-		--vdev "net_virtio_user0,path=$2,queues=1,packed_vq=0,mrg_rxbuf=$3,in_order=$4" \
+		--vdev "net_virtio_user0,path=$2,queues=$QUEUES,packed_vq=${7:-0},mrg_rxbuf=$3,in_order=$4" \
 		-- -i --total-num-mbufs=$NB_MBUFS --forward-mode="$5" \
+		--rxq=$QUEUES --txq=$QUEUES --nb-cores=1 \
 		--txpkts="$6" <"$W/fe.$s.cmd" >"$log" 2>&1 &
 	FE_PID[$s]=$!
 	PIDS+=("$!")
@@ -157,8 +161,8 @@ vh_wiring() {
 be_vhostd() {
 	rm -f "$W/ctl"
 	# shellcheck disable=SC2046 # the wiring is words
-	start_bg "$W/be.vhostd.log" "$VHOSTD" --port "v=vhost:$1" \
-		$(vh_wiring "$2" "$3") --cores $BE_CORE --control "$W/ctl"
+	start_bg "$W/be.vhostd.log" "$VHOSTD" --port "v=vhost:$1,queues=$QUEUES" \
+		$(vh_wiring "$2" "$3") --cores $BE_CORES --control "$W/ctl"
 	BE_PID[vhostd]=$BG_PID
 	wait_for "$BG_PID" $START_WAIT log_has "$W/be.vhostd.log" "control socket"
 }
@@ -168,8 +172,8 @@ be_dpdk() {
 	local fwd
 	if [ -n "${VHOSTD_B:-}" ]; then   # A/B of two vhostd builds
 		# shellcheck disable=SC2046
-		start_bg "$W/be.dpdk.log" "$VHOSTD_B" --port "v=vhost:$1" \
-			$(vh_wiring "$2" "$3") --cores $BE_CORE
+		start_bg "$W/be.dpdk.log" "$VHOSTD_B" --port "v=vhost:$1,queues=$QUEUES" \
+			$(vh_wiring "$2" "$3") --cores $BE_CORES
 		BE_PID[dpdk]=$BG_PID
 		wait_for "$BG_PID" $START_WAIT log_has "$W/be.dpdk.log" "listening"
 		return
@@ -180,9 +184,13 @@ be_dpdk() {
 	loop) fwd=macswap ;;
 	esac
 	# --stats-period: without it a non-interactive testpmd exits at EOF.
+	# Main lcore on BE_CORE, one forwarding lcore per BE_CORES entry.
+	local lc=0@$BE_CORE n=0 c
+	for c in ${BE_CORES//,/ }; do n=$((n + 1)); lc+=",$n@$c"; done
 	start_bg "$W/be.dpdk.log" "$TESTPMD" --no-pci $MEM_ARGS \
-		--file-prefix="$PFX-be" --lcores 0@$BE_CORE,1@$BE_CORE \
-		--vdev "net_vhost0,iface=$1,queues=1" -- \
+		--file-prefix="$PFX-be" --lcores "$lc" \
+		--vdev "net_vhost0,iface=$1,queues=$QUEUES" -- \
+		--rxq=$QUEUES --txq=$QUEUES --nb-cores=$n \
 		--total-num-mbufs=$NB_MBUFS --forward-mode=$fwd --txpkts="$3" \
 		--auto-start --stats-period 1
 	BE_PID[dpdk]=$BG_PID

@@ -594,6 +594,9 @@ static void window(struct gen_ctx *c)
 			if (busy + want > r->tx_inflight)
 				want = busy < r->tx_inflight ?
 				       r->tx_inflight - busy : 0;
+			busy = (uint32_t)(p->next_seq - p->expect);
+			if (o->window && busy + want > o->window)
+				want = busy < o->window ? o->window - busy : 0;
 			/* A fresh stamp: reaping RX may have taken a while. */
 			now = clock_ticks();
 			if (per_tick > 0) {

@@ -61,6 +61,11 @@ struct gen_opts {
 	 * its.  0: the RX ring's capacity in frames less two bursts;
 	 * UINT32_MAX: no limit (the TX ring). */
 	uint32_t tx_inflight;
+	/* Non-zero: also at most this many frames sent and not yet back,
+	 * per pair.  For lossless checks through a back-end that holds
+	 * frames of its own (a port with a queue, like the loop port):
+	 * tx_inflight bounds only what is on our TX ring. */
+	uint32_t window;
 };
 
 /* Defaults: 1 pair, ring 256, 64 B, burst 32, 5 s, 200 ms drain,

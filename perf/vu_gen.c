@@ -50,6 +50,10 @@ static void usage(FILE *out)
 		"  --tx-inflight N   most frames on a TX ring (default: what RX "
 		"can take back\n"
 		"                    besides 2 bursts; 'max': the whole ring)\n"
+		"  --window N        at most N frames sent and not back yet, per "
+		"pair\n"
+		"                    (lossless checks through a back-end that "
+		"queues)\n"
 		"  --log-level L     err|warn|info|debug (default warn)\n");
 }
 
@@ -88,6 +92,7 @@ static int parse(int argc, char **argv, struct gen_opts *o)
 		{"hugepages", no_argument, NULL, 'H'},
 		{"timeout", required_argument, NULL, 't'},
 		{"tx-inflight", required_argument, NULL, 'I'},
+		{"window", required_argument, NULL, 'w'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
@@ -97,7 +102,7 @@ static int parse(int argc, char **argv, struct gen_opts *o)
 
 	gen_opts_default(o);
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (strchr("qrsBdRDWxcmt", c) && parse_num(optarg, 1e9, &v)) {
+		if (strchr("qrsBdRDWxcmtw", c) && parse_num(optarg, 1e9, &v)) {
 			fprintf(stderr, "vu-gen: bad number '%s'\n", optarg);
 			return -1;
 		}
@@ -121,6 +126,7 @@ static int parse(int argc, char **argv, struct gen_opts *o)
 		case 'm': o->mem_mb = (uint32_t)v; break;
 		case 'H': o->huge = true; break;
 		case 't': o->timeout_ms = (int)v; break;
+		case 'w': o->window = (uint32_t)v; break;
 		case 'I':
 			if (!strcmp(optarg, "max")) {
 				o->tx_inflight = UINT32_MAX;

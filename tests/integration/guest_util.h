@@ -140,7 +140,7 @@ static uint64_t stat_of(const char *vhostctl, const char *ctl,
 
 /* ---- the daemon of a test group ------------------------------------ */
 
-#define TD_MAX_PORTS 4
+#define TD_MAX_PORTS 8
 
 struct tdaemon {
 	const char *bin, *ctl_bin;      /* vhostd, vhostctl */
@@ -168,7 +168,7 @@ static int tdaemon_start(struct tdaemon *t, const char *const *ports,
 			 char *const *wiring)
 {
 	char spec[TD_MAX_PORTS][160];
-	char *args[32];
+	char *args[48];
 	int n = 0, np = 0;
 
 	snprintf(t->dir, sizeof(t->dir), "/tmp/vhostd-it.XXXXXX");
@@ -184,7 +184,7 @@ static int tdaemon_start(struct tdaemon *t, const char *const *ports,
 		args[n++] = "--port";
 		args[n++] = spec[np];
 	}
-	while (*wiring && n < 28)
+	while (*wiring && n < 44)
 		args[n++] = *wiring++;
 	args[n++] = "--control";
 	args[n++] = t->ctl;

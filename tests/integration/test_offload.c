@@ -3,7 +3,7 @@
  * test_offload.c: checksum and TSO offloads through a real vhostd.
  *
  * One daemon: ports tx and rx linked (tx's guest sends, rx's guest
- * receives), and port r reflecting.  Each test connects guests with the
+ * receives), port r reflecting, and two guests linked to loop ports.  Each test connects guests with the
  * feature sets it needs, sends frames whose virtio-net header asks for an
  * offload, and checks what arrives:
  *   - receiver negotiated the offload: the header and the bytes pass as
@@ -27,7 +27,9 @@
 #define MSS 500u
 #define PAYLOAD 1800u          /* 4 segments: 500 500 500 300 */
 
-/* Ports tx -> rx linked, r reflecting: td.sock[0], [1], [2]. */
+/* Ports tx -> rx linked, r reflecting: td.sock[0], [1], [2]; lp and lq
+ * (td.sock[3], [4]) linked to loop ports l0 (no offloads) and l1
+ * (offloads). */
 static struct tdaemon td;
 
 static const uint64_t BASE = BIT_ULL(VIRTIO_F_VERSION_1) |
@@ -307,6 +309,43 @@ static void test_tso_reflected(void **state)
 	guest_down(&a);
 }
 
+/*
+ * Through a NIC port (pmd/: the loop test port, a wire looped back): a
+ * port without offloads gets the TSO frame segmented in software on its
+ * way in (and the segments come back unchanged); a port with offloads
+ * (a virtual wire) carries the GSO frame as it is, which reaches a guest
+ * with GUEST_TSO in one piece and one without it segmented on the way out.
+ */
+static void test_port_tso(void **state)
+{
+	struct layout l = {0};
+	static uint8_t f[2048];
+	uint32_t len = build_tcp(f, &l, PAYLOAD, 0x80 | 0x18 | 0x01);
+	struct virtio_net_hdr h = tso_hdr(&l);
+
+	(void)state;
+	guest_up(&a, td.sock[3], BASE | SEND | TAKE);   /* lp: loop, plain */
+	send_frame(&a, f, len, &h);
+	recv_frames(&a, 4);
+	check_segments(f, &l, false);
+	guest_down(&a);
+
+	guest_up(&a, td.sock[4], BASE | SEND | TAKE);   /* lq: loop, offloads */
+	send_frame(&a, f, len, &h);
+	assert_int_equal(recv_frames(&a, 1), 1);
+	assert_int_equal(rxf[0].len, len);
+	assert_memory_equal(rxf[0].data, f, len);
+	assert_int_equal(rxf[0].hdr.gso_type, h.gso_type);
+	assert_int_equal(rxf[0].hdr.gso_size, h.gso_size);
+	guest_down(&a);
+
+	guest_up(&a, td.sock[4], BASE | SEND);
+	send_frame(&a, f, len, &h);
+	recv_frames(&a, 4);
+	check_segments(f, &l, false);
+	guest_down(&a);
+}
+
 /* Invalid offload fields: dropped with a reason, the link keeps working. */
 static void test_bad_offloads(void **state)
 {
@@ -383,9 +422,12 @@ static void test_bad_offloads(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
-	return tdaemon_start(&td, (const char *const[]){"tx", "rx", "r", NULL},
+	return tdaemon_start(&td, (const char *const[]){"tx", "rx", "r", "lp",
+							"lq", NULL},
 			     (char *const[]){"--link", "tx=rx", "--reflect", "r",
-					     NULL});
+					     "--port", "l0=loop:", "--port",
+					     "l1=loop:offloads", "--link",
+					     "lp=l0", "--link", "lq=l1", NULL});
 }
 
 static int group_teardown(void **state)
@@ -402,6 +444,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_tso_passthrough, test_teardown),
 		cmocka_unit_test_teardown(test_csum, test_teardown),
 		cmocka_unit_test_teardown(test_tso_reflected, test_teardown),
+		cmocka_unit_test_teardown(test_port_tso, test_teardown),
 		cmocka_unit_test_teardown(test_bad_offloads, test_teardown),
 	};
 
