@@ -92,6 +92,12 @@ const char *port_type_names(void);
 /* The type called name, or NULL. */
 const struct port_type *port_type_find(const char *name);
 
+/* Why there is no type called name, for a message: "port type 'dpdk'
+ * is not in this build (...)" for a type vhostd has but this build was
+ * configured without (afxdp, dpdk), else "unknown port type 'x' (...)",
+ * with the types this build has. */
+const char *port_type_missing(const char *name, char *buf, size_t len);
+
 /* Open port name of type TYPE with args ("TYPE:ARGS" split by the
  * caller).  0 or -errno (logged). */
 int port_open(const char *name, const char *type, const char *args,
