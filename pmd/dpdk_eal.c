@@ -180,18 +180,20 @@ static int numa_nodes(void)
 	return n ? n : 1;
 }
 
-/* Hugepages when enough 2 MiB pages are free, else --no-huge. */
+/* Hugepages when enough 2 MiB pages are free (and vhostd may use
+ * them: root), else --no-huge. */
 static void args_memory(struct eal_args *a)
 {
 	long free_pages = read_long(HUGE_FREE);
 	char limit[256] = "";
 
-	nohuge = free_pages < DPDK_EAL_MIN_FREE_PAGES;
+	nohuge = free_pages < DPDK_EAL_MIN_FREE_PAGES || geteuid() != 0;
 	if (nohuge) {
-		LOG_INFO(TAG, "%ld free 2 MiB hugepages (fewer than %d): the "
-			 "EAL runs on %d MiB of ordinary memory (--no-huge)",
+		LOG_INFO(TAG, "%ld free 2 MiB hugepages (%d wanted)%s: the EAL "
+			 "runs on %d MiB of ordinary memory (--no-huge)",
 			 free_pages < 0 ? 0 : free_pages,
-			 DPDK_EAL_MIN_FREE_PAGES, DPDK_EAL_NOHUGE_MB);
+			 DPDK_EAL_MIN_FREE_PAGES,
+			 geteuid() ? ", not root" : "", DPDK_EAL_NOHUGE_MB);
 		arg_add(a, "--no-huge");
 		arg_add(a, "-m");
 		arg_add(a, "%d", DPDK_EAL_NOHUGE_MB);
@@ -235,7 +237,6 @@ static void args_build(struct eal_args *a)
 
 	arg_add(a, "vhostd");
 	arg_add(a, "--file-prefix=vhostd-%d", (int)getpid());
-	arg_add(a, "--in-memory");
 	arg_add(a, "--no-telemetry");
 	/* lcore 0, the main lcore, is the control thread where it runs
 	 * now: the EAL pins it to exactly these CPUs, i.e. leaves it be. */
@@ -248,6 +249,9 @@ static void args_build(struct eal_args *a)
 	arg_add(a, "--log-level=*:%s",
 		vlog_level_cur >= VLOG_LVL_DEBUG ? "info" : "error");
 	args_memory(a);
+	/* No shared files: --in-memory (--no-huge has no hugepage files, and
+	 * the EAL refuses the two together: --no-shconf then). */
+	arg_add(a, nohuge ? "--no-shconf" : "--in-memory");
 	args_devices(a);
 	if (env) {
 		cpu_list(&env->cores, cpus, sizeof(cpus));

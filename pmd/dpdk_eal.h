@@ -11,10 +11,13 @@
  *    hence mempool per-lcore caches, and its NUMA socket from the core
  *    it is pinned to), and leave with rte_thread_unregister();
  *  - memory: 2 MiB hugepages when at least DPDK_EAL_MIN_FREE_PAGES are
- *    free, capped at DPDK_EAL_SOCKET_LIMIT_MB per NUMA node, else
- *    --no-huge (DPDK_EAL_NOHUGE_MB of ordinary memory); --in-memory, so
- *    nothing is left in hugetlbfs or /var/run/dpdk even after a crash,
- *    with --file-prefix=vhostd-PID so several vhostd run side by side;
+ *    free (and vhostd runs as root), capped at DPDK_EAL_SOCKET_LIMIT_MB
+ *    per NUMA node, else --no-huge (DPDK_EAL_NOHUGE_MB of ordinary
+ *    memory); --in-memory (--no-shconf with --no-huge: no hugetlbfs files,
+ *    no shared config, nothing of it outlives the process, and secondary
+ *    processes cannot attach, which rte_thread_register() requires), with
+ *    --file-prefix=vhostd-PID so several vhostd run side by side; the
+ *    EAL's (empty) runtime directory is removed at clean-up;
  *  - devices: --no-pci unless some dpdk port names a PCI address, then
  *    only those addresses are allowed (-a); every device, PCI or vdev, is
  *    then probed by its port (rte_dev_probe);

@@ -56,7 +56,7 @@
 
 /* Counters: one X-macro list each, for the enum and the stats keys. */
 #define TXQ_COUNTERS(X)                                                     \
-	X(tx_packets) X(tx_bytes) X(tx_dropped_full) X(tx_nombuf)           \
+	X(tx_packets) X(tx_bytes) X(tx_dropped) X(tx_nombuf)           \
 	X(tx_too_big) X(tx_bad_offload) X(tx_csum_hw) X(tx_csum_sw)         \
 	X(tx_tso)
 #define RXQ_COUNTERS(X)                                                     \
@@ -202,7 +202,7 @@ static void tx_burst(struct dpdk_txq *q)
 	STAT_ADD(q->c[C_tx_packets], sent);
 	STAT_ADD(q->c[C_tx_bytes], bytes);
 	if (unlikely(sent < n))
-		STAT_ADD(q->c[C_tx_dropped_full], n - sent);
+		STAT_ADD(q->c[C_tx_dropped], n - sent);
 }
 
 /* The header's offloads onto m; false: m cannot be sent. */
@@ -388,8 +388,21 @@ static int dev_probe(struct dpdk_port *dp, const struct dpdk_args *a)
 	return 0;
 }
 
+/* Drivers that claim more than they do (found by vhostd's tests). */
+static const struct {
+	const char *driver;
+	uint64_t tx_off;         /* transmit offloads not to use */
+	const char *why;
+} quirks[] = {
+	{"net_tap", RTE_ETH_TX_OFFLOAD_TCP_TSO,
+	 "its TSO (DPDK 22.11) refuses a frame whose segments exceed the "
+	 "MTU counting the Ethernet header, i.e. every full-size TCP "
+	 "segment, and then the rest of its burst"},
+};
+
 /* Offloads to switch on: what vhostd uses and the device has. */
-static void choose_offloads(const struct rte_eth_dev_info *info,
+static void choose_offloads(const char *name,
+			    const struct rte_eth_dev_info *info,
 			    struct rte_eth_conf *conf)
 {
 	uint64_t tx = RTE_ETH_TX_OFFLOAD_MULTI_SEGS |
@@ -399,6 +412,15 @@ static void choose_offloads(const struct rte_eth_dev_info *info,
 	uint64_t rx = RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
 		      RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_SCATTER;
 
+	for (size_t i = 0; i < ARRAY_SIZE(quirks); i++) {
+		if (strcmp(info->driver_name, quirks[i].driver) != 0 ||
+		    !(info->tx_offload_capa & tx & quirks[i].tx_off))
+			continue;
+		tx &= ~quirks[i].tx_off;
+		LOG_INFO(TAG, "%s: %s transmit offloads 0x%" PRIx64 " not used: "
+			 "%s", name, quirks[i].driver, quirks[i].tx_off,
+			 quirks[i].why);
+	}
 	conf->txmode.offloads = info->tx_offload_capa & tx;
 	conf->rxmode.offloads = info->rx_offload_capa & rx;
 }
@@ -444,7 +466,7 @@ static int dev_configure(struct dpdk_port *dp, struct rte_eth_dev_info *info,
 		return -EINVAL;
 	}
 	memset(conf, 0, sizeof(*conf));
-	choose_offloads(info, conf);
+	choose_offloads(dp->port.name, info, conf);
 	if (nq > 1 && (info->flow_type_rss_offloads & RTE_ETH_RSS_IP)) {
 		conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf->rx_adv_conf.rss_conf.rss_hf =
