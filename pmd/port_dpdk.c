@@ -368,10 +368,11 @@ static int dev_probe(struct dpdk_port *dp, const struct dpdk_args *a)
 	rte_devargs_reset(&da);
 	rc = rte_dev_probe(a->devargs);
 	if (rc < 0 && rc != -EEXIST) {
-		LOG_ERR(TAG, "%s: DPDK cannot probe '%s' (error %d): no such "
-			"device, or its driver refused the arguments (DPDK's "
-			"lines above say which)", name, a->devargs, rc);
-		return rc;
+		/* -1 is no errno: the driver failed (EPERM would mislead). */
+		LOG_ERR(TAG, "%s: DPDK cannot probe '%s': %s (DPDK's lines "
+			"above say more)", name, a->devargs, rc == -1 ?
+			"its driver refused it" : strerror(-rc));
+		return rc == -1 ? -EINVAL : rc;
 	}
 	dp->probed = rc == 0;
 	if (find_ethdev(dev, a->pci, &dp->port_id) < 0) {
