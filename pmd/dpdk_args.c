@@ -4,19 +4,37 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "port.h"
 
+/* n hex digits at *p, then the character end (0: the string's end);
+ * moves *p past them.  The value, or -1. */
+static long hex_field(const char **p, size_t min, size_t max, char end)
+{
+	size_t n = strspn(*p, "0123456789abcdefABCDEF");
+	long v;
+
+	if (n < min || n > max || (*p)[n] != end)
+		return -1;
+	v = strtol(*p, NULL, 16);
+	*p += n + (end ? 1 : 0);
+	return v;
+}
+
 bool dpdk_is_pci(const char *id)
 {
-	unsigned dom, bus, dev, fn;
-	char tail;
+	const char *p = id;
+	long bus, dev, fn;
 
-	if (sscanf(id, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) == 4)
-		return dom <= 0xffff && bus <= 0xff && dev <= 0x1f && fn <= 7;
-	return sscanf(id, "%x:%x.%x%c", &bus, &dev, &fn, &tail) == 3 &&
-	       bus <= 0xff && dev <= 0x1f && fn <= 7;
+	/* Optional domain: four digits and ':' before BB:DD.F. */
+	if (strspn(id, "0123456789abcdefABCDEF") == 4 && id[4] == ':')
+		p = id + 5;
+	bus = hex_field(&p, 1, 2, ':');
+	dev = bus < 0 ? -1 : hex_field(&p, 1, 2, '.');
+	fn = dev < 0 ? -1 : hex_field(&p, 1, 1, '\0');
+	return bus >= 0 && dev >= 0 && dev <= 0x1f && fn >= 0 && fn <= 7;
 }
 
 /* The last item of s (after its last ','), or s itself. */
