@@ -46,9 +46,10 @@ static bool parse_l23(const uint8_t *f, uint32_t have, uint32_t start,
 		*proto = f[l2 + 9];
 		return f[l2] >> 4 == 4 && (f[l2] & 0xfu) * 4u == o->l3;
 	}
-	/* IPv6: with extension headers the L4 protocol is csum_offset's. */
-	*proto = o->l3 == 40 ? f[l2 + 6] : 0;
-	return f[l2] >> 4 == 6;
+	/* IPv6 without extension headers only: with them, DPDK's
+	 * pseudo-header (rte_ipv6_phdr_cksum) would count their bytes. */
+	*proto = f[l2 + 6];
+	return f[l2] >> 4 == 6 && o->l3 == 40;
 }
 
 /* The frame's headers for offload: false when the device cannot be
@@ -61,14 +62,14 @@ static bool parse(const uint8_t *f, uint32_t have,
 
 	if (!parse_l23(f, have, start, o, &proto))
 		return false;
-	if (h->csum_offset == 16 && (proto == PROTO_TCP || !proto)) {
+	if (h->csum_offset == 16 && proto == PROTO_TCP) {
 		if (start + 20 > have)
 			return false;
 		o->l4 = (f[start + 12] >> 4) * 4u;
 		o->tcp = true;
 		return o->l4 >= 20 && start + o->l4 <= have;
 	}
-	if (h->csum_offset == 6 && (proto == PROTO_UDP || !proto)) {
+	if (h->csum_offset == 6 && proto == PROTO_UDP) {
 		o->l4 = 8;
 		o->tcp = false;
 		return start + 8 <= have;

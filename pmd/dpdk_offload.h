@@ -9,9 +9,9 @@
  * DPDK asks for (rte_ipv4_phdr_cksum()/rte_ipv6_phdr_cksum(): without the
  * length for TSO) and, for IPv4 TSO, the IP checksum field 0.  Only what
  * caps says the device takes is handed to it: a checksum it cannot take,
- * or one not on TCP/UDP over IPv4/IPv6 (one VLAN tag at most) with every
- * header in the first mbuf, is completed here in software; a GSO frame it
- * cannot take is refused (the datapath never hands one over unless caps
+ * or one not on TCP/UDP over IPv4 or IPv6 without extension headers (one
+ * VLAN tag at most) with every header in the first mbuf, is completed
+ * here in software; a GSO frame it cannot take is refused (the datapath never hands one over unless caps
  * says tso4/tso6).  A GSO frame whose payload fits one segment goes as a
  * plain checksum offload.
  *

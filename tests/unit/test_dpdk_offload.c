@@ -53,7 +53,7 @@ static uint16_t fold(uint32_t s)
 }
 
 struct frame {
-	bool v6, vlan, udp;
+	bool v6, vlan, udp, hbh;   /* hbh: IPv6 hop-by-hop header (8 B) */
 	uint32_t payload;
 	uint32_t l3, l4, hlen, len;
 };
@@ -83,6 +83,13 @@ static void build(uint8_t *f, struct frame *x)
 		for (int i = 0; i < 32; i++)
 			ip[8 + i] = (uint8_t)(0x10 + i);
 		x->l4 = x->l3 + 40;
+		if (x->hbh) {   /* next header, length 0, PadN of 4 */
+			memcpy(ip + 40, (uint8_t[]){ip[6], 0, 1, 4, 0, 0, 0, 0},
+			       8);
+			ip[6] = 0;
+			wr16(ip + 4, l4total + 8);
+			x->l4 += 8;
+		}
 	} else {
 		memset(ip, 0, 20);
 		ip[0] = 0x45;
@@ -359,6 +366,25 @@ static void test_headers_beyond_first_mbuf_done_in_software(void **state)
 	assert_true(csum_ok(whole, &x));
 }
 
+/* IPv6 extension headers: DPDK's pseudo-header would count them. */
+static void test_ipv6_extension_headers_are_not_offloaded(void **state)
+{
+	struct frame x = {.v6 = true, .hbh = true, .payload = 3000};
+	uint8_t *f = put(&x, 0);
+	struct virtio_net_hdr h = csum_hdr(&x);
+	uint32_t s = sum16(0, f + x.l3 + 8, 32) + 6 + (x.len - x.l4);
+
+	(void)state;
+	wr16(f + x.l4 + 16, fold(s));
+	assert_int_equal(dpdk_ofl_tx(&mb[0], &chain, HDR, &h, &ALL),
+			 DPDK_OFL_SW_CSUM);
+	assert_int_equal(mb[0].ol_flags, 0);
+	assert_int_equal(fold(sum16(s, f + x.l4, x.len - x.l4)), 0xffff);
+	h = gso_hdr(&x, 1000);
+	assert_int_equal(dpdk_ofl_tx(&mb[0], &chain, HDR, &h, &ALL),
+			 DPDK_OFL_BAD);
+}
+
 static void test_checksum_outside_the_frame_is_refused(void **state)
 {
 	struct frame x = {.payload = 10};
@@ -388,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_l4_checksum_is_completed),
 		cmocka_unit_test(
 			test_headers_beyond_first_mbuf_done_in_software),
+		cmocka_unit_test(test_ipv6_extension_headers_are_not_offloaded),
 		cmocka_unit_test(test_checksum_outside_the_frame_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
