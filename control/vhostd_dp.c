@@ -104,14 +104,28 @@ static struct dp_port *target(struct dp *dp, struct dp_port *p)
 	       p->peer >= 0 ? &dp->ports[p->peer] : NULL;
 }
 
+/* A front-end stops a device one ring at a time (GET_VRING_BASE; QEMU
+ * starts with RX).  From the first stop on, nothing more is taken from the
+ * device's TX rings: what its guest sent stays in the ring, counted in the
+ * base the front-end reads, for whichever back-end runs the rings next
+ * (after a migration, a restart), instead of being taken and dropped for
+ * want of a receiving ring. */
+static bool stopping(const struct dp_port *p)
+{
+	for (uint32_t i = 0; p->dev && i < p->dev->nvrings; i++)
+		if (p->dev->vr[i].stopped)
+			return true;
+	return false;
+}
+
 /* A path may be polled when its TX queue is live (or, for a source, its RX
- * queue) and neither its own port nor the port it delivers to is paused (a
- * paused port is off limits). */
+ * queue), neither its own port nor the port it delivers to is paused (a
+ * paused port is off limits) and its own device is not being stopped. */
 static bool path_live(struct dp *dp, struct dp_port *p, uint32_t qp)
 {
 	struct dp_port *t = target(dp, p);
 
-	return !p->paused && (!t || !t->paused) &&
+	return !p->paused && (!t || !t->paused) && !p->stopping &&
 	       (p->vq_live[2 * qp + 1] || (p->source && p->vq_live[2 * qp]));
 }
 
@@ -245,6 +259,7 @@ static void dp_resume(struct vu_dev *d, void *ctx)
 		return;
 	for (uint32_t i = 0; i < d->nvrings; i++)
 		p->vq_live[i] = vq_build(p, i);
+	p->stopping = stopping(p);
 	/* The source frame carries a header of this guest's length. */
 	if (p->source)
 		(void)vnet_source_init(p->source, p->source->len,

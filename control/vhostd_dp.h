@@ -35,6 +35,8 @@ struct dp_port {
 	int peer;                  /* port index, -1 */
 	bool reflect;
 	bool paused;
+	bool stopping;             /* a ring of dev was stopped (GET_VRING_BASE)
+				    * and not started again */
 	struct vq *vqs;            /* one per ring (a NIC port: its vqs) */
 	bool *vq_live;             /* vqs[i] was set up by the last resume */
 	struct vnet_path *paths;   /* one per queue pair */

@@ -29,6 +29,8 @@ struct vu_vring {
 	int kick_fd, call_fd, err_fd;  /* -1 = none */
 	bool kick_set;                 /* SET_VRING_KICK seen (fd or polling) */
 	bool started;                  /* spec "started": kick set, not stopped */
+	bool stopped;                  /* GET_VRING_BASE stopped it, not started
+					* again: the device is being stopped */
 	bool enabled;                  /* SET_VRING_ENABLE / no protocol feats */
 	bool broken;                   /* hostile ring: log once, stop it */
 	/* Translations of addr through the memory table (NULL if invalid). */

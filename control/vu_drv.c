@@ -550,6 +550,8 @@ int vu_drv_create(struct vu_drv **out, struct vu_front *f,
 	if (!f || !o || o->pair >= VU_FRONT_MAX_VRINGS / 2)
 		return -EINVAL;
 	feat = vu_front_features_acked(f);
+	if (feat & BIT_ULL(VIRTIO_F_RING_PACKED))
+		return -EINVAL;   /* split rings only */
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;

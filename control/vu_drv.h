@@ -56,7 +56,9 @@
  * One struct vu_drv per queue pair; not thread safe; one thread drives
  * it.  The rings must have been set up (vu_front_setup_queues or
  * vu_front_vring_setup of both rings) before vu_drv_create(), and a new
- * vu_drv is needed after the rings are set up again.
+ * vu_drv is needed after the rings are set up again; not after they were
+ * stopped and restarted where they stood (vu_front_vring_restart): the
+ * rings and the driver's state carry on.
  */
 #ifndef VHOSTD_VU_DRV_H
 #define VHOSTD_VU_DRV_H
@@ -122,7 +124,8 @@ struct vu_drv_stats {
 };
 
 /*
- * Create the driver for opts->pair of f: allocate the TX slots and RX
+ * Create the driver for opts->pair of f (split rings: -EINVAL when
+ * VIRTIO_F_RING_PACKED was acked): allocate the TX slots and RX
  * buffers in f's guest memory, write the descriptor tables, post every RX
  * buffer (kicking ring 2 * pair if the device wants it) and set the
  * notification suppression fields.  Reads the acked features of f

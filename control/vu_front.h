@@ -4,9 +4,10 @@
  *
  * Tests and perf/ use it to drive any vhost-user back-end (vhostd, DPDK's
  * net_vhost, ...) without a VM: connect or accept, negotiate features,
- * share "guest" memory (vu_guestmem.h), set up split rings with kick and
- * call eventfds, stop them again.  Plus a raw escape hatch that sends any
- * bytes and fds for hostile-input tests.
+ * share "guest" memory (vu_guestmem.h), set up split or packed rings with
+ * kick and call eventfds, stop them and start them again where they
+ * stopped.  Plus a raw escape hatch that sends any bytes and fds for
+ * hostile-input tests.
  *
  * Every call is synchronous and bounded by the I/O timeout given at
  * connect time (SO_RCVTIMEO/SO_SNDTIMEO): -ETIMEDOUT when the back-end does
@@ -42,15 +43,20 @@ struct vu_front;
 	(BIT_ULL(VU_PROTOCOL_F_MQ) | BIT_ULL(VU_PROTOCOL_F_REPLY_ACK) |    \
 	 BIT_ULL(VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 
-/* One split ring as the front-end sees it (all pointers: our mapping). */
+/* One ring as the front-end sees it (all pointers: our mapping).  Packed:
+ * desc is the descriptor ring, avail the driver area, used the device
+ * area (the addresses SET_VRING_ADDR carries in those fields). */
 struct vu_front_vring {
 	uint16_t num;              /* 0: never set up */
 	void *desc;                /* 16 * num bytes, 16 aligned */
-	void *avail;               /* 6 + 2 * num bytes, 2 aligned */
-	void *used;                /* 6 + 8 * num bytes, 4 aligned */
+	void *avail;               /* 6 + 2 * num bytes, 2 aligned (packed:
+				    * 4 bytes, 4 aligned) */
+	void *used;                /* 6 + 8 * num bytes, 4 aligned (packed:
+				    * 4 bytes) */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	int kick_fd;               /* we write, back-end reads */
 	int call_fd;               /* back-end writes, we read */
+	bool packed;               /* VIRTIO_F_RING_PACKED layout */
 	bool enabled;
 	bool started;              /* set up and not stopped since */
 };
@@ -147,15 +153,28 @@ int vu_front_set_log_base(struct vu_front *f, int fd, uint64_t size,
 /* Rings ------------------------------------------------------------ */
 
 /*
- * Set up split ring idx with num entries (a power of two <= 32768):
- * allocate desc/avail/used in guest memory (reused if idx was set up
- * before with the same num; zeroed) and fresh kick/call eventfds, then send
- * SET_VRING_NUM, SET_VRING_BASE (0), SET_VRING_ADDR (our addresses),
- * SET_VRING_KICK, SET_VRING_CALL and, if VHOST_USER_F_PROTOCOL_FEATURES
- * was acked, SET_VRING_ENABLE 1.  Needs vu_front_mem_init() first
- * (-ENOMEM when the ring does not fit).  Returns 0 or the first error.
+ * Set up ring idx with num entries, in the format negotiated: a split ring
+ * (num a power of two <= 32768), or with VIRTIO_F_RING_PACKED acked a
+ * packed one (num in 1..32768): allocate desc/avail/used in guest memory
+ * (reused if idx was set up before with the same num and format; zeroed)
+ * and fresh kick/call eventfds, then send SET_VRING_NUM, SET_VRING_BASE (0;
+ * packed: positions 0 and both wrap counters 1, 0x80008000),
+ * SET_VRING_ADDR (our addresses), SET_VRING_KICK, SET_VRING_CALL and, if
+ * VHOST_USER_F_PROTOCOL_FEATURES was acked, SET_VRING_ENABLE 1.  Needs
+ * vu_front_mem_init() first (-ENOMEM when the ring does not fit).
+ * Returns 0 or the first error.
  */
 int vu_front_vring_setup(struct vu_front *f, uint32_t idx, uint32_t num);
+
+/*
+ * Start ring idx again after vu_front_vring_stop(), where the caller says
+ * it stopped: the ring's memory is left as it is (whatever the driver
+ * posted while it was stopped is still there), fresh kick/call eventfds,
+ * then the messages of vu_front_vring_setup() with SET_VRING_BASE base
+ * (typically what GET_VRING_BASE returned).  -EINVAL if the ring was never
+ * set up, -EBUSY if it is started.  Returns 0 or the first error.
+ */
+int vu_front_vring_restart(struct vu_front *f, uint32_t idx, uint32_t base);
 
 /* Set up rings 0 .. 2 * pairs - 1 (rx, tx of each queue pair). */
 int vu_front_setup_queues(struct vu_front *f, uint32_t pairs, uint32_t num);
@@ -165,8 +184,9 @@ int vu_front_vring_enable(struct vu_front *f, uint32_t idx, bool enable);
 
 /*
  * GET_VRING_BASE: stop ring idx; *base (may be NULL) gets the next avail
- * index the back-end would have processed.  -EPROTO if the reply names
- * another ring.
+ * index the back-end would have processed (packed: vhost-user's encoding,
+ * avail position | avail wrap << 15 | used position << 16 | used wrap <<
+ * 31).  -EPROTO if the reply names another ring.
  */
 int vu_front_vring_stop(struct vu_front *f, uint32_t idx, uint32_t *base);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* vu_front_ring.c: split rings in guest memory, their eventfds and the
- * SET_VRING_* / GET_VRING_BASE messages. */
+/* vu_front_ring.c: split and packed rings in guest memory, their eventfds
+ * and the SET_VRING_* / GET_VRING_BASE messages. */
 #include <errno.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -10,26 +10,40 @@
 #include "../datapath/log.h"
 #include "vu_front_priv.h"
 
-/* virtio 1.x 2.7 (split virtqueues): part sizes and alignments. */
+/* virtio 1.x 2.7 (split virtqueues): part sizes and alignments.  Packed
+ * (2.8): the descriptor ring as large, a 4-byte driver area (our avail)
+ * and a 4-byte device area (our used), 4 aligned. */
 #define DESC_SIZE(n)  (16ULL * (n))
-#define AVAIL_SIZE(n) (6ULL + 2ULL * (n))
-#define USED_SIZE(n)  (6ULL + 8ULL * (n))
+#define AVAIL_SIZE(pk, n) ((pk) ? 4ULL : 6ULL + 2ULL * (n))
+#define USED_SIZE(pk, n)  ((pk) ? 4ULL : 6ULL + 8ULL * (n))
 
-/* Allocate (or zero, when num is unchanged) the three parts of ring vr. */
+/* A fresh packed ring: positions 0, both wrap counters 1 (vhost-user's
+ * encoding of SET_VRING_BASE; QEMU sends the same). */
+#define PACKED_BASE_FRESH ((1u << 15) | (1u << 31))
+
+static bool packed(const struct vu_front *f)
+{
+	return f->features_acked & BIT_ULL(VIRTIO_F_RING_PACKED);
+}
+
+/* Allocate (or zero, when num and the format are unchanged) the three
+ * parts of ring vr. */
 static int ring_alloc(struct vu_front *f, struct vu_front_vring *vr,
 		      uint32_t num)
 {
-	if (vr->desc && vr->num == num) {
+	bool pk = packed(f);
+
+	if (vr->desc && vr->num == num && vr->packed == pk) {
 		memset(vr->desc, 0, DESC_SIZE(num));
-		memset(vr->avail, 0, AVAIL_SIZE(num));
-		memset(vr->used, 0, USED_SIZE(num));
+		memset(vr->avail, 0, AVAIL_SIZE(pk, num));
+		memset(vr->used, 0, USED_SIZE(pk, num));
 		return 0;
 	}
 	vr->desc = vu_guestmem_alloc(&f->mem, DESC_SIZE(num), 16,
 				     &vr->desc_gpa);
-	vr->avail = vu_guestmem_alloc(&f->mem, AVAIL_SIZE(num), 2,
+	vr->avail = vu_guestmem_alloc(&f->mem, AVAIL_SIZE(pk, num), pk ? 4 : 2,
 				      &vr->avail_gpa);
-	vr->used = vu_guestmem_alloc(&f->mem, USED_SIZE(num), 4,
+	vr->used = vu_guestmem_alloc(&f->mem, USED_SIZE(pk, num), 4,
 				     &vr->used_gpa);
 	if (!vr->desc || !vr->avail || !vr->used) {
 		vr->desc = vr->avail = vr->used = NULL;
@@ -37,6 +51,7 @@ static int ring_alloc(struct vu_front *f, struct vu_front_vring *vr,
 		return -ENOMEM;
 	}
 	vr->num = (uint16_t)num; /* 32768 fits; the wire carries num itself */
+	vr->packed = pk;
 	return 0;
 }
 
@@ -95,24 +110,16 @@ static int ring_fd(struct vu_front *f, uint32_t req, uint32_t idx, int fd)
 	return vu_front_xact(f, req, &v, sizeof(v), &fd, fd < 0 ? 0 : 1);
 }
 
-int vu_front_vring_setup(struct vu_front *f, uint32_t idx, uint32_t num)
+/* Fresh eventfds, then every message that starts ring idx at base. */
+static int ring_start(struct vu_front *f, uint32_t idx, uint32_t base)
 {
-	struct vu_front_vring *vr;
-	int ret;
+	struct vu_front_vring *vr = &f->vrings[idx];
+	int ret = ring_eventfds(vr);
 
-	if (idx >= VU_FRONT_MAX_VRINGS || num > VU_VRING_MAX_SIZE ||
-	    !is_pow2_u32(num))
-		return -EINVAL;
-	if (!f->mem_ready)
-		return -ENOMEM;
-	vr = &f->vrings[idx];
-	ret = ring_alloc(f, vr, num);
 	if (ret == 0)
-		ret = ring_eventfds(vr);
+		ret = ring_state(f, VU_REQ_SET_VRING_NUM, idx, vr->num);
 	if (ret == 0)
-		ret = ring_state(f, VU_REQ_SET_VRING_NUM, idx, num);
-	if (ret == 0)
-		ret = ring_state(f, VU_REQ_SET_VRING_BASE, idx, 0);
+		ret = ring_state(f, VU_REQ_SET_VRING_BASE, idx, base);
 	if (ret == 0)
 		ret = ring_addr(f, idx, vr);
 	if (ret == 0)
@@ -124,6 +131,28 @@ int vu_front_vring_setup(struct vu_front *f, uint32_t idx, uint32_t num)
 		ret = vu_front_vring_enable(f, idx, true);
 	vr->started = ret == 0;
 	return ret;
+}
+
+int vu_front_vring_setup(struct vu_front *f, uint32_t idx, uint32_t num)
+{
+	if (idx >= VU_FRONT_MAX_VRINGS || num == 0 ||
+	    num > VU_VRING_MAX_SIZE || (!packed(f) && !is_pow2_u32(num)))
+		return -EINVAL;
+	if (!f->mem_ready)
+		return -ENOMEM;
+	int ret = ring_alloc(f, &f->vrings[idx], num);
+	if (ret == 0)
+		ret = ring_start(f, idx, packed(f) ? PACKED_BASE_FRESH : 0);
+	return ret;
+}
+
+int vu_front_vring_restart(struct vu_front *f, uint32_t idx, uint32_t base)
+{
+	if (idx >= VU_FRONT_MAX_VRINGS || !f->vrings[idx].num)
+		return -EINVAL;
+	if (f->vrings[idx].started)
+		return -EBUSY;
+	return ring_start(f, idx, base);
 }
 
 int vu_front_setup_queues(struct vu_front *f, uint32_t pairs, uint32_t num)

@@ -126,6 +126,7 @@ static int map_one(const char *who, const struct vu_mem_region *r, int fd,
 	*out = (struct vu_mem_map){
 		.reg = *r, .map_base = p, .map_len = (size_t)len,
 		.hva = (uint8_t *)p + delta, .page_size = pg, .hugetlb = huge,
+		.dev = st.st_dev, .ino = st.st_ino, .adds = 1,
 	};
 	MLOG(INFO, who, "mapped gpa 0x%" PRIx64 "-0x%" PRIx64 " uva 0x%" PRIx64
 		 " (%s pages of %" PRIu64 " KiB)", r->guest_phys_addr,
@@ -227,12 +228,42 @@ int vu_mem_set_table(struct vu_mem *m, const struct vu_mem_region *regs,
 	return 0;
 }
 
+/* The region mapped with exactly reg's numbers from fd's file, or NULL. */
+static struct vu_mem_map *find_same(struct vu_mem *m,
+				    const struct vu_mem_region *reg, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	for (uint32_t i = 0; i < m->n; i++) {
+		struct vu_mem_map *mp = &m->maps[i];
+		if (mp->reg.guest_phys_addr == reg->guest_phys_addr &&
+		    mp->reg.memory_size == reg->memory_size &&
+		    mp->reg.userspace_addr == reg->userspace_addr &&
+		    mp->reg.mmap_offset == reg->mmap_offset &&
+		    mp->dev == st.st_dev && mp->ino == st.st_ino)
+			return mp;
+	}
+	return NULL;
+}
+
 int vu_mem_add(struct vu_mem *m, const struct vu_mem_region *reg, int fd)
 {
 	struct vu_mem_map *maps, *old;
 	uint32_t old_n;
 	int err;
 
+	/* QEMU up to 7.2 sends each region once per queue pair (vu_mem.h). */
+	struct vu_mem_map *same = find_same(m, reg, fd);
+	if (same) {
+		close(fd);
+		same->adds++;
+		MLOG(INFO, m->owner, "region gpa 0x%" PRIx64 " size 0x%" PRIx64
+		     " added again from the same file: kept (%u adds)",
+		     reg->guest_phys_addr, reg->memory_size, same->adds);
+		return 0;
+	}
 	if (m->n >= VU_MEM_MAX_SLOTS) {
 		MLOG(ERR, m->owner, "ADD_MEM_REG: all %u slots in use",
 		     VU_MEM_MAX_SLOTS);
@@ -267,6 +298,14 @@ int vu_mem_remove(struct vu_mem *m, const struct vu_mem_region *reg)
 		    r->userspace_addr != reg->userspace_addr ||
 		    r->memory_size != reg->memory_size)
 			continue;
+		if (m->maps[i].adds > 1) {   /* added more than once */
+			m->maps[i].adds--;
+			MLOG(INFO, m->owner, "region gpa 0x%" PRIx64 " size 0x%"
+			     PRIx64 " removed once, still mapped (%u adds left)",
+			     reg->guest_phys_addr, reg->memory_size,
+			     m->maps[i].adds);
+			return 0;
+		}
 		struct gmem *t = NULL;
 		if (m->n > 1) {
 			struct vu_mem_map tmp = m->maps[i];

@@ -13,12 +13,19 @@
  * inside the file, hugetlbfs offsets aligned to the huge page size, no
  * overlap in guest-physical space, at most VU_MEM_MAX_SLOTS regions.
  * Changes are all or nothing: on error the previous map stays in force.
+ *
+ * One exception to "no overlap": an ADD_MEM_REG of a region already mapped
+ * with the very same numbers from the same file is counted, not mapped
+ * again, and it then takes as many REM_MEM_REG to unmap it.  QEMU up to
+ * 7.2 has one vhost device per queue pair and each sends every region
+ * (QEMU 8.0 sends them once per connection).
  */
 #ifndef VHOSTD_VU_MEM_H
 #define VHOSTD_VU_MEM_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../datapath/gmem.h"
 #include "vu_proto.h"
@@ -33,6 +40,9 @@ struct vu_mem_map {
 	uint8_t *hva;              /* map_base + (offset - aligned offset) */
 	uint64_t page_size;        /* backing page size (4 KiB or huge) */
 	bool hugetlb;
+	dev_t dev;                 /* the backing file */
+	ino_t ino;
+	uint32_t adds;             /* ADD_MEM_REGs of it not yet removed */
 };
 
 struct vu_mem {
@@ -53,11 +63,13 @@ void vu_mem_clear(struct vu_mem *m);
 int vu_mem_set_table(struct vu_mem *m, const struct vu_mem_region *regs,
 		     const int *fds, uint32_t n);
 
-/* Add one region (ADD_MEM_REG); fd is always consumed. */
+/* Add one region (ADD_MEM_REG); fd is always consumed.  A region already
+ * mapped with the same gpa, size, uva, offset and file is only counted. */
 int vu_mem_add(struct vu_mem *m, const struct vu_mem_region *reg, int fd);
 
 /* Remove the region with this gpa, uva and size (REM_MEM_REG; the mmap
- * offset is ignored, as the spec says).  -ENOENT if there is none. */
+ * offset is ignored, as the spec says); one added several times is only
+ * uncounted until the last.  -ENOENT if there is none. */
 int vu_mem_remove(struct vu_mem *m, const struct vu_mem_region *reg);
 
 /* Check a region's numbers alone (no fd): 0 or -EINVAL with a log line. */

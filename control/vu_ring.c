@@ -218,6 +218,7 @@ int vu_h_get_vring_base(struct vu_dev *d, const struct vu_msg *m, int *fds,
 	 * is final).  Like libvhost-user and DPDK, drop kick and call: the
 	 * front-end sends new ones when it starts the ring again. */
 	vr->started = false;
+	vr->stopped = true;
 	vr->kick_set = false;
 	if (vr->kick_fd >= 0)
 		close(vr->kick_fd);
@@ -261,6 +262,7 @@ int vu_h_set_vring_kick(struct vu_dev *d, const struct vu_msg *m, int *fds,
 		return err;
 	vr->kick_set = true;
 	vr->started = true;
+	vr->stopped = false;
 	vr->broken = false;
 	LOG_INFO(TAG, "%s: ring %u started (size %u, base %u, %s)", d->name,
 		  i, vr->num, vr->base, vr->enabled ? "enabled" : "disabled");
@@ -297,6 +299,12 @@ int vu_h_set_vring_enable(struct vu_dev *d, const struct vu_msg *m, int *fds,
 			d->name, i, num);
 		return -EINVAL;
 	}
+	/* Logged on change only: QEMU enables queue pairs beyond the first
+	 * when the guest asks for them (VIRTIO_NET_CTRL_MQ), well after the
+	 * rings started. */
+	if (d->vr[i].enabled != (num == 1))
+		LOG_INFO(TAG, "%s: ring %u %s", d->name, i,
+			 num ? "enabled" : "disabled");
 	d->vr[i].enabled = num;
 	return 0;
 }

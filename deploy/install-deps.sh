@@ -4,13 +4,15 @@
 #   build:  meson ninja-build pkg-config gcc libnuma-dev libbpf-dev
 #           libxdp-dev libcmocka-dev libdpdk-dev
 #   tests:  dpdk (runtime) + dpdk-dev (dpdk-testpmd), iproute2, procps,
-#           qemu-system-x86 + linux-image-amd64 + busybox-static (QEMU guests)
+#           qemu-system-x86 + linux-image-amd64 + busybox-static (QEMU guests),
+#           ethtool + util-linux (setpriv) (AF_XDP port on veth)
 #   perf:   gnuplot-nox (bench.sh --plot)
 set -euo pipefail
 
 PKGS=(meson ninja-build pkg-config gcc libc6-dev libnuma-dev libbpf-dev
       libxdp-dev libcmocka-dev libdpdk-dev dpdk dpdk-dev iproute2 procps
-      coreutils qemu-system-x86 linux-image-amd64 busybox-static gnuplot-nox)
+      coreutils qemu-system-x86 linux-image-amd64 busybox-static gnuplot-nox
+      ethtool util-linux)
 
 missing=()
 for p in "${PKGS[@]}"; do

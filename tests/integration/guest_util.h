@@ -29,9 +29,9 @@ struct guest {
 };
 
 /* o: the driver's options (pair 0), NULL for the defaults. */
-static void guest_up_opts(struct guest *g, const char *sock,
-			  uint64_t features, uint64_t protocol,
-			  const struct vu_drv_opts *drv)
+static inline void guest_up_opts(struct guest *g, const char *sock,
+				 uint64_t features, uint64_t protocol,
+				 const struct vu_drv_opts *drv)
 {
 	struct vu_guestmem_opts mo = {.size = 16u << 20, .nregions = 1,
 				      .backing = VU_GUESTMEM_MEMFD};
@@ -46,18 +46,19 @@ static void guest_up_opts(struct guest *g, const char *sock,
 	assert_int_equal(vu_drv_create(&g->d, g->f, &o), 0);
 }
 
-static void guest_up_proto(struct guest *g, const char *sock,
-			   uint64_t features, uint64_t protocol)
+static inline void guest_up_proto(struct guest *g, const char *sock,
+				  uint64_t features, uint64_t protocol)
 {
 	guest_up_opts(g, sock, features, protocol, NULL);
 }
 
-static void guest_up(struct guest *g, const char *sock, uint64_t features)
+static inline void guest_up(struct guest *g, const char *sock,
+			    uint64_t features)
 {
 	guest_up_proto(g, sock, features, VU_FRONT_PROTOCOL_DEFAULT);
 }
 
-static void guest_down(struct guest *g)
+static inline void guest_down(struct guest *g)
 {
 	if (!g->f)
 		return;
@@ -69,8 +70,8 @@ static void guest_down(struct guest *g)
 
 
 
-static void send_frame(struct guest *g, const uint8_t *frame, uint32_t len,
-		       const struct virtio_net_hdr *h)
+static inline void send_frame(struct guest *g, const uint8_t *frame,
+			      uint32_t len, const struct virtio_net_hdr *h)
 {
 	uint8_t *slot;
 
@@ -91,7 +92,7 @@ struct rx_frame {
 static struct rx_frame rxf[MAX_RX];
 static unsigned nrx;
 
-static void on_rx(void *arg, const struct vu_drv_rx_pkt *pkt)
+static inline void on_rx(void *arg, const struct vu_drv_rx_pkt *pkt)
 {
 	(void)arg;
 	if (nrx == MAX_RX)
@@ -103,7 +104,7 @@ static void on_rx(void *arg, const struct vu_drv_rx_pkt *pkt)
 }
 
 /* Receive until n frames arrived (or IO_MS passed); returns how many. */
-static unsigned recv_frames(struct guest *g, unsigned n)
+static inline unsigned recv_frames(struct guest *g, unsigned n)
 {
 	nrx = 0;
 	for (int ms = 0; nrx < n && ms < IO_MS; ms++) {
@@ -118,8 +119,8 @@ static unsigned recv_frames(struct guest *g, unsigned n)
 /* ---- vhostd's counters --------------------------------------------- */
 
 /* Counter key of port/ring's queue line in `vhostctl CTL stats`. */
-static uint64_t stat_of(const char *vhostctl, const char *ctl,
-			const char *port, int ring, const char *key)
+static inline uint64_t stat_of(const char *vhostctl, const char *ctl,
+			       const char *port, int ring, const char *key)
 {
 	char cmd[300], line[2048], want[64];
 	uint64_t v = 0;
@@ -150,7 +151,7 @@ struct tdaemon {
 };
 
 /* argv[1] vhostd, argv[2] vhostctl (meson passes the built ones). */
-static int tdaemon_args(struct tdaemon *t, int argc, char **argv)
+static inline int tdaemon_args(struct tdaemon *t, int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s VHOSTD VHOSTCTL\n", argv[0]);
@@ -164,8 +165,8 @@ static int tdaemon_args(struct tdaemon *t, int argc, char **argv)
 /* Start vhostd in a fresh temp dir with a vhost port per name in ports
  * (NULL-terminated), the wiring options and a control socket; wait until
  * every socket is there. */
-static int tdaemon_start(struct tdaemon *t, const char *const *ports,
-			 char *const *wiring)
+static inline int tdaemon_start(struct tdaemon *t, const char *const *ports,
+				char *const *wiring)
 {
 	char spec[TD_MAX_PORTS][160];
 	char *args[48];
@@ -198,7 +199,7 @@ static int tdaemon_start(struct tdaemon *t, const char *const *ports,
 }
 
 /* SIGTERM; vhostd must exit 0.  The temp dir goes too. */
-static int tdaemon_stop(struct tdaemon *t)
+static inline int tdaemon_stop(struct tdaemon *t)
 {
 	char cmd[200];
 

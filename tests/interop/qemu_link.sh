@@ -9,9 +9,21 @@
 # a busybox initramfs built here from /boot, /lib/modules and /bin/busybox.
 # Guest 2's virtio-net has packed=on (VIRTIO_F_RING_PACKED) and guest 1's
 # split rings, so every frame crosses from one ring format to the other.
-#   qemu_link.sh VHOSTD VHOSTCTL
+#
+# With PAIRS=2 both guests get two queue pairs (-netdev vhost-user,queues=2,
+# -device virtio-net-pci,mq=on): Linux enables min(pairs, CPUs) of them, so
+# each guest runs "ethtool -L eth0 combined 2" (the host's ethtool and its
+# libraries are copied into the initramfs; without one the guests get
+# -smp 2 instead, slower under TCG).  Both must then have 2 TX queues,
+# vhostd's log must show rings 2 and 3 of both ports started and enabled,
+# and its counters rings 0-3 of both ports live and enabled while the
+# guests run.  After the streams guest 2 fetches a file from guest 1's
+# httpd over many short TCP connections (each hashed onto a TX queue of its
+# own; qemu_init.sh), every copy intact, and vhostd's counters must show
+# traffic on both pairs of both ports (--link joins pair i to pair i).
+#   qemu_link.sh VHOSTD VHOSTCTL [PAIRS]     (PAIRS 1, the default, or 2)
 set -u
-VHOSTD=$1 VHOSTCTL=$2
+VHOSTD=$1 VHOSTCTL=$2 PAIRS=${3:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
@@ -54,8 +66,29 @@ mod_paths() {
 	done
 }
 
+# ETHTOOL: the host's, put into the initramfs with the libraries ldd lists
+# (and the dynamic loader) at their own paths; empty when there is none
+# (ETHTOOL= in the environment forces that).
+if [ -z "${ETHTOOL+set}" ]; then
+	ETHTOOL=""
+	for e in "$(command -v ethtool)" /usr/sbin/ethtool /sbin/ethtool; do
+		[ -n "$e" ] && [ -x "$e" ] && { ETHTOOL=$e; break; }
+	done
+fi
+[ "$PAIRS" -gt 1 ] || ETHTOOL=""
+SMP=1
+[ "$PAIRS" -gt 1 ] && [ -z "$ETHTOOL" ] && SMP=$PAIRS
+add_ethtool() {
+	local root=$1 lib
+	cp "$ETHTOOL" "$root/bin/ethtool" || fail "cannot copy $ETHTOOL"
+	for lib in $(ldd "$ETHTOOL" | grep -oE '/[^ ]+'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib" || fail "cannot copy $lib"
+	done
+}
+
 # Build the initramfs: busybox + symlinks, /init, the virtio-net modules
-# (decompressed: busybox insmod does not read .ko.xz).
+# (decompressed: busybox insmod does not read .ko.xz), ethtool if PAIRS > 1.
 build_initrd() {
 	local root=$WORK/root p ko a
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
@@ -64,6 +97,7 @@ build_initrd() {
 		[ "$a" = busybox ] || ln -s busybox "$root/bin/$a"
 	done
 	install -m 755 "$HERE/qemu_init.sh" "$root/init"
+	[ -z "$ETHTOOL" ] || add_ethtool "$root"
 	: >"$root/modules.list"
 	for p in $(mod_paths virtio_pci virtio_net); do
 		ko=$(basename "$p")
@@ -85,17 +119,18 @@ build_initrd() {
 # vectors=0: Debian's QEMU 7.2 crashes with MSI-X under TCG.  romfile=: no
 # iPXE option ROM to initialise, the kernel is loaded directly.
 guest() {
-	local n=$1 role=$2 ip=$3 peer=$4 sock=$5 offl=$6
-	taskset -c 0 "$QEMU" -accel tcg -smp 1 -m 256 \
+	local n=$1 role=$2 ip=$3 peer=$4 sock=$5 offl=$6 mq="" mqdev=""
+	[ "$PAIRS" -gt 1 ] && mq=",queues=$PAIRS" mqdev=",mq=on"
+	taskset -c 0 "$QEMU" -accel tcg -smp "$SMP" -m 256 \
 		-object memory-backend-memfd,id=mem,size=256M,share=on \
 		-machine q35,memory-backend=mem \
 		-nodefaults -nographic -no-reboot -monitor none \
 		-serial "file:$WORK/g$n.log" \
 		-chardev "socket,id=c0,path=$sock" \
-		-netdev vhost-user,id=n0,chardev=c0 \
-		-device "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0$n,vectors=0,romfile=$offl" \
+		-netdev "vhost-user,id=n0,chardev=c0$mq" \
+		-device "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0$n,vectors=0$mqdev,romfile=$offl" \
 		-kernel "$KERNEL" -initrd "$WORK/initrd.gz" \
-		-append "console=ttyS0 quiet panic=-1 vt_role=$role vt_ip=$ip vt_peer=$peer" \
+		-append "console=ttyS0 quiet panic=-1 vt_role=$role vt_ip=$ip vt_peer=$peer vt_pairs=$PAIRS" \
 		</dev/null >"$WORK/qemu$n.log" 2>&1 &
 	PIDS+=("$!")
 }
@@ -139,6 +174,35 @@ for n in 1 2; do
 	gwait $n "@@ (UP |GUEST-DONE)" && grep -q "@@ UP " "$WORK/g$n.log" ||
 		fail "guest $n: eth0 not up"
 done
+
+# qstat FILE PORT RING KEY: KEY of PORT's RING in vhostctl stats FILE.
+qstat() {
+	grep "^queue port=$2 ring=$3 " "$1" | grep -oE " $4=[0-9]+" | cut -d= -f2
+}
+
+# Every pair in use: the guests have PAIRS TX queues, and vhostd (while
+# the guests run: they are busy with the streams for a while) has every
+# ring of both ports live and enabled.
+if [ "$PAIRS" -gt 1 ]; then
+	for n in 1 2; do
+		grep -a "@@ UP " "$WORK/g$n.log" | grep -q "txqueues $PAIRS" ||
+			fail "guest $n: not $PAIRS TX queues:" \
+				"$(marker "$WORK/g$n.log" UP)"
+	done
+	"$VHOSTCTL" "$WORK/ctl.sock" stats >"$WORK/stats-up.txt" ||
+		fail "vhostctl stats failed"
+	for p in a b; do
+		for r in $(seq 0 $((2 * PAIRS - 1))); do
+			grep -q "^queue port=$p ring=$r .* live=1 enabled=1 " \
+				"$WORK/stats-up.txt" ||
+				fail "port $p ring $r not live and enabled" \
+					"with both guests up"
+		done
+	done
+	echo "guests up with $PAIRS queue pairs$([ -n "$ETHTOOL" ] &&
+		echo " (ethtool -L)" || echo " (-smp $SMP)"), every ring live" \
+		"and enabled"
+fi
 gwait 1 "@@ PING-(OK|FAIL)" || fail "guest 1: ping did not finish"
 grep -q "@@ PING-OK" "$WORK/g1.log" || fail "guest 1 could not ping guest 2"
 gwait 1 "@@ GUEST-DONE" || fail "guest 1: receive and send did not finish"
@@ -159,16 +223,49 @@ same_data "guest 1 -> 2" "$WORK/g1.log" BACK-DATA "$WORK/g2.log" BACKRX-DATA
 echo "guests: ping ok, 4 MiB over TCP each way ok" \
 	"($((SECONDS - T0)) s from QEMU start)"
 
+if [ "$PAIRS" -gt 1 ]; then
+	gwait 2 "@@ SPREAD " || fail "guest 2: the HTTP fetches did not finish"
+	marker "$WORK/g2.log" SPREAD | grep -qE "^([0-9]+) of \1 copies intact" ||
+		fail "guest 2: $(marker "$WORK/g2.log" SPREAD)"
+	gwait 1 "@@ DONE-DATA" || fail "guest 1: no done from guest 2"
+	echo "guest 2: $(marker "$WORK/g2.log" SPREAD) over HTTP from guest 1"
+fi
+
 # The offloads were in play: guest 2 sent TSO frames that vhostd cut into
 # segments for guest 1 (more frames arrive than were sent); guest 1's went
-# to guest 2 whole.
+# to guest 2 whole.  Counted over every pair.
 "$VHOSTCTL" "$WORK/ctl.sock" stats | tee "$WORK/stats.txt"
 grep -E "^port" "$WORK/stats.txt"
-st() { grep "^queue port=$1 ring=$2 " "$WORK/stats.txt" | grep -o " $3=[0-9]*" | cut -d= -f2; }
-[ "$(st b 1 forwarded)" -gt "$(st b 1 packets)" ] ||
+# st PORT KEY: KEY summed over PORT's TX rings (1, 3, ...).
+st() {
+	local r v sum=0
+	for r in $(seq 1 2 $((2 * PAIRS - 1))); do
+		v=$(qstat "$WORK/stats.txt" "$1" "$r" "$2")
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+[ "$(st b forwarded)" -gt "$(st b packets)" ] ||
 	fail "guest 2's frames were not segmented for guest 1 (TSO not used?)"
-[ "$(st b 1 drop_bad_offload)" = 0 ] && [ "$(st a 1 drop_bad_offload)" = 0 ] ||
+[ "$(st b drop_bad_offload)" = 0 ] && [ "$(st a drop_bad_offload)" = 0 ] ||
 	fail "vhostd refused offload fields from a Linux guest"
+
+# Both pairs carried traffic, on both ports, and the guests enabled them
+# (QEMU sends SET_VRING_ENABLE for pair 1 when the guest asks for it).
+if [ "$PAIRS" -gt 1 ]; then
+	for p in a b; do
+		for r in $(seq 0 $((2 * PAIRS - 1))); do
+			grep -q "$p: ring $r started" "$VLOG" ||
+				fail "vhostd's log: port $p ring $r not started"
+			grep -q "$p: ring $r enabled" "$VLOG" ||
+				fail "vhostd's log: port $p ring $r never enabled"
+			v=$(qstat "$WORK/stats.txt" "$p" "$r" packets)
+			[ "${v:-0}" -gt 0 ] ||
+				fail "port $p ring $r carried no packets"
+		done
+	done
+	echo "every ring of both ports started, enabled and carried packets"
+fi
 
 # Port b (guest 2) on packed rings, port a (guest 1) on split ones.
 # (from vhostd's log: the guests have powered off by now)
@@ -177,6 +274,9 @@ fa=$(feat a) fb=$(feat b)
 [ -n "$fa" ] && [ -n "$fb" ] || fail "no negotiated features in vhostd's log"
 [ $((fb >> 34 & 1))$((fa >> 34 & 1)) = 10 ] ||
 	fail "RING_PACKED: port b $fb (want bit 34), port a $fa (want none)"
+# VIRTIO_NET_F_MQ (bit 22) with more than one pair.
+[ $((fa >> 22 & 1))$((fb >> 22 & 1)) = $((PAIRS > 1))$((PAIRS > 1)) ] ||
+	fail "MQ: ports a $fa and b $fb, want bit 22 $((PAIRS > 1))"
 
 grep -q "broken" "$VLOG" && fail "vhostd saw a broken queue"
 kill -TERM "$VPID"
@@ -184,4 +284,6 @@ wait "$VPID"; rc=$?
 [ $rc -eq 0 ] || fail "vhostd exit code $rc after SIGTERM"
 echo "PASS: QEMU guests linked through vhostd: ping, 4 MiB TCP each way" \
 	"(one way segmented by vhostd, one way TSO passed through), digests match;" \
-	"guest 2 on packed rings, guest 1 on split rings"
+	"guest 2 on packed rings, guest 1 on split rings;" \
+	"$([ "$PAIRS" -gt 1 ] && echo "$PAIRS queue pairs, each carrying traffic" ||
+		echo "one queue pair")"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Traffic from a front-end nobody here wrote: dpdk-testpmd's virtio-user
-# (one queue pair) against vhostd --reflect, every packet counted.
+# (one or two queue pairs) against vhostd --reflect, every packet counted.
 #
-#   vhostd --port v=vhost:SOCK --reflect v --cores W    (worker on CPU W)
+#   vhostd --port v=vhost:SOCK --reflect v --cores W --control CTL
+#       (worker on CPU W)
 #   dpdk-testpmd --lcores 0@T,1@T -i --vdev \
-#       net_virtio_user0,path=SOCK,queues=1,mrg_rxbuf=MRG,in_order=IO,
-#       packed_vq=PACKED
-#       (both on CPU T)
+#       net_virtio_user0,path=SOCK,queues=Q,mrg_rxbuf=MRG,in_order=IO,
+#       packed_vq=PACKED -- --rxq=Q --txq=Q --nb-cores=1
+#       (both on CPU T; one forwarding core polls every queue)
 #
 # testpmd is driven interactively: "set fwd io", "start tx_first 8" (8
 # bursts of 32 packets go out, then every packet that comes back is sent
@@ -38,16 +39,26 @@
 # With packed_vq=1 vhostd must have negotiated VIRTIO_F_RING_PACKED (bit
 # 34): the rings are packed virtqueues (datapath/vq_packed.c).
 #
-# One session, with a fresh vhostd and testpmd, per MRG:IO[:PACKED].
+# With queues=2 testpmd's tx_first puts its 8 bursts on each TX queue and
+# io forwarding sends what RX queue i got out of TX queue i, while vhostd
+# reflects queue pair i into queue pair i: each pair loops its own 256
+# packets (one RX ring's worth, as above).  vhostd's log must show rings 0
+# to 3 started, and its counters (vhostctl stats, read before testpmd
+# quits) rings 0 to 3 live and enabled, every ring with more than
+# MIN_PACKETS / 4 packets (both pairs carried traffic, not just one), and
+# the TX rings' packets summing to testpmd's TX-packets.
 #
-# Usage: testpmd_reflect.sh VHOSTD [MRG:IO[:PACKED]...]
-#        (each 0 or 1, PACKED 0 when left out;
-#        default: 0:0 1:0 0:1 1:1 0:0:1 1:0:1 1:1:1)
+# One session, with a fresh vhostd and testpmd, per MRG:IO[:PACKED[:QUEUES]].
+#
+# Usage: testpmd_reflect.sh VHOSTD VHOSTCTL [MRG:IO[:PACKED[:QUEUES]]...]
+#        (MRG, IO, PACKED each 0 or 1, PACKED 0 when left out; QUEUES 1 or
+#        2, 1 when left out;
+#        default: 0:0 1:0 0:1 1:1 0:0:1 1:0:1 1:1:1 0:0:0:2 1:1:1:2)
 # Exit 0 pass, 1 fail, 77 skip (no dpdk-testpmd).
 set -u
-VHOSTD=$1
-shift
-[ $# -gt 0 ] || set -- 0:0 1:0 0:1 1:1 0:0:1 1:0:1 1:1:1
+VHOSTD=$1 VHOSTCTL=$2
+shift 2
+[ $# -gt 0 ] || set -- 0:0 1:0 0:1 1:1 0:0:1 1:0:1 1:1:1 0:0:0:2 1:1:1:2
 . "$(dirname "$0")/lib.sh"
 need_testpmd
 # lib.sh's fail(), with the reason repeated after the logs: meson's error
@@ -86,25 +97,56 @@ stat() {
 		grep -oE "[0-9]+$"
 }
 
+# qstat RING KEY: KEY of ring RING in $CTLOUT (vhostctl stats).
+qstat() {
+	grep "^queue port=v ring=$1 " "$CTLOUT" | grep -oE " $2=[0-9]+" |
+		cut -d= -f2
+}
+
+# check_queues Q TXP: vhostd's log shows rings 0 .. 2Q-1 started and its
+# counters show them live, enabled and each with more than MIN_PACKETS / 4
+# packets, the TX rings' summing to TXP.
+check_queues() {
+	local q=$1 txp=$2 r v sum=0 per=""
+	for r in $(seq 0 $((2 * q - 1))); do
+		grep -qE "ring $r started" "$VLOG" ||
+			fail "vhostd's log: ring $r not started"
+		grep -q "^queue port=v ring=$r .* live=1 enabled=1 " "$CTLOUT" ||
+			fail "ring $r not live and enabled:" \
+				"$(grep "^queue port=v ring=$r " "$CTLOUT")"
+		v=$(qstat "$r" packets)
+		[ "${v:-0}" -gt $((MIN_PACKETS / 4)) ] ||
+			fail "ring $r carried ${v:-0} packets, want more than" \
+				"$((MIN_PACKETS / 4))"
+		[ $((r & 1)) = 0 ] || sum=$((sum + v))
+		per="$per, ring $r: $v"
+	done
+	[ "$sum" = "$txp" ] ||
+		fail "vhostd's TX rings took $sum packets, testpmd sent $txp"
+	echo "vhostd's rings (packets)${per#,}"
+}
+
 session() {
-	local mrg io pk
-	IFS=: read -r mrg io pk <<<"$1"
-	pk=${pk:-0}
-	local tag=mrg${mrg}io${io}pk$pk
+	local mrg io pk q
+	IFS=: read -r mrg io pk q <<<"$1"
+	pk=${pk:-0} q=${q:-1}
+	local tag=mrg${mrg}io${io}pk${pk}q$q
 	local sock=$WORK/$tag.sock
-	local name="mrg_rxbuf=$mrg in_order=$io packed_vq=$pk"
+	local name="mrg_rxbuf=$mrg in_order=$io packed_vq=$pk queues=$q"
 	VLOG=$WORK/vhostd-$tag.log TLOG=$WORK/testpmd-$tag.log
+	CTL=$WORK/$tag.ctl CTLOUT=$WORK/$tag.stats
 
 	"$VHOSTD" --port "v=vhost:$sock" --reflect v --cores "$WK_CPU" \
-		--log-level info >"$VLOG" 2>&1 &
+		--control "$CTL" --log-level info >"$VLOG" 2>&1 &
 	VPID=$!
 	PIDS+=("$VPID")
 	wait_for "$VLOG" "listening on" 5 || fail "vhostd did not listen"
 	testpmd_start "testpmd-$tag" "0@$TP_CPU,1@$TP_CPU" \
-		"path=$sock,queues=1,mrg_rxbuf=$mrg,in_order=$io,packed_vq=$pk" \
-		--rxq=1 --txq=1
+		"path=$sock,queues=$q,mrg_rxbuf=$mrg,in_order=$io,packed_vq=$pk" \
+		--rxq="$q" --txq="$q" --nb-cores=1
 	wait_for "$TLOG" "testpmd>" 30 || fail "testpmd did not start"
-	wait_for "$VLOG" "ring 1 started" 10 || fail "rings not started"
+	wait_for "$VLOG" "ring $((2 * q - 1)) started" 10 ||
+		fail "rings not started"
 
 	step "set fwd io" "Set io packet forwarding mode" 10
 	step "start tx_first 8" "io packet forwarding - ports=1" 10
@@ -129,6 +171,8 @@ session() {
 	step "stop" "^Done\." 20
 	STATS_FROM=$(($(wc -l <"$TLOG") + 1))
 	step "show port stats 0" "Tx-pps:" 10
+	# Still attached: the rings are live.
+	"$VHOSTCTL" "$CTL" stats >"$CTLOUT" || fail "vhostctl stats failed"
 	testpmd_quit
 	wait_exit "$TP_PID" 30 || fail "testpmd did not quit"
 	# DPDK's runtime dir of this --file-prefix (see testpmd_start).
@@ -170,10 +214,12 @@ session() {
 	feat=$(grep -oE 'features 0x[0-9a-f]+ negotiated' "$VLOG" | tail -n 1 |
 		grep -oE '0x[0-9a-f]+')
 	[ -n "$feat" ] || fail "no negotiated features in vhostd's log"
-	[ $((feat >> 15 & 1))$((feat >> 35 & 1))$((feat >> 34 & 1)) = \
-		"$mrg$io$pk" ] ||
-		fail "negotiated $feat: mrg_rxbuf/in_order/packed not" \
-			"$mrg/$io/$pk"
+	# VIRTIO_NET_F_MQ (bit 22) with more than one queue pair.
+	[ $((feat >> 15 & 1))$((feat >> 35 & 1))$((feat >> 34 & 1))$((feat >> 22 & 1)) = \
+		"$mrg$io$pk$((q > 1))" ] ||
+		fail "negotiated $feat: mrg_rxbuf/in_order/packed/mq not" \
+			"$mrg/$io/$pk/$((q > 1))"
+	check_queues "$q" "$txp"
 	echo "PASS: $name: all $txp packets came back"
 }
 

@@ -524,6 +524,52 @@ static void test_remove_middle_region_keeps_others_translatable(void **state)
 	assert_nothing_leaked(f);
 }
 
+/* QEMU up to 7.2 sends every region once per queue pair: the same region
+ * from the same file again is counted, not mapped again, and needs as many
+ * removals. */
+static void test_same_region_added_twice_is_counted(void **state)
+{
+	struct fx *f = *state;
+
+	set_layout(f);
+	int maps = count_maps();
+	struct gmem *before = f->m.table;
+	int fd = dup_of(f, 1);
+	assert_int_equal(vu_mem_add(&f->m, &layout[1], fd), 0);
+	assert_false(tu_fd_is_open(fd));
+	assert_int_equal(f->m.n, NREG);
+	assert_ptr_equal(f->m.table, before);
+	assert_int_equal(count_maps(), maps);
+	assert_backed_by(f, 0x10000, 1, 0x1800);
+	/* First removal: still there; second: gone; third: unknown. */
+	assert_int_equal(vu_mem_remove(&f->m, &layout[1]), 0);
+	assert_int_equal(f->m.n, NREG);
+	assert_backed_by(f, 0x10000, 1, 0x1800);
+	assert_int_equal(vu_mem_remove(&f->m, &layout[1]), 0);
+	assert_int_equal(f->m.n, NREG - 1);
+	assert_null(hva(f, 0x10000, 1));
+	assert_int_equal(count_maps(), maps - 1);
+	assert_int_equal(vu_mem_remove(&f->m, &layout[1]), -ENOENT);
+	assert_nothing_leaked(f);
+}
+
+/* The same numbers from another file, or at another offset of the same
+ * file, are an overlap like any other. */
+static void test_same_numbers_other_backing_refused(void **state)
+{
+	struct fx *f = *state;
+	struct vu_mem_region r = layout[0];
+
+	set_layout(f);
+	assert_add_refused(f, &r, -EINVAL);     /* file B, R0 is file A */
+	r = layout[1];
+	r.mmap_offset = 0x1000;                 /* R1 is at 0x1800 */
+	assert_add_refused(f, &r, -EINVAL);     /* file B */
+	assert_backed_by(f, 0x0, 0, 0);
+	assert_backed_by(f, 0x10000, 1, 0x1800);
+	assert_nothing_leaked(f);
+}
+
 /* set_table consumes all n fds even when region k fails: the ones before
  * k (already mapped), k, and the ones after k (never looked at). */
 static void test_fds_consumed_on_success_and_on_failure(void **state)
@@ -659,6 +705,8 @@ int main(void)
 		T(test_add_beyond_max_slots_is_enospc),
 		T(test_remove_unknown_region_is_enoent),
 		T(test_remove_middle_region_keeps_others_translatable),
+		T(test_same_region_added_twice_is_counted),
+		T(test_same_numbers_other_backing_refused),
 		T(test_fds_consumed_on_success_and_on_failure),
 		T(test_non_regular_fd_refused),
 		T(test_hugetlbfs_offset_not_huge_page_aligned_refused),
