@@ -12,9 +12,10 @@ set -u
 VHOSTD=$1
 WORK=$(mktemp -d /tmp/vhostd-dpdk-cli.XXXXXX)
 NS=vhdc-$$
+RUN=
 cleanup() {
 	ip netns del "$NS" 2>/dev/null
-	rm -rf "$WORK"
+	rm -rf "$WORK" ${RUN:+"$RUN"}
 }
 trap cleanup EXIT
 CPU=$(($(nproc) - 1))
@@ -79,10 +80,13 @@ if [ "$(id -u)" -eq 0 ] && ip netns add "$NS" 2>/dev/null; then
 		echo "FAIL: tap dterr0 left behind"
 		fails=$((fails + 1))
 	fi
-	# No hugepages for another user: ordinary memory, and it runs.
-	setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$VHOSTD" --cores "$CPU" --port r=dpdk:net_ring0 \
-		>"$WORK/nohuge" 2>&1 &
+	# No hugepages for another user: ordinary memory, and it runs.  Its
+	# EAL directory goes under XDG_RUNTIME_DIR: ours, to check it is gone.
+	RUN=$(mktemp -d /tmp/vhostd-dpdk-run.XXXXXX)
+	chown 65534 "$RUN"
+	XDG_RUNTIME_DIR=$RUN setpriv --reuid=65534 --regid=65534 \
+		--clear-groups "$VHOSTD" --cores "$CPU" \
+		--port r=dpdk:net_ring0 >"$WORK/nohuge" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
 		grep -q "main: vhostd .* port(s)" "$WORK/nohuge" && break
@@ -93,7 +97,8 @@ if [ "$(id -u)" -eq 0 ] && ip netns add "$NS" 2>/dev/null; then
 	wait $pid
 	rc=$?
 	if [ $rc -ne 0 ] || ! grep -q -- "--no-huge" "$WORK/nohuge" ||
-	   ! grep -q "net_ring0 (driver net_ring" "$WORK/nohuge"; then
+	   ! grep -q "net_ring0 (driver net_ring" "$WORK/nohuge" ||
+	   [ -e "$RUN/dpdk/vhostd-$pid" ]; then
 		echo "FAIL: vhostd without hugepages (as nobody) -> exit $rc:"
 		sed 's/^/    /' "$WORK/nohuge"
 		fails=$((fails + 1))
