@@ -27,6 +27,8 @@ struct daemon {
 	struct vu_loop *loop;
 	struct vu_port *ports;     /* [i]: a vhost port's, by option index */
 	struct port **nics;        /* [i]: a NIC port's, by option index */
+	struct port_spec *specs;   /* the NIC ports, for port_set_env() */
+	struct port_env env;
 	bool *vhost_started;       /* [i]: ports[i] to be stopped */
 	int nports_started;
 	struct dp dp;
@@ -112,7 +114,40 @@ static void fill_port_cfg(const struct vhostd_opts *o, const struct port_opt *po
 	pc->fd = po->fd;
 }
 
-/* Port i: a vhost-user port on the event loop, or a NIC port opened. */
+/*
+ * The NIC ports open before the workers start: a port type may have
+ * process-wide set-up that every worker thread must see as it starts (DPDK:
+ * the EAL, which each worker joins through a worker.h thread hook).  Each
+ * type is first told every port and the worker cores (port_set_env).
+ */
+static int open_nics(struct daemon *d)
+{
+	d->nics = calloc((size_t)d->opts.nports, sizeof(d->nics[0]));
+	d->specs = calloc((size_t)d->opts.nports, sizeof(d->specs[0]));
+	if (!d->nics || !d->specs)
+		return -ENOMEM;
+	d->env.cores = d->opts.cores;
+	d->env.specs = d->specs;
+	for (int i = 0; i < d->opts.nports; i++) {
+		const struct port_opt *po = &d->opts.ports[i];
+		if (po->kind == PORT_NIC)
+			d->specs[d->env.nspecs++] = (struct port_spec){
+				po->name, po->nic_type, po->nic_args};
+	}
+	port_set_env(&d->env);
+	for (int i = 0; i < d->opts.nports; i++) {
+		const struct port_opt *po = &d->opts.ports[i];
+		if (po->kind != PORT_NIC)
+			continue;
+		int err = port_open(po->name, po->nic_type, po->nic_args,
+				    &d->nics[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Port i: a vhost-user port on the event loop, or a NIC port (open). */
 static int start_port(struct daemon *d, int i)
 {
 	const struct port_opt *po = &d->opts.ports[i];
@@ -120,12 +155,8 @@ static int start_port(struct daemon *d, int i)
 	struct vu_port_cfg pc;
 	int err;
 
-	if (po->kind == PORT_NIC) {
-		err = port_open(po->name, po->nic_type, po->nic_args,
-				&d->nics[i]);
-		return err ? err :
-		       dp_attach_port(&d->dp, (uint32_t)i, d->nics[i], &w);
-	}
+	if (po->kind == PORT_NIC)
+		return dp_attach_port(&d->dp, (uint32_t)i, d->nics[i], &w);
 	fill_port_cfg(&d->opts, po, &pc);
 	err = vu_port_start(&d->ports[i], d->loop, &pc);
 	if (err)
@@ -137,9 +168,8 @@ static int start_port(struct daemon *d, int i)
 static int start_ports(struct daemon *d)
 {
 	d->ports = calloc((size_t)d->opts.nports, sizeof(d->ports[0]));
-	d->nics = calloc((size_t)d->opts.nports, sizeof(d->nics[0]));
 	d->vhost_started = calloc((size_t)d->opts.nports, sizeof(bool));
-	if (!d->ports || !d->nics || !d->vhost_started)
+	if (!d->ports || !d->vhost_started)
 		return -ENOMEM;
 	for (int i = 0; i < d->opts.nports; i++) {
 		const struct port_opt *po = &d->opts.ports[i];
@@ -166,10 +196,12 @@ static void stop_all(struct daemon *d)
 		if (d->vhost_started[i])
 			vu_port_stop(&d->ports[i]);
 	dp_fini(&d->dp);       /* workers stopped: NIC ports can go */
-	for (int i = 0; i < d->nports_started; i++)
+	for (int i = 0; d->nics && i < d->opts.nports; i++)
 		port_close(d->nics[i]);
+	port_set_env(NULL);
 	free(d->ports);
 	free(d->nics);
+	free(d->specs);
 	free(d->vhost_started);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
@@ -205,6 +237,8 @@ int main(int argc, char **argv)
 	if (!d.loop)
 		return 1;
 	err = setup_signals(&d);
+	if (!err)
+		err = open_nics(&d);
 	if (!err)
 		err = dp_init(&d.dp, &d.opts.cores, (uint32_t)d.opts.nports);
 	if (!err)

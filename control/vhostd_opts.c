@@ -203,9 +203,11 @@ static int port_option(struct port_opt *p, char *kv)
 static int parse_nic_port(struct vhostd_opts *o, const char *name,
 			  const char *type, const char *args)
 {
+	char why[160];
+
 	if (!port_type_find(type)) {
-		fprintf(stderr, "vhostd: unknown port type '%s' (this build "
-			"has: vhost, %s)\n", type, port_type_names());
+		fprintf(stderr, "vhostd: %s\n",
+			port_type_missing(type, why, sizeof(why)));
 		return -EINVAL;
 	}
 	if (strlen(args) >= sizeof(o->ports[0].nic_args))

@@ -41,12 +41,50 @@ static inline void wk_pass(struct worker *w)
 	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
 }
 
+/* Thread hooks: written by the control thread before workers start (the
+ * thread start orders them before every read). */
+static struct {
+	wk_hook_fn start, stop;
+	void *arg;
+} hooks[WK_HOOKS_MAX];
+static uint32_t nhooks;
+
+int wk_hook_add(wk_hook_fn start, wk_hook_fn stop, void *arg)
+{
+	if (nhooks == WK_HOOKS_MAX)
+		return -ENOSPC;
+	hooks[nhooks].start = start;
+	hooks[nhooks].stop = stop;
+	hooks[nhooks].arg = arg;
+	nhooks++;
+	return 0;
+}
+
+void wk_hook_remove(wk_hook_fn start, wk_hook_fn stop, void *arg)
+{
+	for (uint32_t i = 0; i < nhooks; i++) {
+		if (hooks[i].start != start || hooks[i].stop != stop ||
+		    hooks[i].arg != arg)
+			continue;
+		memmove(&hooks[i], &hooks[i + 1],
+			(nhooks - i - 1) * sizeof(hooks[0]));
+		nhooks--;
+		return;
+	}
+}
+
 static void *wk_main(void *arg)
 {
 	struct worker *w = arg;
+	uint32_t n = nhooks;
 
+	for (uint32_t i = 0; i < n; i++)
+		hooks[i].start(hooks[i].arg);
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed))
 		wk_pass(w);
+	for (uint32_t i = n; i-- > 0;)
+		if (hooks[i].stop)
+			hooks[i].stop(hooks[i].arg);
 	return NULL;
 }
 

@@ -78,6 +78,22 @@ struct wk_list *wk_publish(struct worker *w, struct wk_list *list);
 /* Wait until w has passed a quiescent point after this call. */
 void wk_quiesce(struct worker *w);
 
+/*
+ * Thread hooks: start(arg) runs in every worker thread as it starts,
+ * before its first pass, and stop(arg) (may be NULL) as it leaves, after
+ * its last.  For libraries that must know the threads using them (pmd/'s
+ * DPDK ports register each worker with DPDK's EAL, so that its mempool
+ * caches work); the datapath knows nothing of them.  Control thread only,
+ * before the workers start (a worker started earlier never runs a hook
+ * added later); at most WK_HOOKS_MAX.  0 or -ENOSPC.
+ */
+#define WK_HOOKS_MAX 4
+typedef void (*wk_hook_fn)(void *arg);
+int wk_hook_add(wk_hook_fn start, wk_hook_fn stop, void *arg);
+
+/* Remove the hook added with these arguments (no worker may be running). */
+void wk_hook_remove(wk_hook_fn start, wk_hook_fn stop, void *arg);
+
 static inline uint64_t wk_cycles(void)
 {
 #if defined(__x86_64__)

@@ -24,6 +24,18 @@ static const struct port_type *const types[] = {
 #endif
 };
 
+static const struct port_env *env;
+
+void port_set_env(const struct port_env *e)
+{
+	env = e;
+}
+
+const struct port_env *port_get_env(void)
+{
+	return env;
+}
+
 const char *port_type_names(void)
 {
 	static char names[64];
@@ -45,15 +57,32 @@ const struct port_type *port_type_find(const char *name)
 	return NULL;
 }
 
+const char *port_type_missing(const char *name, char *buf, size_t len)
+{
+	static const char *const all[] = {"loop", "afxdp", "dpdk"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		if (strcmp(all[i], name) == 0) {
+			snprintf(buf, len, "port type '%s' is not in this build "
+				 "(this build has: vhost, %s)", name,
+				 port_type_names());
+			return buf;
+		}
+	snprintf(buf, len, "unknown port type '%s' (this build has: vhost, "
+		 "%s)", name, port_type_names());
+	return buf;
+}
+
 int port_open(const char *name, const char *type, const char *args,
 	      struct port **out)
 {
 	const struct port_type *t = port_type_find(type);
+	char why[160];
 
 	*out = NULL;
 	if (!t) {
-		LOG_ERR(TAG, "%s: unknown port type '%s' (this build has: "
-			"vhost, %s)", name, type, port_type_names());
+		LOG_ERR(TAG, "%s: %s", name,
+			port_type_missing(type, why, sizeof(why)));
 		return -EINVAL;
 	}
 	return t->open(name, args, out);

@@ -26,6 +26,7 @@
 #ifndef VHOSTD_PORT_H
 #define VHOSTD_PORT_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,11 +64,39 @@ struct port_type {
 	void (*close)(struct port *p);
 };
 
+/* One NIC port as given on the command line (NAME=TYPE:ARGS). */
+struct port_spec {
+	const char *name, *type, *args;
+};
+
+/*
+ * What the daemon tells the port types before the first port opens, for a
+ * type with process-wide set-up done once for all its ports (DPDK's EAL
+ * needs the worker cores, and whether any port is a PCI device).  The
+ * caller keeps *env alive until every port is closed.
+ */
+struct port_env {
+	cpu_set_t cores;              /* the worker cores (--cores) */
+	uint32_t nspecs;
+	const struct port_spec *specs; /* every NIC port, in order */
+};
+
+void port_set_env(const struct port_env *env);
+
+/* The env set, or NULL (tests that open ports directly). */
+const struct port_env *port_get_env(void);
+
 /* Types this build has, e.g. "loop, afxdp, dpdk". */
 const char *port_type_names(void);
 
 /* The type called name, or NULL. */
 const struct port_type *port_type_find(const char *name);
+
+/* Why there is no type called name, for a message: "port type 'dpdk'
+ * is not in this build (...)" for a type vhostd has but this build was
+ * configured without (afxdp, dpdk), else "unknown port type 'x' (...)",
+ * with the types this build has. */
+const char *port_type_missing(const char *name, char *buf, size_t len);
 
 /* Open port name of type TYPE with args ("TYPE:ARGS" split by the
  * caller).  0 or -errno (logged). */

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -111,6 +113,84 @@ static void test_publish_to_stopped_worker_returns_at_once(void **state)
 	assert_int_equal(atomic_load(&c.polls), 0);
 }
 
+/* What the hooks saw: which thread, and in what order. */
+struct hook_log {
+	pthread_t started_in, stopped_in;
+	uint64_t polls_at_start, polls_at_stop;
+	struct counter *c;
+	int calls;
+};
+
+static void hook_start(void *arg)
+{
+	struct hook_log *h = arg;
+
+	h->started_in = pthread_self();
+	sleep_ms(10);   /* a pass running alongside would poll meanwhile */
+	h->polls_at_start = atomic_load(&h->c->polls);
+	h->calls++;
+}
+
+static void hook_stop(void *arg)
+{
+	struct hook_log *h = arg;
+
+	h->stopped_in = pthread_self();
+	h->polls_at_stop = atomic_load(&h->c->polls);
+	h->calls++;
+}
+
+/* start runs in the worker before its first pass, stop after its last. */
+static void test_hooks_run_in_the_worker_around_its_passes(void **state)
+{
+	(void)state;
+	struct worker w;
+	struct counter c = {.canary = CANARY};
+	struct hook_log h = {.c = &c};
+
+	assert_int_equal(wk_hook_add(hook_start, hook_stop, &h), 0);
+	assert_int_equal(wk_start(&w, 0, -1), 0);
+	assert_null(wk_publish(&w, one_item_list(&c)));
+	sleep_ms(20);
+	pthread_t tid = w.thread;
+	wk_stop(&w);
+	wk_hook_remove(hook_start, hook_stop, &h);
+	assert_int_equal(h.calls, 2);
+	assert_true(pthread_equal(h.started_in, tid));
+	assert_true(pthread_equal(h.stopped_in, tid));
+	assert_int_equal(h.polls_at_start, 0);
+	assert_true(h.polls_at_stop > 0);
+	assert_int_equal(h.polls_at_stop, atomic_load(&c.polls));
+}
+
+static void test_removed_hook_is_not_run(void **state)
+{
+	(void)state;
+	struct worker w;
+	struct counter c = {.canary = CANARY};
+	struct hook_log h = {.c = &c};
+
+	assert_int_equal(wk_hook_add(hook_start, NULL, &h), 0);
+	wk_hook_remove(hook_start, NULL, &h);
+	assert_int_equal(wk_start(&w, 0, -1), 0);
+	sleep_ms(5);
+	wk_stop(&w);
+	assert_int_equal(h.calls, 0);
+}
+
+static void test_hook_table_is_bounded(void **state)
+{
+	(void)state;
+	struct hook_log h[WK_HOOKS_MAX + 1];
+
+	for (int i = 0; i < WK_HOOKS_MAX; i++)
+		assert_int_equal(wk_hook_add(hook_start, NULL, &h[i]), 0);
+	assert_int_equal(wk_hook_add(hook_start, NULL, &h[WK_HOOKS_MAX]),
+			 -ENOSPC);
+	for (int i = 0; i < WK_HOOKS_MAX; i++)
+		wk_hook_remove(hook_start, NULL, &h[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +198,9 @@ int main(void)
 		cmocka_unit_test(test_old_list_is_unused_once_publish_returns),
 		cmocka_unit_test(test_rapid_handoffs_never_touch_freed_state),
 		cmocka_unit_test(test_publish_to_stopped_worker_returns_at_once),
+		cmocka_unit_test(test_hooks_run_in_the_worker_around_its_passes),
+		cmocka_unit_test(test_removed_hook_is_not_run),
+		cmocka_unit_test(test_hook_table_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
