@@ -75,6 +75,9 @@ static int umem_map(struct afxdp_q *q, int node, const char *name)
 	return 0;
 }
 
+#define BUSY_RETRIES 20
+#define BUSY_RETRY_US 50000
+
 /* A failed xsk_socket__create() leaves the UMEM's fill and completion
  * rings mapped (libxdp keeps them for a retry) and xsk_umem__delete()
  * does not unmap them: do it here. */
@@ -153,6 +156,15 @@ static int socket_open(struct afxdp_q *q, const struct afxdp_args *a,
 		       struct afxdp_iface *ifc)
 {
 	int err = socket_create(q, a, ifc->xdp_flags);
+
+	/* The kernel lets go of a closed socket's queue in a work item: for
+	 * a moment after its last user exited (vhostd restarting) the queue
+	 * is still busy.  Retry for up to a second (libxdp keeps the UMEM's
+	 * rings for that), then say who might hold it. */
+	for (int i = 0; err == -EBUSY && i < BUSY_RETRIES; i++) {
+		usleep(BUSY_RETRY_US);
+		err = socket_create(q, a, ifc->xdp_flags);
+	}
 
 	if (err == -EOPNOTSUPP && ifc->xdp_flags == XDP_FLAGS_DRV_MODE &&
 	    !ifc->xdp_present && a->mode != AFXDP_MODE_ZEROCOPY) {
