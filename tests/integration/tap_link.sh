@@ -44,32 +44,7 @@ fail() {
 }
 WK_CPU=$(($(nproc) - 1))
 
-# guest NS NAME SOCK ADDR VU-TAP-OPTIONS...: start vu-tap, address its tap.
-guest() {
-	local ns=$1 name=$2 sock=$3 addr=$4; shift 4
-	ip netns exec "$ns" "$VUTAP" --socket "$sock" --tap "$name" "$@" \
-		>"$WORK/$name.log" 2>&1 &
-	PIDS+=($!)
-	local end=$((SECONDS + 10))
-	until grep -q "vu-tap: ready" "$WORK/$name.log"; do
-		[ $SECONDS -lt $end ] || fail "$name: vu-tap not ready"
-		sleep 0.1
-	done
-	ip -n "$ns" link set lo up
-	ip -n "$ns" addr add "$addr/24" dev "$name"
-	ip -n "$ns" link set "$name" up
-}
-
-# xfer FROM_NS TO_NS TO_ADDR PORT TAG: start a receiver in TO_NS and a
-# sender in FROM_NS; the caller waits and compares TAG.sent / TAG.recv.
-xfer() {
-	ip netns exec "$2" python3 "$XFER" recv "$4" 30 >"$WORK/$5.recv" \
-		2>"$WORK/$5.out" &
-	PIDS+=($!)
-	ip netns exec "$1" python3 "$XFER" send "$3" "$4" 8000000 30 \
-		>"$WORK/$5.sent" 2>>"$WORK/$5.out" &
-	PIDS+=($!)
-}
+. "$(dirname "$0")/../tools/tap_lib.sh"
 
 run_case() {
 	local name=$1 o1 o2
@@ -92,23 +67,15 @@ run_case() {
 		sleep 0.1
 	done
 	# shellcheck disable=SC2086
-	guest "$NS1" t1 "$WORK/a.sock" 10.77.0.1 $o1
+	vutap_up "$NS1" t1 "$WORK/a.sock" 10.77.0.1/24 $o1
 	# shellcheck disable=SC2086
-	guest "$NS2" t2 "$WORK/b.sock" 10.77.0.2 $o2
+	vutap_up "$NS2" t2 "$WORK/b.sock" 10.77.0.2/24 $o2
 	ip netns exec "$NS1" busybox ping -c 3 -i 0.2 -W 2 10.77.0.2 \
 		>"$WORK/ping.out" 2>&1 || fail "$name: ping"
 	local before=${#PIDS[@]}
-	xfer "$NS1" "$NS2" 10.77.0.2 5001 ab
-	xfer "$NS2" "$NS1" 10.77.0.1 5002 ba
-	for p in "${PIDS[@]:$before}"; do
-		wait "$p" || fail "$name: a transfer failed"
-	done
-	for t in ab ba; do
-		local s r
-		s=$(cat "$WORK/$t.sent") r=$(cat "$WORK/$t.recv")
-		[ -n "$s" ] && [ "$s" = "$r" ] ||
-			fail "$name: $t: sent '$s', received '$r'"
-	done
+	xfer "$NS1" "$NS2" 10.77.0.2 5001 8000000 ab
+	xfer "$NS2" "$NS1" 10.77.0.1 5002 8000000 ba
+	xfer_check "$name" "$before" ab ba
 	"$VHOSTCTL" "$WORK/ctl" stats >"$WORK/stats.out"
 	grep -q "broken=1" "$WORK/stats.out" && fail "$name: a queue broke"
 	local segs

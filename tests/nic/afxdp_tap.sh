@@ -64,15 +64,7 @@ wire() {
 	ip -n "$W" link set "$FAR" up
 }
 
-# xfer FROM_NS TO_NS TO_ADDR PORT TAG (as tap_link.sh)
-xfer() {
-	ip netns exec "$2" python3 "$XFER" recv "$4" 30 >"$WORK/$5.recv" \
-		2>"$WORK/$5.out" &
-	PIDS+=($!)
-	ip netns exec "$1" python3 "$XFER" send "$3" "$4" 4000000 30 \
-		>"$WORK/$5.sent" 2>>"$WORK/$5.out" &
-	PIDS+=($!)
-}
+. "$(dirname "$0")/../tools/tap_lib.sh"
 
 run_case() {
 	local name=$1 q=1 o="" t0=$SECONDS
@@ -93,33 +85,15 @@ run_case() {
 		sleep 0.1
 	done
 	# shellcheck disable=SC2086
-	ip netns exec "$G" "$VUTAP" --socket "$WORK/g.sock" --tap t0 $o \
-		>"$WORK/vu-tap.log" 2>&1 &
-	PIDS+=($!)
-	end=$((SECONDS + 10))
-	until grep -q "vu-tap: ready" "$WORK/vu-tap.log"; do
-		[ $SECONDS -lt $end ] || fail "$name: vu-tap not ready"
-		sleep 0.1
-	done
-	ip -n "$G" link set lo up
-	ip -n "$G" addr add 10.78.0.1/24 dev t0
-	ip -n "$G" link set t0 up
+	vutap_up "$G" t0 "$WORK/g.sock" 10.78.0.1/24 $o
 	ip netns exec "$G" busybox ping -c 3 -i 0.2 -W 2 10.78.0.2 \
 		>"$WORK/ping.out" 2>&1 || fail "$name: ping from the guest"
 	ip netns exec "$W" busybox ping -c 3 -i 0.2 -W 2 10.78.0.1 \
 		>>"$WORK/ping.out" 2>&1 || fail "$name: ping to the guest"
 	local before=${#PIDS[@]}
-	xfer "$G" "$W" 10.78.0.2 5001 gw
-	xfer "$W" "$G" 10.78.0.1 5002 wg
-	for p in "${PIDS[@]:$before}"; do
-		wait "$p" || fail "$name: a transfer failed"
-	done
-	for t in gw wg; do
-		local s r
-		s=$(cat "$WORK/$t.sent") r=$(cat "$WORK/$t.recv")
-		[ -n "$s" ] && [ "$s" = "$r" ] ||
-			fail "$name: $t: sent '$s', received '$r'"
-	done
+	xfer "$G" "$W" 10.78.0.2 5001 4000000 gw
+	xfer "$W" "$G" 10.78.0.1 5002 4000000 wg
+	xfer_check "$name" "$before" gw wg
 	# Two TCP flows may hash onto one veth queue: 64 UDP flows from as
 	# many source ports leave both queues unused with odds of 2^-63.
 	[ "$name" != mq ] || ip netns exec "$W" python3 -c '
