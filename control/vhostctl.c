@@ -4,6 +4,7 @@
  * and print the reply.  Exit status: 0, 1 when the reply is an error, 2
  * when vhostd cannot be reached.
  *   vhostctl PATH stats
+ *   vhostctl PATH placement
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@ int main(int argc, char **argv)
 
 	if (argc != 3 || strlen(argv[1]) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "usage: vhostctl CONTROL_SOCKET COMMAND\n"
-			"commands: stats, help\n");
+			"commands: stats, placement, version, help\n");
 		return 2;
 	}
 	strcpy(sa.sun_path, argv[1]);

@@ -48,9 +48,10 @@ static bool vq_build(struct dp_port *p, uint32_t i)
 		.call_fd = vr->call_fd, .err_fd = vr->err_fd,
 	};
 	/* Counters live as long as the daemon: keep them across rebuilds. */
-	struct vq_stats keep = p->vqs[i].stats;
-	vq_init(&p->vqs[i], &c);
-	p->vqs[i].stats = keep;
+	struct vq *vq = dp_vq(p, i);
+	struct vq_stats keep = vq->stats;
+	vq_init(vq, &c);
+	vq->stats = keep;
 	return true;
 }
 
@@ -98,7 +99,7 @@ const char *dp_port_name(const struct dp_port *p)
 
 /* The port whose RX queues port p feeds (its guest's TX, or the source),
  * or NULL (discard). */
-static struct dp_port *target(struct dp *dp, struct dp_port *p)
+struct dp_port *dp_target(struct dp *dp, struct dp_port *p)
 {
 	return p->reflect || p->source ? p :
 	       p->peer >= 0 ? &dp->ports[p->peer] : NULL;
@@ -121,29 +122,31 @@ static bool stopping(const struct dp_port *p)
 /* A path may be polled when its TX queue is live (or, for a source, its RX
  * queue), neither its own port nor the port it delivers to is paused (a
  * paused port is off limits) and its own device is not being stopped. */
-static bool path_live(struct dp *dp, struct dp_port *p, uint32_t qp)
+bool dp_path_live(struct dp *dp, struct dp_port *p, uint32_t qp)
 {
-	struct dp_port *t = target(dp, p);
+	struct dp_port *t = dp_target(dp, p);
 
-	return !p->paused && (!t || !t->paused) && !p->stopping &&
+	return p->qps[qp] && !p->paused && (!t || !t->paused) && !p->stopping &&
 	       (p->vq_live[2 * qp + 1] || (p->source && p->vq_live[2 * qp]));
 }
 
 /* Set path qp of p from the rings' state; it must not be published. */
 static void path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 {
-	struct vnet_path *path = &p->paths[qp];
-	struct dp_port *t = target(dp, p);
+	if (!p->qps[qp])
+		return;
+	struct vnet_path *path = &p->qps[qp]->path;
+	struct dp_port *t = dp_target(dp, p);
 	uint32_t rx = 2 * qp;
 	/* Spec: a started but disabled TX ring is processed and discarded. */
 	bool feed = p->source || ring_enabled(p, rx + 1);
 
-	path->src = p->vq_live[rx + 1] ? &p->vqs[rx + 1] : NULL;
+	path->src = p->vq_live[rx + 1] ? dp_vq(p, rx + 1) : NULL;
 	path->dst = NULL;
 	path->dst_none = t ? VNET_DROP_DST_DOWN : VNET_DROP_NO_PEER;
 	if (feed && t && rx < nrings(t) && t->vq_live[rx] &&
 	    ring_enabled(t, rx))
-		path->dst = &t->vqs[rx];
+		path->dst = dp_vq(t, rx);
 	path->source = p->source;
 	path->snd = snd_caps(p);
 	path->rcv = t ? rcv_caps(t) : (struct ofl_caps){0, 0, 0, 0};
@@ -152,24 +155,21 @@ static void path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 	path->reflect = p->reflect;
 }
 
-static uint32_t npairs(const struct dp_port *p)
+uint32_t dp_npairs(const struct dp_port *p)
 {
 	return nrings(p) / 2;
 }
 
-/* Give every worker a new list of the live paths, round-robin. */
+/* Place what changed and give every worker a new list of its paths. */
 static int publish(struct dp *dp)
 {
-	uint32_t total = 0, k = 0;
-
-	for (uint32_t i = 0; i < dp->nports; i++)
-		for (uint32_t qp = 0; qp < npairs(&dp->ports[i]); qp++)
-			total += path_live(dp, &dp->ports[i], qp);
+	bool changed = dp_place(dp);
 	struct wk_list **lists = calloc(dp->nworkers, sizeof(*lists));
+
 	if (!lists)
 		return -ENOMEM;
 	for (uint32_t w = 0; w < dp->nworkers; w++) {
-		lists[w] = wk_list_new(total);
+		lists[w] = wk_list_new(dp->pw[w].load);
 		if (!lists[w]) {
 			while (w--)
 				free(lists[w]);
@@ -180,18 +180,21 @@ static int publish(struct dp *dp)
 	}
 	for (uint32_t i = 0; i < dp->nports; i++) {
 		struct dp_port *p = &dp->ports[i];
-		for (uint32_t qp = 0; qp < npairs(p); qp++) {
-			if (!path_live(dp, p, qp))
+		for (uint32_t qp = 0; qp < dp_npairs(p); qp++) {
+			struct dp_qp *q = p->qps[qp];
+			if (!q || q->worker < 0)
 				continue;
-			struct wk_list *l = lists[k++ % dp->nworkers];
+			struct wk_list *l = lists[q->worker];
 			l->items[l->n++] = (struct wk_item){
 				p->source ? vnet_source_poll : vnet_path_poll,
-				&p->paths[qp]};
+				&q->path};
 		}
 	}
 	for (uint32_t w = 0; w < dp->nworkers; w++)
 		free(wk_publish(&dp->workers[w], lists[w]));
 	free(lists);
+	if (changed && dp->placement_out)
+		dp_placement_changed(dp);
 	return 0;
 }
 
@@ -219,11 +222,13 @@ static void dp_pause(struct vu_dev *d, void *ctx)
 	}
 	/* Quiescent: no worker touches p.  Save where each ring stands. */
 	for (uint32_t i = 0; i < d->nvrings; i++) {
-		if (p->vq_live[i] && d->vr[i].started)
-			d->vr[i].base = p->vqs[i].packed ?
-					vq_packed_base(&p->vqs[i]) :
-					p->vqs[i].last_avail;
-		if (p->vq_live[i] && p->vqs[i].broken)
+		if (!p->vq_live[i])
+			continue;
+		struct vq *vq = dp_vq(p, i);
+		if (d->vr[i].started)
+			d->vr[i].base = vq->packed ? vq_packed_base(vq) :
+					vq->last_avail;
+		if (vq->broken)
 			d->vr[i].broken = true;
 		p->vq_live[i] = false;
 	}
@@ -235,19 +240,19 @@ static void queue_announce(struct dp *dp, struct dp_port *p)
 {
 	struct vu_dev *d = p->dev;
 	uint8_t frame[64];
-	struct dp_port *t = target(dp, p);
+	struct dp_port *t = dp_target(dp, p);
 
 	if (!d->rarp_pending)
 		return;
 	d->rarp_pending = false;
-	if (!t || t == p || d->nvrings < 2) {
+	if (!t || t == p || d->nvrings < 2 || !p->qps[0]) {
 		LOG_INFO(TAG, "%s: RARP announcement not sent: the port is not "
 			 "linked to another guest", d->name);
 		return;
 	}
 	uint32_t len = vu_rarp_build(d->rarp_mac, frame);
 	if (vnet_source_set(&p->rarp, frame, len, vu_dev_vnet_hdr_len(d)) == 0)
-		p->paths[0].announce = &p->rarp;
+		p->qps[0]->path.announce = &p->rarp;
 }
 
 static void dp_resume(struct vu_dev *d, void *ctx)
@@ -257,19 +262,29 @@ static void dp_resume(struct vu_dev *d, void *ctx)
 
 	if (!p || !p->paused)
 		return;
+	/* Each started queue pair's state on the node of its rings. */
+	if (dp_qps_ensure(dp, p) < 0)
+		LOG_ERR(TAG, "%s: out of memory for queue state: some queue "
+			"pairs stay stopped", d->name);
 	for (uint32_t i = 0; i < d->nvrings; i++)
-		p->vq_live[i] = vq_build(p, i);
+		p->vq_live[i] = p->qps[i / 2] && vq_build(p, i);
 	p->stopping = stopping(p);
 	/* The source frame carries a header of this guest's length. */
 	if (p->source)
 		(void)vnet_source_init(p->source, p->source->len,
 				       vu_dev_vnet_hdr_len(d));
 	queue_announce(dp, p);
-	/* Only paths touching p change, and none of them is published. */
+	/* Only paths touching p change, and none of them is published: move
+	 * their state to the node of p's memory, then point them at it. */
 	for (uint32_t i = 0; i < dp->nports; i++) {
 		struct dp_port *q = &dp->ports[i];
-		if (q == p || target(dp, q) == p)
-			for (uint32_t qp = 0; qp < npairs(q); qp++)
+		if (q == p || dp_target(dp, q) == p)
+			(void)dp_settle(dp, q);
+	}
+	for (uint32_t i = 0; i < dp->nports; i++) {
+		struct dp_port *q = &dp->ports[i];
+		if (q == p || dp_target(dp, q) == p)
+			for (uint32_t qp = 0; qp < dp_npairs(q); qp++)
 				path_refresh(dp, q, qp);
 	}
 	p->paused = false;
@@ -277,20 +292,25 @@ static void dp_resume(struct vu_dev *d, void *ctx)
 		LOG_ERR(TAG, "%s: out of memory resuming the datapath", d->name);
 }
 
-int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports)
+int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports,
+	    const struct numa_topo *topo)
 {
 	memset(dp, 0, sizeof(*dp));
+	dp->topo = topo;
+	numa_slab_init(&dp->slab, sizeof(struct dp_qp), topo);
 	dp->nworkers = (uint32_t)CPU_COUNT(cores);
 	dp->workers = aligned_alloc(CACHE_LINE,
 				    dp->nworkers * sizeof(dp->workers[0]));
+	dp->pw = calloc(dp->nworkers, sizeof(dp->pw[0]));
 	dp->ports = calloc(nports, sizeof(dp->ports[0]));
-	if (!dp->workers || !dp->ports || dp->nworkers == 0)
+	if (!dp->workers || !dp->pw || !dp->ports || dp->nworkers == 0)
 		return -ENOMEM;
 	dp->nports = nports;
 	uint32_t w = 0;
 	for (int c = 0; c < CPU_SETSIZE && w < dp->nworkers; c++) {
 		if (!CPU_ISSET(c, cores))
 			continue;
+		dp->pw[w].node = numa_topo_cpu_node(topo, c);
 		int err = wk_start(&dp->workers[w], w, c);
 		if (err) {
 			dp->nworkers = w;
@@ -298,6 +318,21 @@ int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports)
 		}
 		w++;
 	}
+	return 0;
+}
+
+/* p's queue pair table; a NIC port's blocks too, on its node (a guest's
+ * come as its rings start: dp_qps_ensure). */
+static int qps_alloc(struct dp *dp, struct dp_port *p)
+{
+	uint32_t n = dp_npairs(p);
+
+	p->qps = calloc(n ? n : 1, sizeof(p->qps[0]));
+	if (!p->qps)
+		return -ENOMEM;
+	for (uint32_t qp = 0; p->nic && qp < n; qp++)
+		if (!dp_qp_new(dp, p, qp, p->nic->numa_node))
+			return -ENOMEM;
 	return 0;
 }
 
@@ -309,23 +344,20 @@ int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev,
 	p->dev = dev;
 	p->peer = w->peer;
 	p->reflect = w->reflect;
-	p->vqs = aligned_alloc(CACHE_LINE, dev->nvrings * sizeof(p->vqs[0]));
 	p->vq_live = calloc(dev->nvrings, sizeof(p->vq_live[0]));
-	p->paths = aligned_alloc(CACHE_LINE,
-				 dev->nvrings / 2 * sizeof(p->paths[0]));
 	if (w->source_len)
 		p->source = aligned_alloc(CACHE_LINE, sizeof(*p->source));
-	if (!p->vqs || !p->vq_live || !p->paths ||
-	    (w->source_len && !p->source))
+	/* Where the guest's memory is is known once its rings start. */
+	int err = qps_alloc(dp, p);
+	if (err)
+		return err;
+	if (!p->vq_live || (w->source_len && !p->source))
 		return -ENOMEM;
-	memset(p->vqs, 0, dev->nvrings * sizeof(p->vqs[0]));
-	memset(p->paths, 0, dev->nvrings / 2 * sizeof(p->paths[0]));
-	if (p->source) {
-		int err = vnet_source_init(p->source, w->source_len,
-					   sizeof(struct virtio_net_hdr));
-		if (err)
-			return err;
-	}
+	if (p->source)
+		err = vnet_source_init(p->source, w->source_len,
+				       sizeof(struct virtio_net_hdr));
+	if (err)
+		return err;
 	dev->ops = (struct vu_dev_ops){dp_pause, dp_resume, dp};
 	return 0;
 }
@@ -340,20 +372,19 @@ int dp_attach_port(struct dp *dp, uint32_t i, struct port *nic,
 	p->nic = nic;
 	p->peer = w->peer;
 	p->reflect = w->reflect;
-	p->vqs = nic->vqs;
 	p->vq_live = calloc(n, sizeof(p->vq_live[0]));
-	p->paths = aligned_alloc(CACHE_LINE, n / 2 * sizeof(p->paths[0]));
 	if (w->source_len)
 		p->source = aligned_alloc(CACHE_LINE, sizeof(*p->source));
-	if (!p->vq_live || !p->paths || (w->source_len && !p->source))
+	int err = qps_alloc(dp, p);
+	if (err)
+		return err;
+	if (!p->vq_live || (w->source_len && !p->source))
 		return -ENOMEM;
-	memset(p->paths, 0, n / 2 * sizeof(p->paths[0]));
-	if (p->source) {
-		int err = vnet_source_init(p->source, w->source_len,
-					   sizeof(struct virtio_net_hdr));
-		if (err)
-			return err;
-	}
+	if (p->source)
+		err = vnet_source_init(p->source, w->source_len,
+				       sizeof(struct virtio_net_hdr));
+	if (err)
+		return err;
 	for (uint32_t r = 0; r < n; r++)
 		p->vq_live[r] = true;
 	return 0;
@@ -362,7 +393,10 @@ int dp_attach_port(struct dp *dp, uint32_t i, struct port *nic,
 int dp_start(struct dp *dp)
 {
 	for (uint32_t i = 0; i < dp->nports; i++)
-		for (uint32_t qp = 0; qp < npairs(&dp->ports[i]); qp++)
+		if (dp->ports[i].nic)
+			(void)dp_settle(dp, &dp->ports[i]);
+	for (uint32_t i = 0; i < dp->nports; i++)
+		for (uint32_t qp = 0; qp < dp_npairs(&dp->ports[i]); qp++)
 			if (!dp->ports[i].paused)
 				path_refresh(dp, &dp->ports[i], qp);
 	return publish(dp);
@@ -387,13 +421,14 @@ void dp_fini(struct dp *dp)
 		log_worker_stats(&dp->workers[w]);
 	}
 	for (uint32_t i = 0; i < dp->nports; i++) {
-		if (!dp->ports[i].nic)   /* a NIC port's are its own */
-			free(dp->ports[i].vqs);
+		free(dp->ports[i].qps);
 		free(dp->ports[i].vq_live);
-		free(dp->ports[i].paths);
 		free(dp->ports[i].source);
 	}
+	numa_slab_fini(&dp->slab);
 	free(dp->ports);
+	free(dp->pw);
 	free(dp->workers);
+	free(dp->placement_last);
 	memset(dp, 0, sizeof(*dp));
 }

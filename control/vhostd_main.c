@@ -41,6 +41,11 @@ static void cmd_stats(FILE *out, void *arg)
 	dp_stats_print(arg, out);
 }
 
+static void cmd_placement(FILE *out, void *arg)
+{
+	dp_placement_print(arg, out);
+}
+
 static void cmd_version(FILE *out, void *arg)
 {
 	(void)arg;
@@ -53,11 +58,14 @@ static int start_control(struct daemon *d)
 	static struct vu_ctl_cmd cmds[] = {
 		{"stats", "per-queue and per-worker counters", cmd_stats, NULL},
 		{"version", "vhostd's version", cmd_version, NULL},
+		{"placement", "per queue pair: worker core and NUMA nodes",
+		 cmd_placement, NULL},
 	};
 
 	if (!d->opts.control_path[0])
 		return 0;
 	cmds[0].arg = &d->dp;
+	cmds[2].arg = &d->dp;
 	return vu_ctl_start(&d->ctl, d->loop, d->opts.control_path, cmds,
 			    (int)ARRAY_SIZE(cmds));
 }
@@ -233,6 +241,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	vlog_set_level(d.opts.log_level);
+	const struct numa_topo *topo = numa_topo_get();
+	numa_topo_log(topo);
 	d.loop = vu_loop_new();
 	if (!d.loop)
 		return 1;
@@ -240,7 +250,10 @@ int main(int argc, char **argv)
 	if (!err)
 		err = open_nics(&d);
 	if (!err)
-		err = dp_init(&d.dp, &d.opts.cores, (uint32_t)d.opts.nports);
+		err = dp_init(&d.dp, &d.opts.cores, (uint32_t)d.opts.nports,
+			      topo);
+	if (!err && d.opts.print_placement)
+		d.dp.placement_out = stdout;
 	if (!err)
 		err = start_ports(&d);
 	if (!err)

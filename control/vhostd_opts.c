@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../datapath/vnet.h"
+#include "../numa/cores.h"
 #include "../pmd/port.h"
 #include "vu_proto.h"
 
@@ -308,36 +309,19 @@ static int parse_source(struct vhostd_opts *o, char *spec)
 	return 0;
 }
 
-/* "1,3-5": every core must be one this process may run on. */
-static int parse_cores(struct vhostd_opts *o, char *list)
+/* "1,3-5", "node0:2", ...: numa/cores.h. */
+static int parse_cores(struct vhostd_opts *o, const char *list)
 {
 	cpu_set_t allowed;
-	char *save = NULL;
+	char why[512];
 
-	CPU_ZERO(&o->cores);
 	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
 		return bad("cannot read the CPUs allowed to vhostd%s", "");
-	for (char *t = strtok_r(list, ",", &save); t;
-	     t = strtok_r(NULL, ",", &save)) {
-		uint32_t lo, hi;
-		char *dash = strchr(t, '-');
-		if (dash)
-			*dash = '\0';
-		if (parse_u32(t, 0, CPU_SETSIZE - 1, &lo) ||
-		    parse_u32(dash ? dash + 1 : t, lo, CPU_SETSIZE - 1, &hi))
-			return bad("--cores: '%s' is not a core or range", t);
-		for (uint32_t c = lo; c <= hi; c++) {
-			if (!CPU_ISSET(c, &allowed)) {
-				fprintf(stderr, "vhostd: --cores: core %u does "
-					"not exist, is offline or is not "
-					"allowed to vhostd\n", c);
-				return -EINVAL;
-			}
-			CPU_SET(c, &o->cores);
-		}
-	}
+	if (numa_cores_parse(numa_topo_get(), &allowed, list, &o->cores, why,
+			     sizeof(why)) < 0)
+		return bad("--cores %s", why);
 	o->ncores = CPU_COUNT(&o->cores);
-	return o->ncores ? 0 : bad("--cores: empty list%s", "");
+	return 0;
 }
 
 /* Default: one worker core, the last one allowed (CPU 0 usually does the
@@ -357,7 +341,8 @@ static void default_cores(struct vhostd_opts *o)
 }
 
 enum { OPT_PORT = 256, OPT_LINK, OPT_REFLECT, OPT_CORES, OPT_LOGLVL,
-       OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT, OPT_SOURCE, OPT_CONTROL };
+       OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT, OPT_SOURCE, OPT_CONTROL,
+       OPT_PLACEMENT };
 
 static const struct option long_opts[] = {
 	{"port", required_argument, NULL, OPT_PORT},
@@ -366,6 +351,7 @@ static const struct option long_opts[] = {
 	{"source", required_argument, NULL, OPT_SOURCE},
 	{"control", required_argument, NULL, OPT_CONTROL},
 	{"cores", required_argument, NULL, OPT_CORES},
+	{"print-placement", no_argument, NULL, OPT_PLACEMENT},
 	{"log-level", required_argument, NULL, OPT_LOGLVL},
 	{"print-capabilities", no_argument, NULL, OPT_CAPS},
 	{"socket-path", required_argument, NULL, OPT_SOCKPATH},
@@ -423,6 +409,9 @@ static int parse_one(struct vhostd_opts *o, int c, char *arg,
 		return 0;
 	case OPT_CAPS:
 		o->print_capabilities = true;
+		return 0;
+	case OPT_PLACEMENT:
+		o->print_placement = true;
 		return 0;
 	case OPT_SOCKPATH: {
 		struct port_opt *p = new_port(o, "vhost0");
@@ -513,8 +502,12 @@ void vhostd_usage(FILE *out)
 "                       discard its TX: a benchmark/test traffic source\n"
 "  --control PATH       control socket: per-queue and per-worker counters\n"
 "                       (vhostctl PATH stats)\n"
-"  --cores LIST         worker cores, e.g. 2,3 or 2-5 (default: the last\n"
-"                       core vhostd may run on)\n"
+"  --cores LIST         worker cores, e.g. 2,3 or 2-5; nodeN: every core\n"
+"                       of NUMA node N; nodeN:K: K cores of node N, the\n"
+"                       highest first (default: the last core vhostd may\n"
+"                       run on)\n"
+"  --print-placement    print on stdout, whenever it changes, where each\n"
+"                       queue pair is polled and its memory lives\n"
 "  --log-level LEVEL    err, warn, info (default) or debug\n"
 "  --no-feature NAME    do not offer NAME: mq mtu mac mrg-rxbuf event-idx\n"
 "                       indirect in-order packed status log csum\n"

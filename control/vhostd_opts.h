@@ -7,7 +7,7 @@
  *   --port NAME=TYPE:ARGS   (a NIC port, pmd/port.h: afxdp, dpdk, loop)
  *   --link A=B   --reflect NAME   --cores LIST   --log-level LEVEL
  *   --help   --version   --print-capabilities
- *   --source NAME=SIZE   --control PATH
+ *   --source NAME=SIZE   --control PATH   --print-placement
  * plus the vhost-user back-end conventions --socket-path=PATH and --fd=N
  * (a port named "vhost0"), and --no-feature NAME to switch one off.
  */
@@ -53,6 +53,7 @@ struct vhostd_opts {
 	uint64_t features;      /* virtio/vhost feature bits offered */
 	uint64_t protocol_features;
 	bool help, version, print_capabilities;
+	bool print_placement;   /* --print-placement */
 };
 
 /* Parse argv into o.  0 on success; -EINVAL after printing one line to

@@ -56,11 +56,13 @@ static void print_wiring(const struct dp *dp, const struct dp_port *p,
 
 static void print_queue(const struct dp_port *p, uint32_t i, FILE *f)
 {
-	const struct vq *vq = &p->vqs[i];
+	if (!p->qps[i / 2])   /* never started */
+		return;
+	const struct vq *vq = dp_vq(p, i);
 	const struct vq_stats *s = &vq->stats;
 	bool tx = i & 1;
 
-	const struct vnet_path_stats *ps = &p->paths[i / 2].stats;
+	const struct vnet_path_stats *ps = &p->qps[i / 2]->path.stats;
 	/* A NIC port's rings count nothing themselves (its own counters
 	 * are on its portq lines): show what its receive side forwarded. */
 	uint64_t pk = p->nic ? STAT_READ(ps->packets) : STAT_READ(s->packets);
@@ -96,11 +98,13 @@ static void print_queue(const struct dp_port *p, uint32_t i, FILE *f)
 /* Rings that are live or ever counted something. */
 static bool queue_seen(const struct dp_port *p, uint32_t i)
 {
-	const struct vq_stats *s = &p->vqs[i].stats;
+	if (!p->qps[i / 2])
+		return false;
+	const struct vq_stats *s = &dp_vq(p, i)->stats;
 
 	return p->vq_live[i] || STAT_READ(s->packets) ||
-	       STAT_READ(p->paths[i / 2].stats.drops[VNET_DROP_NO_PEER]) ||
-	       STAT_READ(p->vqs[i].broken);
+	       STAT_READ(p->qps[i / 2]->path.stats.drops[VNET_DROP_NO_PEER]) ||
+	       STAT_READ(dp_vq(p, i)->broken);
 }
 
 void dp_stats_print(const struct dp *dp, FILE *f)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../datapath/log.h"
+#include "../numa/mem.h"
 
 #ifndef HUGETLBFS_MAGIC
 #define HUGETLBFS_MAGIC 0x958458f6
@@ -128,10 +129,18 @@ static int map_one(const char *who, const struct vu_mem_region *r, int fd,
 		.hva = (uint8_t *)p + delta, .page_size = pg, .hugetlb = huge,
 		.dev = st.st_dev, .ino = st.st_ino, .adds = 1,
 	};
+	/* Where the guest put it (only pages it touched already count). */
+	uint32_t seen;
+	char nodes[96];
+	uint64_t mask = numa_range_nodes(out->hva, (size_t)r->memory_size,
+					 (size_t)pg, 64, &seen);
 	MLOG(INFO, who, "mapped gpa 0x%" PRIx64 "-0x%" PRIx64 " uva 0x%" PRIx64
-		 " (%s pages of %" PRIu64 " KiB)", r->guest_phys_addr,
+		 " (%s pages of %" PRIu64 " KiB, %s %s)", r->guest_phys_addr,
 		 r->guest_phys_addr + r->memory_size - 1, r->userspace_addr,
-		 huge ? "huge" : "normal", pg / 1024);
+		 huge ? "huge" : "normal", pg / 1024,
+		 mask & (mask - 1) ? "NUMA nodes" : "NUMA node",
+		 seen ? numa_mask_fmt(mask, nodes, sizeof(nodes)) :
+		 "unknown, no page in use yet");
 	return 0;
 }
 
