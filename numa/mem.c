@@ -151,11 +151,11 @@ static struct numa_chunk *chunk_new(struct numa_slab *s, int node)
 	c->huge = c->base != NULL;
 	if (!c->base) {
 		if (!s->pool[node + 1].warned && node >= 0)
-			LOG_WARN(TAG, "no free 2 MiB hugepage on node %d: "
-				 "per-queue state on normal pages", node);
+			LOG_WARN(TAG, "no 2 MiB hugepage to be had on node "
+				 "%d: per-queue state on normal pages", node);
 		else if (!s->pool[node + 1].warned)
-			LOG_WARN(TAG, "no free 2 MiB hugepage: per-queue state "
-				 "on normal pages");
+			LOG_WARN(TAG, "no 2 MiB hugepage to be had: per-queue "
+				 "state on normal pages");
 		s->pool[node + 1].warned = true;
 		c->base = map_normal(node);
 	}
