@@ -494,7 +494,7 @@ void vhostd_usage(FILE *out)
 "        a NIC port of a pmd/ type (this build: %s):\n"
 "          afxdp:IFACE[,queues=N][,start-queue=Q][,zerocopy|copy][,busy-poll]\n"
 "          dpdk:DEVARGS[,queues=N]   (a PCI address or a vdev)\n"
-"          loop:[queues=N][,offloads]  (a wire looped back: tests)\n"
+"          loop:[queues=N][,offloads][,node=N]  (a wire looped back: tests)\n"
 "  --link A=B           cross-connect two ports (both directions)\n"
 "  --reflect NAME       send every packet back out of NAME, MACs swapped\n"
 "  --source NAME=SIZE   fill NAME's receive queues with SIZE-byte frames\n"

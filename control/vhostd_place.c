@@ -45,8 +45,11 @@ int dp_qps_ensure(struct dp *dp, struct dp_port *p)
 			if (node < 0)
 				node = numa_addr_node(d->vr[i].desc);
 		}
-		if (!ready)
+		if (!ready) {   /* stopped, or reset: its memory is gone */
+			if (p->qps[qp])
+				p->qps[qp]->ring_node = NUMA_NODE_UNKNOWN;
 			continue;
+		}
 		if (!p->qps[qp] && !dp_qp_new(dp, p, qp, node)) {
 			err = -ENOMEM;
 			continue;
@@ -69,7 +72,9 @@ static void path_nodes(struct dp *dp, struct dp_port *p, uint32_t qp)
 		      t_has && t->nic ? t->nic->numa_node : -1;
 	if (q->mem_node >= 0 && q->nic_node >= 0 &&
 	    q->mem_node != q->nic_node && !p->cross_logged) {
-		p->cross_logged = true;
+		p->cross_logged = true;   /* once for the pair of ports */
+		if (t)
+			t->cross_logged = true;
 		LOG_WARN(TAG, "%s: guest memory on node %d, NIC %s on node %d: "
 			 "the copy stays on node %d (every packet crosses "
 			 "nodes on the NIC side)", dp_port_name(p->dev ? p : t),

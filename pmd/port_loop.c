@@ -2,7 +2,7 @@
 /*
  * port_loop.c: the loop test port, a wire looped back on itself.
  *
- *   --port NAME=loop:[queues=N][,offloads]
+ *   --port NAME=loop:[queues=N][,offloads][,node=N]
  *
  * Every frame transmitted on queue i is received on queue i, in order,
  * header and all.  A guest linked to it gets its own frames back through
@@ -10,6 +10,8 @@
  * what the tests want.  With "offloads" the port takes checksum and TSO
  * offloads on transmit and hands them on as received (a virtual wire);
  * without, the datapath completes them in software before transmit.
+ * "node=N" makes it claim to sit on NUMA node N, as a NIC would (tests of
+ * placement; its buffers are where the kernel put them).
  *
  * Each queue is a single-producer single-consumer ring of fixed slots: the
  * worker polling the transmit side owns prod*, the worker polling the
@@ -166,6 +168,7 @@ struct loop_args {
 	const char *name;
 	uint32_t queues, size;
 	bool offloads;
+	int node;                 /* node=N: the NUMA node it claims, tests */
 };
 
 static int loop_arg(const char *key, const char *value, void *arg)
@@ -179,6 +182,12 @@ static int loop_arg(const char *key, const char *value, void *arg)
 	if (key && strcmp(key, "queues") == 0 &&
 	    port_parse_u32(value, 1, PORT_MAX_QUEUES, &a->queues) == 0)
 		return 0;
+	uint32_t node;
+	if (key && strcmp(key, "node") == 0 &&
+	    port_parse_u32(value, 0, 63, &node) == 0) {
+		a->node = (int)node;
+		return 0;
+	}
 	LOG_ERR(TAG, "%s: bad loop port argument '%s%s%s' (%s)", a->name,
 		key ? key : "", value ? "=" : "", value ? value : "",
 		port_loop_type.usage);
@@ -199,7 +208,7 @@ static void loop_close(struct port *p)
 
 static int loop_open(const char *name, const char *args, struct port **out)
 {
-	struct loop_args a = {.name = name, .queues = 1};
+	struct loop_args a = {.name = name, .queues = 1, .node = -1};
 	char *copy = strdup(args ? args : "");
 	struct loop_port *lp = calloc(1, sizeof(*lp));
 	int err = copy && lp ? port_args(copy, false, loop_arg, &a) : -ENOMEM;
@@ -218,6 +227,7 @@ static int loop_open(const char *name, const char *args, struct port **out)
 		return err;
 	}
 	memset(lp->q, 0, a.queues * sizeof(*lp->q));
+	lp->port.numa_node = a.node;
 	uint32_t slot = a.offloads ? LOOP_SLOT_TSO : LOOP_SLOT_PLAIN;
 	lp->map_len = (size_t)LOOP_SLOTS * slot;
 	for (uint32_t i = 0; i < a.queues; i++) {
@@ -264,7 +274,7 @@ static void loop_stats(const struct port *p, FILE *f)
 
 const struct port_type port_loop_type = {
 	.name = "loop",
-	.usage = "loop:[queues=N][,offloads]",
+	.usage = "loop:[queues=N][,offloads][,node=N]",
 	.open = loop_open,
 	.stats = loop_stats,
 	.close = loop_close,
