@@ -89,13 +89,30 @@ void numa_slab_init(struct numa_slab *s, size_t obj,
 	s->topo = topo;
 }
 
-static int bind_to(void *p, size_t len, int node, int mode)
+
+
+/* mbind [p, p + len) to node (0 <= node < NUMA_NODES_MAX). */
+static int bind_to(void *p, size_t len, int node, int mode, unsigned flags)
 {
 	unsigned long mask[NUMA_NODES_MAX / (8 * sizeof(unsigned long))] = {0};
 
 	mask[node / (8 * sizeof(unsigned long))] |=
 		1ul << (node % (8 * sizeof(unsigned long)));
-	return mbind(p, len, mode, mask, NUMA_NODES_MAX + 1, 0) < 0 ? -errno : 0;
+	return mbind(p, len, mode, mask, NUMA_NODES_MAX + 1, flags) < 0 ?
+	       -errno : 0;
+}
+
+int numa_mem_move(void *p, size_t len, int node)
+{
+	if (node < 0 || node >= NUMA_NODES_MAX)
+		return -EINVAL;
+	int err = bind_to(p, len, node, MPOL_PREFERRED, MPOL_MF_MOVE);
+	if (err) {
+		LOG_DEBUG(TAG, "cannot move %zu bytes to node %d: %s", len,
+			  node, strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 /* NUMA_CHUNK bytes of hugepages on node, populated now (a hugepage fault
@@ -107,7 +124,7 @@ static void *map_huge(int node)
 
 	if (m == MAP_FAILED)
 		return NULL;
-	if ((node >= 0 && bind_to(m, NUMA_CHUNK, node, MPOL_BIND) < 0) ||
+	if ((node >= 0 && bind_to(m, NUMA_CHUNK, node, MPOL_BIND, 0) < 0) ||
 	    madvise(m, NUMA_CHUNK, MADV_POPULATE_WRITE) < 0) {
 		munmap(m, NUMA_CHUNK);
 		return NULL;
@@ -123,7 +140,7 @@ static void *map_normal(int node)
 
 	if (m == MAP_FAILED)
 		return NULL;
-	if (node >= 0 && bind_to(m, NUMA_CHUNK, node, MPOL_PREFERRED) < 0)
+	if (node >= 0 && bind_to(m, NUMA_CHUNK, node, MPOL_PREFERRED, 0) < 0)
 		LOG_WARN(TAG, "node %d: cannot bind memory to it (%s)", node,
 			 strerror(errno));
 	memset(m, 0, NUMA_CHUNK);   /* fault in now, under the policy */

@@ -43,6 +43,10 @@ const char *numa_mask_fmt(uint64_t mask, char *buf, size_t len);
 /* The one node of mask, or NUMA_NODE_UNKNOWN (empty or several). */
 int numa_mask_node(uint64_t mask);
 
+/* Prefer node for the pages of [p, p + len) (page-aligned), moving those
+ * already there.  0 or -errno (logged at debug level). */
+int numa_mem_move(void *p, size_t len, int node);
+
 #define NUMA_CHUNK (2u << 20)
 
 struct numa_chunk {

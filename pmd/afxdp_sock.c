@@ -13,7 +13,6 @@
  * an interface and adds each socket to that program's map.
  */
 #include <errno.h>
-#include <numaif.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -22,6 +21,7 @@
 #include <linux/if_link.h>
 
 #include "../datapath/log.h"
+#include "../numa/mem.h"
 #include "afxdp.h"
 
 #define TAG "afxdp"
@@ -33,19 +33,11 @@
  * registration (or, for hugepages, fault). */
 static void umem_place(void *p, size_t len, int node, const char *name)
 {
-	unsigned long mask[1024 / (8 * sizeof(unsigned long))] = {0};
+	int err = node < 0 ? 0 : numa_mem_move(p, len, node);
 
-	if (node < 0)
-		return;
-	if (node >= 1024) {
-		LOG_INFO(TAG, "%s: NUMA node %d: UMEM not placed", name, node);
-		return;
-	}
-	mask[node / (8 * sizeof(unsigned long))] |=
-		1UL << (node % (8 * sizeof(unsigned long)));
-	if (mbind(p, len, MPOL_PREFERRED, mask, 1024, 0) < 0)
+	if (err)
 		LOG_INFO(TAG, "%s: cannot place the UMEM on node %d (%s): "
-			 "left to the kernel", name, node, strerror(errno));
+			 "left to the kernel", name, node, strerror(-err));
 }
 
 /* Map q's UMEM area: hugepages if the kernel can reserve them. */

@@ -8,8 +8,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../datapath/log.h"
+#include "../numa/mem.h"
 #include "port_types.h"
 
 #define TAG "port"
@@ -85,7 +88,12 @@ int port_open(const char *name, const char *type, const char *args,
 			port_type_missing(type, why, sizeof(why)));
 		return -EINVAL;
 	}
-	return t->open(name, args, out);
+	int err = t->open(name, args, out);
+	/* Its queues' state where its buffers are: on the NIC's node. */
+	if (!err && (*out)->numa_node >= 0)
+		(void)numa_mem_move((*out)->vqs, (*out)->vqs_len,
+				    (*out)->numa_node);
+	return err;
 }
 
 void port_stats(const struct port *p, FILE *f)
@@ -105,22 +113,30 @@ void port_close(struct port *p)
 int port_init_common(struct port *p, const struct port_type *t,
 		     const char *name, uint32_t nqueues)
 {
+	size_t page = (size_t)getpagesize();
 	size_t bytes = 2 * (size_t)nqueues * sizeof(p->vqs[0]);
 
 	p->type = t;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->nqueues = nqueues;
 	p->numa_node = -1;
-	p->vqs = aligned_alloc(CACHE_LINE, bytes);
-	if (!p->vqs)
+	/* Pages of their own, so that port_open can move them to the
+	 * NIC's node (zero-filled by the kernel). */
+	p->vqs_len = (bytes + page - 1) & ~(page - 1);
+	void *m = mmap(NULL, p->vqs_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		p->vqs = NULL;
 		return -ENOMEM;
-	memset(p->vqs, 0, bytes);
+	}
+	p->vqs = m;
 	return 0;
 }
 
 void port_fini_common(struct port *p)
 {
-	free(p->vqs);
+	if (p->vqs)
+		munmap(p->vqs, p->vqs_len);
 	p->vqs = NULL;
 }
 

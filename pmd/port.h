@@ -47,7 +47,8 @@ struct port {
 	struct ofl_caps rx_caps;    /* what received frames may carry */
 	int numa_node;              /* -1: unknown */
 	bool hugepages;             /* its buffers are on hugepages */
-	struct vq *vqs;             /* 2 * nqueues, cache-aligned, see above */
+	struct vq *vqs;             /* 2 * nqueues, page-aligned, see above */
+	size_t vqs_len;             /* bytes mapped for vqs */
 };
 
 struct port_type {
