@@ -50,7 +50,7 @@ static int umem_map(struct afxdp_q *q, int node, const char *name)
 
 	q->area_huge = m != MAP_FAILED;
 	if (!q->area_huge) {
-		LOG_INFO(TAG, "%s: queue %u: no %zu MiB of free hugepages for "
+		LOG_WARN(TAG, "%s: queue %u: no %zu MiB of free hugepages for "
 			 "the UMEM (%s): normal pages", name, q->queue_id,
 			 len >> 20, strerror(errno));
 		m = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);

@@ -189,7 +189,7 @@ static void args_memory(struct eal_args *a)
 
 	nohuge = free_pages < DPDK_EAL_MIN_FREE_PAGES || geteuid() != 0;
 	if (nohuge) {
-		LOG_INFO(TAG, "%ld free 2 MiB hugepages (%d wanted)%s: the EAL "
+		LOG_WARN(TAG, "%ld free 2 MiB hugepages (%d wanted)%s: the EAL "
 			 "runs on %d MiB of ordinary memory (--no-huge)",
 			 free_pages < 0 ? 0 : free_pages,
 			 DPDK_EAL_MIN_FREE_PAGES,
