@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cores.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -41,21 +42,16 @@ static int check_core(const struct numa_topo *t, const cpu_set_t *allowed,
 	return 0;
 }
 
+/* The host's nodes as a list ("0,1"). */
 static const char *node_list(const struct numa_topo *t, char *buf,
 			     size_t len)
 {
-	size_t at = 0;
+	uint64_t mask = 0;
 
-	buf[0] = '\0';
-	for (uint32_t id = 0; id < t->nnodes; id++) {
-		if (!t->node[id].present)
-			continue;
-		int n = snprintf(buf + at, len - at, "%s%u", at ? "," : "", id);
-		if (n < 0 || (size_t)n >= len - at)
-			break;
-		at += (size_t)n;
-	}
-	return buf;
+	for (uint32_t id = 0; id < t->nnodes; id++)
+		if (t->node[id].present)
+			mask |= 1ull << id;
+	return numa_mask_fmt(mask, buf, len);
 }
 
 /* "nodeN" or "nodeN:K" (tok points past "node"). */
