@@ -5,6 +5,7 @@
 #           libxdp-dev libcmocka-dev libdpdk-dev
 #   tests:  dpdk (runtime) + dpdk-dev (dpdk-testpmd), iproute2, procps,
 #           qemu-system-x86 + linux-image-amd64 + busybox-static (QEMU guests),
+#           numactl (the two-node QEMU guest),
 #           ethtool + util-linux (setpriv) (AF_XDP port on veth)
 #   perf:   gnuplot-nox (bench.sh --plot)
 set -euo pipefail
@@ -12,7 +13,7 @@ set -euo pipefail
 PKGS=(meson ninja-build pkg-config gcc libc6-dev libnuma-dev libbpf-dev
       libxdp-dev libcmocka-dev libdpdk-dev dpdk dpdk-dev iproute2 procps
       coreutils qemu-system-x86 linux-image-amd64 busybox-static gnuplot-nox
-      ethtool util-linux)
+      ethtool util-linux numactl)
 
 missing=()
 for p in "${PKGS[@]}"; do
