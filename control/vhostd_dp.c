@@ -99,9 +99,10 @@ const char *dp_port_name(const struct dp_port *p)
 
 /* The port whose RX queues port p feeds (its guest's TX, or the source),
  * or NULL (discard). */
-struct dp_port *dp_target(struct dp *dp, struct dp_port *p)
+struct dp_port *dp_target(const struct dp *dp, const struct dp_port *p)
 {
-	return p->reflect || p->source ? p :
+	/* &dp->ports[...]: p itself, without the const. */
+	return p->reflect || p->source ? &dp->ports[p - dp->ports] :
 	       p->peer >= 0 ? &dp->ports[p->peer] : NULL;
 }
 
@@ -296,7 +297,6 @@ int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports,
 	    const struct numa_topo *topo)
 {
 	memset(dp, 0, sizeof(*dp));
-	dp->topo = topo;
 	numa_slab_init(&dp->slab, sizeof(struct dp_qp), topo);
 	dp->nworkers = (uint32_t)CPU_COUNT(cores);
 	dp->workers = aligned_alloc(CACHE_LINE,
@@ -336,30 +336,36 @@ static int qps_alloc(struct dp *dp, struct dp_port *p)
 	return 0;
 }
 
+/* What every port gets, once p->dev or p->nic is set: its wiring, ring
+ * states, queue pair table and source frame. */
+static int attach_common(struct dp *dp, struct dp_port *p,
+			 const struct dp_wiring *w)
+{
+	p->peer = w->peer;
+	p->reflect = w->reflect;
+	p->vq_live = calloc(nrings(p) ? nrings(p) : 1, sizeof(p->vq_live[0]));
+	if (w->source_len)
+		p->source = aligned_alloc(CACHE_LINE, sizeof(*p->source));
+	int err = qps_alloc(dp, p);
+	if (err)
+		return err;
+	if (!p->vq_live || (w->source_len && !p->source))
+		return -ENOMEM;
+	return p->source ? vnet_source_init(p->source, w->source_len,
+					    sizeof(struct virtio_net_hdr)) : 0;
+}
+
 int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev,
 	      const struct dp_wiring *w)
 {
 	struct dp_port *p = &dp->ports[i];
 
 	p->dev = dev;
-	p->peer = w->peer;
-	p->reflect = w->reflect;
-	p->vq_live = calloc(dev->nvrings, sizeof(p->vq_live[0]));
-	if (w->source_len)
-		p->source = aligned_alloc(CACHE_LINE, sizeof(*p->source));
 	/* Where the guest's memory is is known once its rings start. */
-	int err = qps_alloc(dp, p);
-	if (err)
-		return err;
-	if (!p->vq_live || (w->source_len && !p->source))
-		return -ENOMEM;
-	if (p->source)
-		err = vnet_source_init(p->source, w->source_len,
-				       sizeof(struct virtio_net_hdr));
-	if (err)
-		return err;
-	dev->ops = (struct vu_dev_ops){dp_pause, dp_resume, dp};
-	return 0;
+	int err = attach_common(dp, p, w);
+	if (!err)
+		dev->ops = (struct vu_dev_ops){dp_pause, dp_resume, dp};
+	return err;
 }
 
 /* Port i is NIC port nic: its queues are live from now on. */
@@ -367,27 +373,12 @@ int dp_attach_port(struct dp *dp, uint32_t i, struct port *nic,
 		   const struct dp_wiring *w)
 {
 	struct dp_port *p = &dp->ports[i];
-	uint32_t n = 2 * nic->nqueues;
 
 	p->nic = nic;
-	p->peer = w->peer;
-	p->reflect = w->reflect;
-	p->vq_live = calloc(n, sizeof(p->vq_live[0]));
-	if (w->source_len)
-		p->source = aligned_alloc(CACHE_LINE, sizeof(*p->source));
-	int err = qps_alloc(dp, p);
-	if (err)
-		return err;
-	if (!p->vq_live || (w->source_len && !p->source))
-		return -ENOMEM;
-	if (p->source)
-		err = vnet_source_init(p->source, w->source_len,
-				       sizeof(struct virtio_net_hdr));
-	if (err)
-		return err;
-	for (uint32_t r = 0; r < n; r++)
+	int err = attach_common(dp, p, w);
+	for (uint32_t r = 0; !err && r < nrings(p); r++)
 		p->vq_live[r] = true;
-	return 0;
+	return err;
 }
 
 int dp_start(struct dp *dp)

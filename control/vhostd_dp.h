@@ -84,7 +84,6 @@ struct dp {
 	struct place_worker *pw;   /* per worker: its core's node, its load */
 	struct dp_port *ports;
 	uint32_t nports;
-	const struct numa_topo *topo;
 	struct numa_slab slab;     /* struct dp_qp blocks */
 	FILE *placement_out;       /* --print-placement: print changes here */
 	char *placement_last;      /* what was printed there last */
@@ -138,7 +137,7 @@ void dp_fini(struct dp *dp);
 
 /* Internal to vhostd_dp.c and vhostd_place.c. */
 uint32_t dp_npairs(const struct dp_port *p);
-struct dp_port *dp_target(struct dp *dp, struct dp_port *p);
+struct dp_port *dp_target(const struct dp *dp, const struct dp_port *p);
 bool dp_path_live(struct dp *dp, struct dp_port *p, uint32_t qp);
 /* A zeroed, unplaced block for queue pair qp of p, on node (set in
  * p->qps[qp]); NULL when out of memory. */

@@ -192,7 +192,7 @@ static void print_table(const struct dp *dp, FILE *f, bool placed_only)
 {
 	for (uint32_t i = 0; i < dp->nports; i++) {
 		struct dp_port *p = &dp->ports[i];
-		struct dp_port *t = dp_target((struct dp *)dp, p);
+		struct dp_port *t = dp_target(dp, p);
 		const struct vu_dev *g = p->dev ? p->dev : t ? t->dev : NULL;
 		const struct port *nic = p->nic ? p->nic : t ? t->nic : NULL;
 		for (uint32_t qp = 0; qp < dp_npairs(p); qp++) {
