@@ -8,6 +8,7 @@
 
 #include "csum.h"
 #include "offload.h"
+#include "prefetch.h"
 
 static const char *const drop_text[VNET_DROP_MAX] = {
 #define VNET_X_TEXT(name, text) [VNET_DROP_##name] = text,
@@ -201,10 +202,13 @@ static inline int batch_reserve(struct vnet_path *p, struct batch *b,
 
 	if (k <= 0)
 		return 1 + (k < 0 ? VNET_DROP_RX_BROKEN : VNET_DROP_NO_RX_BUF);
+	/* The lines the header and the frame's head go to (up to 3). */
 	for (int j = 0; j < k; j++) {
-		__builtin_prefetch(rx[j].seg[0].p, 1);
-		if (rx[j].seg[0].len > 64)   /* header + frame head: 2 lines */
-			__builtin_prefetch(rx[j].seg[0].p + 64, 1);
+		uintptr_t at = (uintptr_t)rx[j].seg[0].p;
+		uintptr_t end = at + MIN(rx[j].seg[0].len, 128u) - 1;
+		for (at &= ~(uintptr_t)(CACHE_LINE - 1); at <= end;
+		     at += CACHE_LINE)
+			prefetch_w((const void *)at);
 	}
 	b->plan[b->n++] = (struct plan){tx, len, b->at, (uint16_t)k};
 	b->at = (uint16_t)(b->at + k);

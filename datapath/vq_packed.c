@@ -68,6 +68,7 @@
  *    ring: every read and write stays inside the descriptor ring.
  */
 #include "vq_priv.h"
+#include "prefetch.h"
 
 #include <string.h>
 
@@ -342,9 +343,11 @@ void vq_packed_prefetch(struct vq *vq, uint16_t n)
 	if (unlikely(vq->broken))
 		return;
 	n = MIN(n, vq->size);
-	/* Four descriptors per cache line; a hint only, nothing is read. */
+	/* Four descriptors per cache line; a hint only, nothing is read.
+	 * For writing: the device reads these descriptors and then writes
+	 * the used ones in place, in the same burst. */
 	for (uint16_t i = 0; i < n; i += 4) {
-		__builtin_prefetch(&vq->pdesc[pos]);
+		prefetch_w(&vq->pdesc[pos]);
 		pos += 4;
 		if (pos >= vq->size)
 			pos -= vq->size;
