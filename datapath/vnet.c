@@ -402,8 +402,9 @@ static void announce(struct vnet_path *p)
 uint32_t vnet_path_poll(void *ctx)
 {
 	struct vnet_path *p = ctx;
-	struct batch b = {.n = 0, .at = 0};
+	struct batch b;   /* no initialiser: it would zero all the plans */
 
+	b.n = b.at = 0;
 	if (unlikely(p->announce != NULL))
 		announce(p);
 	uint16_t n = vq_dequeue(p->src, p->tx, VNET_BURST);
@@ -493,8 +494,10 @@ uint32_t vnet_source_poll(void *ctx)
 	if (!p->dst || p->dst->broken)
 		return n;
 	/* A full ring is not a drop here: the source simply waits. */
-	struct batch b = {.n = 0, .at = 0};
+	struct batch b;   /* no initialiser: it would zero all the plans */
 	const struct vnet_source *src = p->source;
+
+	b.n = b.at = 0;
 	vq_prefetch(p->dst, VNET_BURST);
 	while (!batch_full(&b) && !batch_reserve(p, &b, &src->chain, src->len))
 		;
