@@ -229,10 +229,12 @@ static inline int batch_reserve(struct vnet_path *p, struct batch *b,
 
 	if (k <= 0)
 		return 1 + (k < 0 ? VNET_DROP_RX_BROKEN : VNET_DROP_NO_RX_BUF);
-	/* The lines the header and the frame's head go to (up to 3). */
+	/* The lines the header and the frame's head go to (up to 3; the
+	 * hardware prefetcher follows a longer copy). */
+	uint32_t want = MIN(p->dst_hdr_len + len, 128u);
 	for (int j = 0; j < k; j++) {
 		uintptr_t at = (uintptr_t)rx[j].seg[0].p;
-		uintptr_t end = at + MIN(rx[j].seg[0].len, 128u) - 1;
+		uintptr_t end = at + MIN(rx[j].seg[0].len, want) - 1;
 		for (at &= ~(uintptr_t)(CACHE_LINE - 1); at <= end;
 		     at += CACHE_LINE)
 			prefetch_w((const void *)at);
