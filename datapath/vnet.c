@@ -82,6 +82,26 @@ static inline uint32_t copy_out(struct vq *dq, struct cursor *d,
 	return done;
 }
 
+/*
+ * Does the receive buffer at g already hold header hdr (12 bytes)?  Then
+ * it is not written: a guest that keeps its header in a cache line of its
+ * own (DPDK's virtio PMD: at the end of the mbuf's headroom) reads that line
+ * again when it re-sends the buffer, and a store of the same bytes would
+ * have taken the line from its core.  The guest may change the bytes
+ * meanwhile; they are its own buffer's, read here only to compare.
+ */
+static inline bool hdr_same(const uint8_t *g, const uint8_t *hdr)
+{
+	uint64_t a, b;
+	uint32_t c, d;
+
+	memcpy(&a, g, 8);
+	memcpy(&b, hdr, 8);
+	memcpy(&c, g + 8, 4);
+	memcpy(&d, hdr + 8, 4);
+	return a == b && c == d;
+}
+
 /* The common case of place_copy(): the packet fits the first segment of
  * one receive chain and its body is in one segment of the sender's chain.
  * false: not that case, nothing written. */
@@ -95,12 +115,16 @@ static inline bool place_flat(struct vnet_path *p, const struct vq_chain *tx,
 	if (d->len < total || pk->body_off > s->len ||
 	    s->len - pk->body_off < pk->body_len)
 		return false;
-	/* The receiver's header and the rewritten frame head: one fixed-size
+	/* The receiver's header is left alone when the buffer already holds
+	 * it (see hdr_same), then the rewritten frame head: one fixed-size
 	 * copy when short (the bytes past plen are overwritten next). */
-	if (pk->plen <= 32 && total >= 32)
-		memcpy(d->p, pk->pre, 32);
+	uint32_t h = p->dst_hdr_len;
+	if (h != sizeof(struct virtio_net_hdr) || !hdr_same(d->p, pk->pre))
+		h = 0;
+	if (pk->plen - h <= 32 && total - h >= 32)
+		memcpy(d->p + h, pk->pre + h, 32);
 	else
-		memcpy(d->p, pk->pre, pk->plen);
+		memcpy(d->p + h, pk->pre + h, pk->plen - h);
 	memmove(d->p + pk->plen, s->p + pk->body_off, pk->body_len);
 	vq_log_write(p->dst, d->gpa, total);
 	vq_used(p->dst, rx, total);
@@ -232,11 +256,16 @@ static inline int batch_reserve(struct vnet_path *p, struct batch *b,
 	/* The lines the header and the frame's head go to (up to 3; the
 	 * hardware prefetcher follows a longer copy). */
 	uint32_t want = MIN(p->dst_hdr_len + len, 128u);
+	const uintptr_t line = ~(uintptr_t)(CACHE_LINE - 1);
 	for (int j = 0; j < k; j++) {
 		uintptr_t at = (uintptr_t)rx[j].seg[0].p;
 		uintptr_t end = at + MIN(rx[j].seg[0].len, want) - 1;
-		for (at &= ~(uintptr_t)(CACHE_LINE - 1); at <= end;
-		     at += CACHE_LINE)
+		uintptr_t frame = (at + p->dst_hdr_len) & line;
+		/* A line holding only header bytes may not be written at all
+		 * (hdr_same): read it, do not take it from the guest. */
+		if ((at & line) != frame)
+			__builtin_prefetch((const void *)at);
+		for (at = frame; at <= end; at += CACHE_LINE)
 			prefetch_w((const void *)at);
 	}
 	b->plan[b->n++] = (struct plan){tx, len, b->at, (uint16_t)k};

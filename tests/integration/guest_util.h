@@ -91,12 +91,16 @@ struct rx_frame {
 
 static struct rx_frame rxf[MAX_RX];
 static unsigned nrx;
+/* Called with each received frame after it was recorded (NULL: none). */
+static void (*rx_hook)(const struct vu_drv_rx_pkt *pkt);
 
 static inline void on_rx(void *arg, const struct vu_drv_rx_pkt *pkt)
 {
 	(void)arg;
 	if (nrx == MAX_RX)
 		return;
+	if (rx_hook)
+		rx_hook(pkt);
 	rxf[nrx].hdr = pkt->hdr;
 	rxf[nrx].len = (uint32_t)vu_drv_rx_copy(pkt, 0, rxf[nrx].data,
 						 sizeof(rxf[nrx].data));
