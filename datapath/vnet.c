@@ -102,6 +102,9 @@ static inline bool hdr_same(const uint8_t *g, const uint8_t *hdr)
 	return a == b && c == d;
 }
 
+_Static_assert(sizeof(((struct vnet_pkt *)0)->pre) >= 32,
+	       "place_flat copies 32 bytes of pre");
+
 /* The common case of place_copy(): the packet fits the first segment of
  * one receive chain and its body is in one segment of the sender's chain.
  * false: not that case, nothing written. */
@@ -116,15 +119,18 @@ static inline bool place_flat(struct vnet_path *p, const struct vq_chain *tx,
 	    s->len - pk->body_off < pk->body_len)
 		return false;
 	/* The receiver's header is left alone when the buffer already holds
-	 * it (see hdr_same), then the rewritten frame head: one fixed-size
-	 * copy when short (the bytes past plen are overwritten next). */
-	uint32_t h = p->dst_hdr_len;
-	if (h != sizeof(struct virtio_net_hdr) || !hdr_same(d->p, pk->pre))
-		h = 0;
-	if (pk->plen - h <= 32 && total - h >= 32)
-		memcpy(d->p + h, pk->pre + h, 32);
-	else
-		memcpy(d->p + h, pk->pre + h, pk->plen - h);
+	 * it (see hdr_same); then the frame bytes vhostd rewrote, in one
+	 * fixed-size copy when short (the bytes past plen are overwritten by
+	 * the body next; pre is larger than 32 bytes). */
+	uint32_t done = p->dst_hdr_len;
+	if (done != sizeof(struct virtio_net_hdr) || !hdr_same(d->p, pk->pre))
+		done = 0;
+	if (pk->plen > done) {
+		if (pk->plen - done <= 32 && total - done >= 32)
+			memcpy(d->p + done, pk->pre + done, 32);
+		else
+			memcpy(d->p + done, pk->pre + done, pk->plen - done);
+	}
 	memmove(d->p + pk->plen, s->p + pk->body_off, pk->body_len);
 	vq_log_write(p->dst, d->gpa, total);
 	vq_used(p->dst, rx, total);

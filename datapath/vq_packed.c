@@ -340,7 +340,7 @@ void vq_packed_prefetch(struct vq *vq, uint16_t n)
 {
 	uint32_t pos = vq->last_avail;
 
-	if (unlikely(vq->broken))
+	if (unlikely(vq->broken) || n == 0)
 		return;
 	n = MIN(n, vq->size);
 	/* Four descriptors per cache line; a hint only, nothing is read.
@@ -352,4 +352,7 @@ void vq_packed_prefetch(struct vq *vq, uint16_t n)
 		if (pos >= vq->size)
 			pos -= vq->size;
 	}
+	/* The last one's line, when pos did not start on a line. */
+	pos = vq->last_avail + n - 1;
+	prefetch_w(&vq->pdesc[pos >= vq->size ? pos - vq->size : pos]);
 }
