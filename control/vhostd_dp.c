@@ -42,6 +42,7 @@ static bool vq_build(struct dp_port *p, uint32_t i)
 		.event_idx = has(d, VIRTIO_RING_F_EVENT_IDX),
 		.indirect = has(d, VIRTIO_RING_F_INDIRECT_DESC),
 		.mrg_rxbuf = has(d, VIRTIO_NET_F_MRG_RXBUF),
+		.in_order = has(d, VIRTIO_F_IN_ORDER),
 		.tx = i & 1, .mem = d->mem.table,
 		.log = logging ? &d->log : NULL, .used_gpa = vr->used_gpa,
 		.log_used = vr->addr.flags & BIT_ULL(VHOST_VRING_F_LOG),

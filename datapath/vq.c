@@ -88,6 +88,7 @@ void vq_init(struct vq *vq, const struct vq_cfg *cfg)
 	vq->event_idx = cfg->event_idx;
 	vq->indirect = cfg->indirect;
 	vq->mrg_rxbuf = cfg->mrg_rxbuf;
+	vq->in_order = cfg->in_order;
 	vq->tx = cfg->tx;
 	vq->log = cfg->log;
 	vq->used_gpa = cfg->used_gpa;

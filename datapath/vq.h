@@ -107,6 +107,8 @@ struct vq_cfg {
 	uint16_t used_idx;
 	uint64_t desc_gpa;         /* packed: desc ring gpa, when logging */
 	bool event_idx, indirect, mrg_rxbuf;
+	bool in_order;             /* VIRTIO_F_IN_ORDER (packed TX: one used
+				    * descriptor per flush) */
 	bool tx;                   /* guest TX (readable) vs RX (writable) */
 	const struct gmem *mem;
 	const struct dirty_log *log; /* NULL: no logging (LOG_ALL off) */
@@ -159,7 +161,7 @@ struct vq {
 	const struct vq_port_ops *port; /* non-NULL: a port queue (port_q) */
 	void *port_q;
 	uint16_t size, mask;       /* mask: split only */
-	bool event_idx, indirect, mrg_rxbuf, tx, broken, packed;
+	bool event_idx, indirect, mrg_rxbuf, tx, broken, packed, in_order;
 	/* Hot, written by the worker.  Packed: last_avail, used_idx and
 	 * signalled_used are ring positions (0..size-1), each with its wrap
 	 * counter. */

@@ -262,7 +262,8 @@ void vq_packed_used(struct vq *vq, const struct vq_chain *c, uint32_t len)
 		vq_packed_flush(vq);
 }
 
-/* Dirty-log the n used descriptors flush wrote from (pos, wrap). */
+/* Dirty-log the n used descriptors flush wrote from (pos, wrap) (with
+ * IN_ORDER on TX it wrote only the first: the rest is marked anyway). */
 static void vq_log_used_packed(const struct vq *vq, uint16_t pos, bool wrap,
 			       uint16_t n)
 {
@@ -295,6 +296,45 @@ static inline bool vq_need_notify(struct vq *vq)
 	return (now + 2 * m - ev - 1) % m < (now + m - old) % m;
 }
 
+/* After the used descriptors of a flush are written (or skipped): log,
+ * move the used position past them, notify if the driver wants it. */
+static void vq_packed_flush_end(struct vq *vq, uint16_t pos, bool wrap)
+{
+	if (vq->log != NULL && vq->log_used)
+		vq_log_used_packed(vq, vq->used_idx, vq->used_wrap, vq->nshadow);
+	vq->used_idx = pos;
+	vq->used_wrap = wrap;
+	vq->nshadow = 0;
+	/* The flags must be visible before the driver area is read, or a
+	 * driver re-enabling notifications just now is missed. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vq_need_notify(vq))
+		vq_notify(vq);
+}
+
+/*
+ * VIRTIO_F_IN_ORDER, transmit side (2.8.20, in-order use of descriptors):
+ * the buffers were used in the order they were made available, and their
+ * used lengths are all 0, so one used descriptor says it all: written
+ * where the batch begins, with the buffer id of the last buffer; the
+ * device then skips forward over the batch's descriptors.  The driver
+ * reads one descriptor per batch instead of one per buffer.
+ */
+static void vq_packed_flush_in_order(struct vq *vq)
+{
+	uint16_t pos = vq->used_idx;
+	bool wrap = vq->used_wrap;
+	struct vring_packed_desc *d = &vq->pdesc[pos];
+	uint16_t f = wrap ? VQ_USED_FLAGS : 0;
+
+	d->id = vq->pshadow[vq->nshadow - 1].id;
+	d->len = 0;
+	for (uint16_t i = 0; i < vq->nshadow; i++)
+		vq_advance(vq, &pos, &wrap, vq->pshadow[i].ndesc);
+	__atomic_store_n(&d->flags, f, __ATOMIC_RELEASE);
+	vq_packed_flush_end(vq, pos, wrap);
+}
+
 void vq_packed_flush(struct vq *vq)
 {
 	uint16_t n = vq->nshadow, pos = vq->used_idx, first_flags = 0;
@@ -305,6 +345,10 @@ void vq_packed_flush(struct vq *vq)
 		vq->nshadow = 0;
 	if (n == 0 || unlikely(vq->broken))
 		return;
+	if (vq->in_order && vq->tx) {
+		vq_packed_flush_in_order(vq);
+		return;
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		const struct vq_packed_used *u = &vq->pshadow[i];
 		struct vring_packed_desc *d = &vq->pdesc[pos];
@@ -324,16 +368,7 @@ void vq_packed_flush(struct vq *vq)
 	/* Every other entry (and this one's id and len) before the first
 	 * descriptor's flags: the driver sees the whole batch at once. */
 	__atomic_store_n(&first->flags, first_flags, __ATOMIC_RELEASE);
-	if (vq->log != NULL && vq->log_used)
-		vq_log_used_packed(vq, vq->used_idx, vq->used_wrap, n);
-	vq->used_idx = pos;
-	vq->used_wrap = wrap;
-	vq->nshadow = 0;
-	/* The flags must be visible before the driver area is read, or a
-	 * driver re-enabling notifications just now is missed. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (vq_need_notify(vq))
-		vq_notify(vq);
+	vq_packed_flush_end(vq, pos, wrap);
 }
 
 void vq_packed_prefetch(struct vq *vq, uint16_t n)

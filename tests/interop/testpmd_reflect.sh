@@ -58,7 +58,7 @@
 set -u
 VHOSTD=$1 VHOSTCTL=$2
 shift 2
-[ $# -gt 0 ] || set -- 0:0 1:0 0:1 1:1 0:0:1 1:0:1 1:1:1 0:0:0:2 1:1:1:2
+[ $# -gt 0 ] || set -- 0:0 1:0 0:1 1:1 0:0:1 1:0:1 0:1:1 1:1:1 0:0:0:2 1:1:1:2
 . "$(dirname "$0")/lib.sh"
 need_testpmd
 # lib.sh's fail(), with the reason repeated after the logs: meson's error

@@ -51,7 +51,7 @@
 #define F_USED VRING_PACKED_DESC_F_USED
 
 struct opts {
-	bool tx, indirect, event_idx, mrg, log, log_used;
+	bool tx, indirect, event_idx, mrg, log, log_used, in_order;
 	uint16_t start;       /* ring position of both sides */
 	bool wrap0;           /* start with both wrap counters at 0 */
 };
@@ -210,7 +210,8 @@ static void guest_up(struct opts o)
 		.used_idx = o.start, .used_wrap = !o.wrap0,
 		.desc_gpa = DESC_GPA,
 		.event_idx = o.event_idx, .indirect = o.indirect,
-		.mrg_rxbuf = o.mrg, .tx = o.tx, .mem = g.mem,
+		.mrg_rxbuf = o.mrg, .in_order = o.in_order, .tx = o.tx,
+		.mem = g.mem,
 		.log = o.log ? &g.log : NULL, .used_gpa = DEVICE_GPA,
 		.log_used = o.log_used,
 		.call_fd = g.call_fd, .err_fd = g.err_fd,
@@ -933,6 +934,68 @@ static void test_batch_used_descriptors_contents(void **st)
 	guest_down();
 }
 
+/*
+ * IN_ORDER on a transmit ring: a flush writes one used descriptor, where
+ * its batch began, with the last buffer's id (len 0); the slots of the
+ * other buffers are left as the driver posted them, and the next flush
+ * writes where the batch ended.  The batch crosses the end of the ring.
+ */
+static void test_in_order_tx_flush_writes_one_descriptor(void **st)
+{
+	struct vring_packed_desc before[3];
+	const uint16_t last = QSIZE - 1;
+
+	(void)st;
+	guest_up((struct opts){.tx = true, .in_order = true,
+			       .start = QSIZE - 2});
+	post_simple(20, 1, 100);
+	post_chain(21, 2, (struct el[]){{buf(2), 50, F_NEXT, false},
+					{buf(3), 50, 0, false}});
+	post_simple(22, 4, 100);
+	memcpy(&before[0], &g.desc[last], sizeof(before[0]));
+	memcpy(&before[1], &g.desc[0], 2 * sizeof(before[0]));
+	assert_int_equal(dq(3), 3);
+	for (int i = 0; i < 3; i++)
+		vq_used(&g.vq, &g.chains[i], 0);
+	vq_flush(&g.vq);
+	expect_used(22, 0);                /* at QSIZE - 2, the old lap's */
+	assert_memory_equal(&g.desc[last], &before[0], sizeof(before[0]));
+	assert_memory_equal(&g.desc[0], &before[1], 2 * sizeof(before[0]));
+	assert_int_equal(g.vq.used_idx, 2);
+	assert_int_equal(g.vq.used_wrap, !g.used_wrap);
+	/* The driver skips the batch: 4 descriptors from where it began. */
+	g.used_pos = 2;
+	g.used_wrap = !g.used_wrap;
+	post_simple(23, 5, 100);
+	assert_int_equal(dq(1), 1);
+	vq_used(&g.vq, &g.chains[0], 0);
+	vq_flush(&g.vq);
+	expect_used(23, 0);
+	expect_no_used();
+	assert_healthy();
+	guest_down();
+}
+
+/* IN_ORDER on a receive ring: every buffer's used length counts, so each
+ * still gets its used descriptor. */
+static void test_in_order_rx_flush_writes_every_descriptor(void **st)
+{
+	(void)st;
+	guest_up((struct opts){.tx = false, .in_order = true});
+	post_simple(20, 1, 1000);
+	post_simple(21, 2, 1000);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(vq_reserve(&g.vq, 100, &g.chains[i], 1), 1);
+	vq_used(&g.vq, &g.chains[0], 60);
+	vq_used(&g.vq, &g.chains[1], 70);
+	vq_flush(&g.vq);
+	expect_used(20, 60);
+	expect_used(21, 70);
+	expect_no_used();
+	assert_healthy();
+	guest_down();
+}
+
 /* Many laps of the ring with chains of 1..3 descriptors: both wrap
  * counters flip at the right slot, the driver finds every buffer. */
 static void test_many_laps_of_the_ring_keep_both_sides_in_step(void **st)
@@ -1478,6 +1541,8 @@ int main(void)
 		cmocka_unit_test(test_chain_of_64_segments_is_taken),
 		cmocka_unit_test(test_dequeue_takes_at_most_n),
 		cmocka_unit_test(test_batch_used_descriptors_contents),
+		cmocka_unit_test(test_in_order_tx_flush_writes_one_descriptor),
+		cmocka_unit_test(test_in_order_rx_flush_writes_every_descriptor),
 		cmocka_unit_test(
 		    test_many_laps_of_the_ring_keep_both_sides_in_step),
 		cmocka_unit_test(test_flush_writes_first_descriptor_flags_last),
