@@ -56,8 +56,10 @@
  *  - Order: buffers are used in the order they were taken (vnet returns
  *    TX chains in dequeue order and RX chains in reserve order), so each
  *    used descriptor overwrites the first slot of its own chain and never a
- *    slot not yet read.  vhostd never writes one used descriptor for a
- *    batch, which is also valid under VIRTIO_F_IN_ORDER.
+ *    slot not yet read.  With VIRTIO_F_IN_ORDER a transmit ring's flush
+ *    writes one used descriptor for its whole batch (the last buffer's id,
+ *    at the batch's first slot) and skips forward, as the in-order section
+ *    allows; receive rings keep one per buffer (each has its length).
  *  - Notifications (Driver and Device Event Suppression): the driver area's flags: ENABLE
  *    notifies, DISABLE does not, DESC (with EVENT_IDX) notifies when the
  *    used position passed (off, wrap) since the last flush; DESC without
