@@ -470,9 +470,10 @@ uint32_t vnet_path_poll(void *ctx)
 
 	if (n == 0)
 		return 0;
-	tx_touch(p, n);
-	if (p->dst)
+	if (p->dst) {   /* without one nothing is read: all are dropped */
+		tx_touch(p, n);
 		vq_prefetch(p->dst, n);
+	}
 	for (uint16_t i = 0; i < n; i++)
 		moved += forward(p, &b, &p->tx[i]);
 	if (b.n)
