@@ -158,12 +158,16 @@ uint16_t vq_split_dequeue(struct vq *vq, struct vq_chain *chains, uint16_t n)
 	if (n == 0)
 		return 0;
 	vq_prefetch_used(vq, n);
+	/* The heads' descriptor lines, all loaded before the first is used
+	 * (see touch()).  Only a hint: each entry is read again, once, to
+	 * be used. */
+	for (i = 0; i < n; i++)
+		touch(&vq->desc[vq_avail_head(vq, vq->last_avail + i) &
+				vq->mask]);
 	head = vq_avail_head(vq, vq->last_avail);
 	for (i = 0; i < n; i++) {
-		if (i + 1 < n) {   /* each entry is still read only once */
+		if (i + 1 < n)
 			next_head = vq_avail_head(vq, vq->last_avail + 1);
-			__builtin_prefetch(&vq->desc[next_head & vq->mask]);
-		}
 		if (unlikely(!vq_take_chain(vq, head, &chains[i])))
 			break;
 		bytes += chains[i].len;
