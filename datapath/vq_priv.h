@@ -123,7 +123,11 @@ static inline bool vq_finish_chain(struct vq *vq, struct vq_chain *c,
 	if (vq->tx) {
 		if (unlikely(c->len < VQ_NET_HDR_LEN))
 			return vq_fail(vq, VQ_ERR_SHORT_HDR, c->len);
-		__builtin_prefetch(c->seg[0].p);   /* the caller reads it */
+		/* The caller reads it.  vnet's tx_touch() loads the line
+		 * again for the whole burst; without this earlier hint the
+		 * packed 64 B loop measured 0.82-1.01x of the tree with it
+		 * (two session-8 A/B runs, six rows). */
+		__builtin_prefetch(c->seg[0].p);
 	}
 	return true;
 }
