@@ -77,17 +77,21 @@ int vu_h_set_config(struct vu_dev *d, const struct vu_msg *m, int *fds,
 			NET_CFG_LEN);
 		return -EINVAL;
 	}
+	/* The whole space as it would be, checked before any field of the
+	 * device changes: a refused request changes nothing. */
 	cfg_encode(d, space);
 	memcpy(space + c->offset, c->region, c->size);
-	memcpy(d->mac, space, 6);
 	uint16_t v[3];
 	memcpy(v, space + 6, sizeof(v));
+	/* virtio 1.x 5.1.4: max_virtqueue_pairs is the device's own (vhostd
+	 * serves a fixed number); 5.1.4.1: the MTU is at least 68. */
 	if (v[1] != d->cfg.max_queue_pairs || v[2] < 68) {
 		LOG_ERR(TAG, "%s: SET_CONFIG max_virtqueue_pairs %u (have %u) "
 			"or mtu %u not acceptable", d->name, v[1],
 			d->cfg.max_queue_pairs, v[2]);
 		return -EINVAL;
 	}
+	memcpy(d->mac, space, 6);
 	d->link_status = v[0];
 	d->mtu = v[2];
 	return 0;

@@ -699,6 +699,62 @@ static void test_set_config_without_migration_flag_refused(void **state)
 	assert_no_reply(f);
 }
 
+/* SET_CONFIG (migration flag) of the 12 bytes with the given fields. */
+static int set_config_all(struct fx *f, const uint8_t mac[6], uint16_t status,
+			  uint16_t pairs, uint16_t mtu)
+{
+	struct vu_config c = {.offset = 0, .size = 12,
+			      .flags = VU_CONFIG_FLAG_MIGRATION};
+	uint16_t v[3] = {status, pairs, mtu};
+
+	memcpy(c.region, mac, 6);
+	memcpy(c.region + 6, v, sizeof(v)); /* little-endian host */
+	return req(f, VU_REQ_SET_CONFIG, NEED_REPLY, &c,
+		   VU_CONFIG_HDR_SIZE + 12, NULL, 0);
+}
+
+static void assert_config_is(struct fx *f, const uint8_t want[12])
+{
+	struct vu_msg r;
+
+	assert_int_equal(get_config(f, 0, 12, &r), 0);
+	assert_int_equal(r.hdr.size, VU_CONFIG_HDR_SIZE + 12);
+	assert_memory_equal(r.payload.config.region, want, 12);
+}
+
+/* A refused SET_CONFIG changes no field: everything is checked before
+ * anything is written. */
+static void test_refused_set_config_changes_no_field(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x77};
+	/* TU_MAC, status LINK_UP, 2 queue pairs, mtu 1500 (le) */
+	static const uint8_t orig[12] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+					 0x01, 0x00, 0x02, 0x00, 0xdc, 0x05};
+	static const uint8_t taken[12] = {0x02, 0, 0, 0, 0, 0x77,
+					  0x00, 0x00, 0x02, 0x00, 0x28, 0x23};
+
+	negotiate_all(f);
+	assert_int_equal(set_config_all(f, mac, 0, TU_MAX_QUEUE_PAIRS, 0), 0);
+	assert_int_equal(get_ack(f, VU_REQ_SET_CONFIG), EINVAL); /* mtu 0 */
+	assert_config_is(f, orig);
+	assert_int_equal(set_config_all(f, mac, 0, 0xffff, 1500), 0);
+	assert_int_equal(get_ack(f, VU_REQ_SET_CONFIG), EINVAL);
+	assert_config_is(f, orig);
+	/* Only the MTU, and it is bad: still nothing. */
+	struct vu_config c = {.offset = 10, .size = 2,
+			      .flags = VU_CONFIG_FLAG_MIGRATION};
+	assert_int_equal(req(f, VU_REQ_SET_CONFIG, NEED_REPLY, &c,
+			     VU_CONFIG_HDR_SIZE + 2, NULL, 0), 0);
+	assert_int_equal(get_ack(f, VU_REQ_SET_CONFIG), EINVAL);
+	assert_config_is(f, orig);
+	/* A good one is taken whole. */
+	assert_int_equal(set_config_all(f, mac, 0, TU_MAX_QUEUE_PAIRS, 9000),
+			 0);
+	assert_int_equal(get_ack(f, VU_REQ_SET_CONFIG), 0);
+	assert_config_is(f, taken);
+}
+
 static void test_net_set_mtu_refused_without_virtio_net_f_mtu(void **state)
 {
 	struct fx *f = *state;
@@ -1020,6 +1076,7 @@ int main(void)
 		T(test_get_config_returns_virtio_net_config),
 		T(test_get_config_past_256_bytes_replies_empty),
 		T(test_set_config_without_migration_flag_refused),
+		T(test_refused_set_config_changes_no_field),
 		T(test_net_set_mtu_refused_without_virtio_net_f_mtu),
 		T(test_net_set_mtu_is_68_to_65535),
 		T(test_send_rarp_records_mac_and_frame_is_rarp),
