@@ -21,6 +21,8 @@ static bool vq_build(struct dp_port *p, uint32_t i)
 	struct vu_dev *d = p->dev;
 	const struct vu_vring *vr = &d->vr[i];
 
+	/* Ready: started, and its size and areas checked for the layout
+	 * (RING_PACKED, EVENT_IDX) the features give now, built below. */
 	if (!vu_vring_ready(d, i))
 		return false;
 	bool logging = has(d, VHOST_F_LOG_ALL) && d->log.base;

@@ -38,6 +38,9 @@ struct vu_vring {
 	uint64_t used_gpa;             /* for dirty logging of the used ring
 					* (packed: of the device area) */
 	uint64_t desc_gpa;             /* packed: the descriptor ring's */
+	uint64_t layout;               /* VU_RING_LAYOUT_FEATURES bits the
+					* checks and translation above hold
+					* for (vu_ring.c) */
 };
 
 struct vu_dev;
@@ -117,7 +120,8 @@ void vu_dev_reset_state(struct vu_dev *dev, bool forget_session);
 
 void vu_dev_unmap_log(struct vu_dev *dev);
 
-/* True when the datapath may process ring i (started, translated, sized). */
+/* True when the datapath may process ring i: started, sized, and its areas
+ * checked and translated for the ring layout the acked features give now. */
 bool vu_vring_ready(const struct vu_dev *dev, uint32_t i);
 
 /* Virtio-net header length for the negotiated features (virtio 1.x 5.1.6). */

@@ -59,8 +59,15 @@ int vu_h_set_features(struct vu_dev *d, const struct vu_msg *m, int *fds,
 			v, v & ~d->cfg.features, d->cfg.features);
 		return -EINVAL;
 	}
+	int err = vu_rings_check_features(d, v);
+	if (err)
+		return err;
+	uint64_t layout_changed = (d->features ^ v) & VU_RING_LAYOUT_FEATURES;
 	d->features = v;
 	d->features_set = true;
+	/* No ring is started: rings set up so far follow the new layout. */
+	if (layout_changed)
+		vu_rings_retranslate(d);
 	/* Spec, "Ring states": without PROTOCOL_FEATURES all rings are
 	 * enabled at once. */
 	if (!(v & BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES)))

@@ -23,6 +23,11 @@ static bool packed(const struct vu_dev *d)
 	return d->features & BIT_ULL(VIRTIO_F_RING_PACKED);
 }
 
+static uint64_t layout(const struct vu_dev *d)
+{
+	return d->features & VU_RING_LAYOUT_FEATURES;
+}
+
 void vu_vring_reset(struct vu_vring *vr)
 {
 	int *fds[] = {&vr->kick_fd, &vr->call_fd, &vr->err_fd};
@@ -38,19 +43,52 @@ bool vu_vring_ready(const struct vu_dev *d, uint32_t i)
 {
 	const struct vu_vring *vr = &d->vr[i];
 
+	/* Translated for another layout than the one in force: stale. */
 	return vr->started && !vr->broken && vr->num && vr->desc &&
-	       vr->avail && vr->used;
+	       vr->avail && vr->used && vr->layout == layout(d);
 }
 
-/* Fill desc/avail/used from addr; 0, or -EFAULT with one log line. */
-static int vring_translate(struct vu_dev *d, uint32_t i)
+/* The size rule of the layout in force.  virtio 1.x 2.7: a split queue's
+ * size is a power of 2, at most 32768.  Packed (2.8): "Packed virtqueues
+ * support up to 2^15 entries each" and "The Queue Size value does not
+ * have to be a power of 2". */
+static int size_ok(const struct vu_dev *d, uint32_t i, uint32_t num,
+		   const char *why)
+{
+	bool pk = packed(d);
+
+	if (num >= 1 && num <= VU_VRING_MAX_SIZE && (pk || is_pow2_u32(num)))
+		return 0;
+	LOG_ERR(TAG, "%s: ring %u size %u: must be %sin 1..%u for a %s ring "
+		"(%s)", d->name, i, num, pk ? "" : "a power of two ",
+		VU_VRING_MAX_SIZE, pk ? "packed" : "split", why);
+	return -EINVAL;
+}
+
+/* Alignments of the layout in force: split (2.7) desc 16, avail 2, used 4;
+ * packed (2.8.10) descriptor ring 16, driver and device areas 4. */
+static int align_ok(const struct vu_dev *d, uint32_t i, const char *why)
+{
+	const struct vu_vring_addr *a = &d->vr[i].addr;
+	uint64_t avail_align = packed(d) ? 4 : 2;
+
+	if (!(a->desc_user_addr & 15) &&
+	    !(a->avail_user_addr & (avail_align - 1)) &&
+	    !(a->used_user_addr & 3))
+		return 0;
+	LOG_ERR(TAG, "%s: ring %u: misaligned desc 0x%" PRIx64 "/16 avail 0x%"
+		PRIx64 "/%" PRIu64 " used 0x%" PRIx64 "/4 for a %s ring (%s)",
+		d->name, i, a->desc_user_addr, a->avail_user_addr, avail_align,
+		a->used_user_addr, packed(d) ? "packed" : "split", why);
+	return -EINVAL;
+}
+
+/* Fill desc/avail/used from addr for the layout in force; 0, or -EFAULT
+ * with one log line. */
+static int translate(struct vu_dev *d, uint32_t i, const char *why)
 {
 	struct vu_vring *vr = &d->vr[i];
 	const struct vu_vring_addr *a = &vr->addr;
-
-	vr->desc = vr->avail = vr->used = NULL;
-	if (!vr->addr_set || vr->num == 0)
-		return 0; /* not complete yet: translated when it is */
 	const struct gmem *t = d->mem.table;
 	bool pk = packed(d);
 	/* Packed: avail_user_addr is the driver area, used_user_addr the
@@ -63,12 +101,12 @@ static int vring_translate(struct vu_dev *d, uint32_t i)
 				     pk ? EVENT_SIZE : USED_SIZE(vr->num));
 	if (!desc || !avail || !used) {
 		LOG_ERR(TAG, "%s: ring %u (size %u): %s at 0x%" PRIx64
-			" is outside guest memory", d->name, i, vr->num,
+			" is outside guest memory (%s)", d->name, i, vr->num,
 			!desc ? (pk ? "descriptor ring" : "descriptor table") :
 			!avail ? (pk ? "driver area" : "avail ring") :
 			pk ? "device area" : "used ring",
 			!desc ? a->desc_user_addr :
-			!avail ? a->avail_user_addr : a->used_user_addr);
+			!avail ? a->avail_user_addr : a->used_user_addr, why);
 		return -EFAULT;
 	}
 	vr->desc = desc;
@@ -80,11 +118,54 @@ static int vring_translate(struct vu_dev *d, uint32_t i)
 	return 0;
 }
 
+/*
+ * The one check of ring i against the layout in force (d->features): its
+ * size rule, its areas' alignments, and its areas' extents in guest
+ * memory, which it translates.  What is not set yet is checked when it
+ * is.  Every path that makes a ring usable goes through here, and the
+ * result is stamped with the layout it holds for (vu_vring_ready() takes
+ * nothing else).  0, or -EINVAL / -EFAULT with one log line ending in
+ * (why); the ring is then left without a translation.
+ */
+static int vring_check(struct vu_dev *d, uint32_t i, const char *why)
+{
+	struct vu_vring *vr = &d->vr[i];
+	int err = 0;
+
+	vr->desc = vr->avail = vr->used = NULL;
+	vr->layout = layout(d);
+	if (vr->num)
+		err = size_ok(d, i, vr->num, why);
+	if (!err && vr->addr_set)
+		err = align_ok(d, i, why);
+	if (!err && vr->addr_set && vr->num)
+		err = translate(d, i, why);
+	return err;
+}
+
 void vu_rings_retranslate(struct vu_dev *d)
 {
 	for (uint32_t i = 0; i < d->nvrings; i++)
-		if (d->vr[i].addr_set)
-			(void)vring_translate(d, i); /* logs; ring not ready */
+		(void)vring_check(d, i, "ring not usable");
+}
+
+int vu_rings_check_features(struct vu_dev *d, uint64_t v)
+{
+	uint64_t changed = (d->features ^ v) & ~BIT_ULL(VHOST_F_LOG_ALL);
+
+	if (!changed)
+		return 0;
+	for (uint32_t i = 0; i < d->nvrings; i++) {
+		if (!d->vr[i].started)
+			continue;
+		LOG_ERR(TAG, "%s: SET_FEATURES 0x%" PRIx64 " refused: ring %u "
+			"is started and bits 0x%" PRIx64 " would change from "
+			"0x%" PRIx64 " (only VHOST_F_LOG_ALL may change on a "
+			"started ring; stop the rings first)", d->name, v, i,
+			changed, d->features);
+		return -EBUSY;
+	}
+	return 0;
 }
 
 static int refuse_started(struct vu_dev *d, const char *req, uint32_t i)
@@ -98,29 +179,22 @@ int vu_h_set_vring_num(struct vu_dev *d, const struct vu_msg *m, int *fds,
 		       int nfds, struct vu_msg *reply)
 {
 	uint32_t i = m->payload.state.index, num = m->payload.state.num;
+	struct vu_vring *vr = &d->vr[i];
 
 	(void)fds; (void)nfds; (void)reply;
-	if (d->vr[i].started)
+	if (vr->started)
 		return refuse_started(d, "SET_VRING_NUM", i);
-	/* virtio 1.x 2.7: queue size is a power of 2, at most 32768.
-	 * Packed (2.8): "Packed virtqueues support up to 2^15 entries each"
-	 * and "The Queue Size value does not have to be a power of 2". */
-	if (packed(d) && (num == 0 || num > VU_VRING_MAX_SIZE)) {
-		LOG_ERR(TAG, "%s: SET_VRING_NUM ring %u size %u: must be in "
-			"1..%u", d->name, i, num, VU_VRING_MAX_SIZE);
-		return -EINVAL;
+	int err = size_ok(d, i, num, "SET_VRING_NUM refused");
+	if (err)
+		return err;
+	uint32_t old = vr->num;
+	vr->num = num;
+	err = vring_check(d, i, "SET_VRING_NUM refused");
+	if (err) {
+		vr->num = old;
+		(void)vring_check(d, i, "ring not usable");
 	}
-	if (!packed(d) && (!is_pow2_u32(num) || num > VU_VRING_MAX_SIZE)) {
-		LOG_ERR(TAG, "%s: SET_VRING_NUM ring %u size %u: must be a power "
-			"of two in 1..%u", d->name, i, num, VU_VRING_MAX_SIZE);
-		return -EINVAL;
-	}
-	d->vr[i].num = num;
-	if (vring_translate(d, i) < 0) {
-		d->vr[i].num = 0;
-		return -EFAULT;
-	}
-	return 0;
+	return err;
 }
 
 int vu_h_set_vring_addr(struct vu_dev *d, const struct vu_msg *m, int *fds,
@@ -136,27 +210,17 @@ int vu_h_set_vring_addr(struct vu_dev *d, const struct vu_msg *m, int *fds,
 			d->name, i, a->flags);
 		return -EINVAL;
 	}
-	/* Packed (2.8): driver and device areas are 4-byte aligned. */
-	if ((a->desc_user_addr & 15) ||
-	    (a->avail_user_addr & (packed(d) ? 3 : 1)) ||
-	    (a->used_user_addr & 3)) {
-		LOG_ERR(TAG, "%s: SET_VRING_ADDR ring %u: misaligned desc 0x%"
-			PRIx64 "/16 avail 0x%" PRIx64 "/2 used 0x%" PRIx64 "/4",
-			d->name, i, a->desc_user_addr, a->avail_user_addr,
-			a->used_user_addr);
-		return -EINVAL;
-	}
 	struct vu_vring_addr old = vr->addr;
 	bool old_set = vr->addr_set;
 	vr->addr = *a;
 	vr->addr_set = true;
-	if (vring_translate(d, i) < 0) {
+	int err = vring_check(d, i, "SET_VRING_ADDR refused");
+	if (err) {
 		vr->addr = old;
 		vr->addr_set = old_set;
-		(void)vring_translate(d, i);
-		return -EFAULT;
+		(void)vring_check(d, i, "ring not usable");
 	}
-	return 0;
+	return err;
 }
 
 /*
@@ -257,7 +321,12 @@ int vu_h_set_vring_kick(struct vu_dev *d, const struct vu_msg *m, int *fds,
 	struct vu_vring *vr = &d->vr[i];
 
 	(void)reply;
-	int err = take_ring_fd(d, "SET_VRING_KICK", m, fds, nfds, &vr->kick_fd);
+	/* The ring starts here: check it against the layout in force now,
+	 * whatever SET_FEATURES said when its size and areas came. */
+	int err = vring_check(d, i, "SET_VRING_KICK refused");
+	if (!err)
+		err = take_ring_fd(d, "SET_VRING_KICK", m, fds, nfds,
+				   &vr->kick_fd);
 	if (err)
 		return err;
 	vr->kick_set = true;

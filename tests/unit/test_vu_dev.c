@@ -616,6 +616,206 @@ static void test_split_ring_base_is_a_16_bit_index(void **state)
 	assert_true(req_state(f, VU_REQ_SET_VRING_BASE, 0, 0x10000) < 0);
 }
 
+/* Ring layout and SET_FEATURES ------------------------------------------ */
+
+/* Offer what the test negotiates beyond TU_FEATURES, then negotiate. */
+static void negotiate_with(struct fx *f, uint64_t extra)
+{
+	f->dev.cfg.features |= extra;
+	negotiate(f, TU_FEATURES | extra, TU_PROTOCOL_FEATURES);
+}
+
+/* SET_FEATURES v with need_reply: the ack. */
+static uint64_t set_features_acked(struct fx *f, uint64_t v)
+{
+	assert_int_equal(req_u64(f, VU_REQ_SET_FEATURES, NEED_REPLY, v), 0);
+	return get_ack(f, VU_REQ_SET_FEATURES);
+}
+
+/* SET_VRING_KICK (no fd) with need_reply: the ack. */
+static uint64_t kick_acked(struct fx *f, uint32_t i)
+{
+	uint64_t v = i | VU_VRING_NOFD_MASK;
+
+	assert_int_equal(req(f, VU_REQ_SET_VRING_KICK, NEED_REPLY, &v,
+			     sizeof(v), NULL, 0), 0);
+	return get_ack(f, VU_REQ_SET_VRING_KICK);
+}
+
+/* Ring 0 of num entries at ring_addr(0), except its used ring (packed:
+ * device area) in the last 4 bytes of guest memory; not started. */
+static void ring0_used_at_end(struct fx *f, uint32_t num)
+{
+	struct vu_vring_addr a = ring_addr(0);
+
+	a.used_user_addr = UVA + MEM_SIZE - 4;
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 0, num), 0);
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_BASE, 0, 0x8000), 0);
+	assert_int_equal(set_addr(f, &a), 0);
+}
+
+/* The issue's case: a started packed ring whose 4-byte device area ends
+ * guest memory would, as a split ring, have a used ring of 6 + 8 * 256
+ * bytes there.  The layout of a started ring is fixed. */
+static void test_set_features_flipping_packed_on_started_ring_is_refused(
+	void **state)
+{
+	struct fx *f = *state;
+	const uint64_t pk = TU_FEATURES | BIT_ULL(VIRTIO_F_RING_PACKED);
+
+	negotiate_with(f, BIT_ULL(VIRTIO_F_RING_PACKED));
+	assert_int_equal(set_mem(f, UVA), 0);
+	ring0_used_at_end(f, 256);
+	assert_int_equal(kick(f, 0, -1), 0);
+	void *used = f->dev.vr[0].used;
+	assert_non_null(used);
+	assert_true(vu_vring_ready(&f->dev, 0));
+	/* With REPLY_ACK: an error ack, nothing changed. */
+	assert_int_equal(set_features_acked(f, TU_FEATURES), EBUSY);
+	assert_int_equal(f->dev.features, pk);
+	assert_true(vu_vring_ready(&f->dev, 0));
+	assert_ptr_equal(f->dev.vr[0].used, used);
+	/* Without: the connection is closed. */
+	assert_true(req_u64(f, VU_REQ_SET_FEATURES, VERSION, TU_FEATURES) < 0);
+	assert_no_reply(f);
+	assert_int_equal(f->dev.features, pk);
+	assert_int_equal(f->dev.refusals, 2);
+	/* The same features again (QEMU re-sends them) are fine. */
+	assert_int_equal(set_features_acked(f, pk), 0);
+	assert_true(vu_vring_ready(&f->dev, 0));
+}
+
+static void test_set_features_flipping_event_idx_on_started_ring_is_refused(
+	void **state)
+{
+	struct fx *f = *state;
+	const uint64_t ev = BIT_ULL(VIRTIO_RING_F_EVENT_IDX);
+
+	negotiate_with(f, ev);
+	assert_int_equal(set_mem(f, UVA), 0);
+	int efd = ring_setup(f, 0);
+	assert_int_equal(set_features_acked(f, TU_FEATURES), EBUSY);
+	assert_int_equal(f->dev.features, TU_FEATURES | ev);
+	/* Stopped, the rings may take another layout; started again, the
+	 * other way round is refused too. */
+	struct vu_msg r;
+	assert_int_equal(req_state(f, VU_REQ_GET_VRING_BASE, 0, 0), 0);
+	get_reply(f, &r);
+	assert_int_equal(set_features_acked(f, TU_FEATURES), 0);
+	assert_int_equal(kick(f, 0, -1), 0);
+	assert_true(vu_vring_ready(&f->dev, 0));
+	assert_int_equal(set_features_acked(f, TU_FEATURES | ev), EBUSY);
+	assert_int_equal(f->dev.features, TU_FEATURES);
+	close(efd);
+}
+
+/* virtio 1.x 3.1.1: features are fixed once the driver runs; a change
+ * needs a device reset, around which front-ends stop the rings.  Only
+ * vhost's own VHOST_F_LOG_ALL is switched on a running device. */
+static void test_set_features_changing_any_virtio_bit_on_started_ring_is_refused(
+	void **state)
+{
+	struct fx *f = *state;
+	static const unsigned bits[] = {VIRTIO_NET_F_MTU, VIRTIO_NET_F_MQ,
+					VIRTIO_F_VERSION_1,
+					VHOST_USER_F_PROTOCOL_FEATURES};
+
+	negotiate_all(f);
+	assert_int_equal(set_mem(f, UVA), 0);
+	int efd = ring_setup(f, 3);
+	for (unsigned i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+		assert_int_equal(set_features_acked(f, TU_FEATURES &
+						    ~BIT_ULL(bits[i])), EBUSY);
+		assert_int_equal(f->dev.features, TU_FEATURES);
+	}
+	assert_true(vu_vring_ready(&f->dev, 3));
+	close(efd);
+}
+
+/* QEMU's vhost_dev_set_log(): SET_FEATURES with LOG_ALL set, and later
+ * cleared, while the rings run (live migration). */
+static void test_set_features_toggling_log_all_on_started_ring_is_accepted(
+	void **state)
+{
+	struct fx *f = *state;
+	const uint64_t nolog = TU_FEATURES & ~BIT_ULL(VHOST_F_LOG_ALL);
+
+	negotiate(f, nolog, TU_PROTOCOL_FEATURES);
+	assert_int_equal(set_mem(f, UVA), 0);
+	int efd = ring_setup(f, 0);
+	assert_int_equal(set_features_acked(f, TU_FEATURES), 0);
+	assert_int_equal(f->dev.features, TU_FEATURES);
+	assert_true(vu_vring_ready(&f->dev, 0));
+	assert_int_equal(set_features_acked(f, nolog), 0);
+	assert_int_equal(f->dev.features, nolog);
+	assert_true(vu_vring_ready(&f->dev, 0));
+	close(efd);
+}
+
+/* Not started yet, the ring follows the new layout: its packed areas are
+ * checked again as a split ring's, and SET_VRING_KICK refuses to start a
+ * ring whose used ring would run past the end of guest memory. */
+static void test_packed_areas_checked_as_split_ring_when_ring_starts(
+	void **state)
+{
+	struct fx *f = *state;
+
+	negotiate_with(f, BIT_ULL(VIRTIO_F_RING_PACKED));
+	assert_int_equal(set_mem(f, UVA), 0);
+	ring0_used_at_end(f, 256);
+	assert_non_null(f->dev.vr[0].used);
+	assert_int_equal(set_features_acked(f, TU_FEATURES), 0);
+	assert_null(f->dev.vr[0].used);          /* no stale translation */
+	assert_int_equal(kick_acked(f, 0), EFAULT);
+	assert_false(f->dev.vr[0].started);
+	assert_false(vu_vring_ready(&f->dev, 0));
+	/* A used ring that fits makes the split ring start. */
+	struct vu_vring_addr a = ring_addr(0);
+	assert_int_equal(set_addr(f, &a), 0);
+	assert_int_equal(kick_acked(f, 0), 0);
+	assert_true(vu_vring_ready(&f->dev, 0));
+}
+
+/* virtio 1.x 2.7: a split ring's size is a power of 2; packed (2.8) need
+ * not be.  A packed ring of 200 entries never starts as a split ring. */
+static void test_packed_size_no_power_of_two_never_starts_as_split_ring(
+	void **state)
+{
+	struct fx *f = *state;
+
+	negotiate_with(f, BIT_ULL(VIRTIO_F_RING_PACKED));
+	assert_int_equal(set_mem(f, UVA), 0);
+	struct vu_vring_addr a = ring_addr(0);
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 0, 200), 0);
+	assert_int_equal(set_addr(f, &a), 0);
+	assert_int_equal(set_features_acked(f, TU_FEATURES), 0);
+	assert_null(f->dev.vr[0].desc);
+	assert_int_equal(kick_acked(f, 0), EINVAL);
+	assert_false(f->dev.vr[0].started);
+	assert_false(vu_vring_ready(&f->dev, 0));
+}
+
+/* The other way: a split ring's avail ring is 2-byte aligned, a packed
+ * ring's driver area 4-byte aligned (virtio 1.x 2.8.10). */
+static void test_split_avail_alignment_checked_as_packed_when_ring_starts(
+	void **state)
+{
+	struct fx *f = *state;
+	const uint64_t pk = TU_FEATURES | BIT_ULL(VIRTIO_F_RING_PACKED);
+
+	f->dev.cfg.features |= BIT_ULL(VIRTIO_F_RING_PACKED);
+	negotiate_all(f);
+	assert_int_equal(set_mem(f, UVA), 0);
+	struct vu_vring_addr a = ring_addr(0);
+	a.avail_user_addr += 2;
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 0, 256), 0);
+	assert_int_equal(set_addr(f, &a), 0);
+	assert_int_equal(set_features_acked(f, pk), 0);
+	assert_null(f->dev.vr[0].avail);
+	assert_int_equal(kick_acked(f, 0), EINVAL);
+	assert_false(vu_vring_ready(&f->dev, 0));
+}
+
 static int get_config(struct fx *f, uint32_t offset, uint32_t size,
 		      struct vu_msg *r)
 {
@@ -1073,6 +1273,13 @@ int main(void)
 		T(test_get_vring_base_returns_base_and_stops_ring),
 		T(test_packed_ring_size_addr_and_base),
 		T(test_split_ring_base_is_a_16_bit_index),
+		T(test_set_features_flipping_packed_on_started_ring_is_refused),
+		T(test_set_features_flipping_event_idx_on_started_ring_is_refused),
+		T(test_set_features_changing_any_virtio_bit_on_started_ring_is_refused),
+		T(test_set_features_toggling_log_all_on_started_ring_is_accepted),
+		T(test_packed_areas_checked_as_split_ring_when_ring_starts),
+		T(test_packed_size_no_power_of_two_never_starts_as_split_ring),
+		T(test_split_avail_alignment_checked_as_packed_when_ring_starts),
 		T(test_get_config_returns_virtio_net_config),
 		T(test_get_config_past_256_bytes_replies_empty),
 		T(test_set_config_without_migration_flag_refused),
