@@ -494,13 +494,15 @@ static void fix_head(struct hp *h)
 }
 
 /*
- * Legal, the device waits: "the driver sets the VIRTQ_DESC_F_AVAIL bit in
- * Flags to match the internal Driver Ring Wrap Counter. It also sets the
- * VIRTQ_DESC_F_USED bit to match the inverse value" (2.8.1).  A head
- * whose bits are those of the other lap is not available: to the device
- * it looks like a slot the driver has not written yet, which no device
- * can tell from a lie.  Nothing is taken, nothing breaks; once the bits
- * are right the chain is taken.
+ * Legal, the device waits: "To mark a descriptor as available, the driver
+ * sets the VIRTQ_DESC_F_AVAIL bit in Flags to match the internal Driver
+ * Ring Wrap Counter.  It also sets the VIRTQ_DESC_F_USED bit to match the
+ * inverse value" (2.8.1), and "A device MUST NOT use a descriptor unless
+ * it observes the VIRTQ_DESC_F_AVAIL bit in its flags being changed"
+ * (2.8.15).  A head whose bits are those of the other lap is not
+ * available: to the device it is a slot the driver has not written yet,
+ * which no device can tell from a lie.  Nothing is taken, nothing breaks;
+ * once the bits are right the chain is taken.
  */
 static void build_head_of_the_other_lap(struct hp *h)
 {
@@ -523,10 +525,11 @@ static void build_head_in_the_used_pattern_of_the_last_lap(struct hp *h)
 }
 
 /* Legal: a chain of three that starts in the last slot and goes on in
- * slots 0 and 1 of the next lap, their AVAIL/USED bits flipped: "the
- * driver ... changes the value of this bit each time it makes available
- * the last descriptor in the ring" (2.8.1), and a list goes on in the
- * next slot "in circular order" (2.8.2, 2.8.6). */
+ * slots 0 and 1 of the next lap, their AVAIL/USED bits flipped: "The
+ * driver changes the value of this counter each time it makes available
+ * the last descriptor in the ring" (2.8.1), and "After reaching the end
+ * of the ring, the next descriptor is placed at the head of the ring"
+ * (2.8). */
 static void build_chain_across_the_wrap(struct hp *h)
 {
 	uint64_t g[3] = {hp_buf(h, 1), hp_buf(h, 2), hp_buf(h, 3)};
@@ -584,9 +587,11 @@ static void build_buffer_across_two_regions(struct hp *h)
 }
 
 /* Legal for the device: one buffer (same address, same id) made available
- * twice, in two slots.  The device "simply" uses both: it echoes buffer
- * ids and keeps no state per id (2.8.6, 2.8.21.1 leave the ids to the
- * driver), so only the guest's own bookkeeping suffers. */
+ * twice, in two slots.  Ids are the driver's ("Get the next free buffer id
+ * value", 2.8.21.1); the device uses descriptors in ring order ("The
+ * device MUST start processing driver descriptors in the order in which
+ * they appear in the ring", 2.8.12) and echoes the id, so it uses both
+ * and only the guest's own bookkeeping suffers. */
 static void build_same_buffer_made_available_twice(struct hp *h)
 {
 	uint64_t g = hp_buf(h, 1);
@@ -648,10 +653,11 @@ static void build_chain_that_never_ends(struct hp *h)
 			(uint16_t)k);
 }
 
-/* Buffer ids: the spec numbers nothing, but at most Queue Size buffers are
- * ever outstanding (2.8.17: no list longer than the Queue Size; the ring
- * holds Queue Size descriptors), so ids 0..size-1 serve every driver, and
- * vhostd refuses others (vq_packed.c, HEAD_RANGE). */
+/* Buffer ids: the spec sets no range in words, but "if Queue Size is 4
+ * then at most 4 buffers can be queued at any given time" (2.8.10.1), so
+ * ids 0..size-1 serve every driver (the spec's own example driver asserts
+ * "id < vq->size", 2.8.22), and vhostd refuses others (vq_packed.c,
+ * HEAD_RANGE). */
 static void build_id_equal_to_the_ring_size(struct hp *h)
 {
 	hp_desc(h, 0, hp_buf(h, 1), 100, hp_dir(h), h->size);
@@ -672,10 +678,11 @@ static void indirect_of_len(struct hp *h, uint16_t n, uint32_t len)
 	hp_desc(h, 0, hp_tbl(h, 0), len, HPF_INDIRECT, ID);
 }
 
-/* The table is an array of 16-byte descriptors (2.8.7: "the driver ...
- * sets len to the size of the indirect table"; 2.8.13): a length that is
- * not a multiple of 16, or 0, or more entries than the ring's Queue Size
- * (2.8.17) is INDIRECT_LEN. */
+/* "addr and len refer to the indirect table address and length in
+ * bytes", the table being "struct pvirtq_desc desc[len / sizeof(struct
+ * pvirtq_desc)]" (2.8.7): a length that is not a multiple of 16 or is 0
+ * describes no such table, and "A driver MUST NOT create a descriptor
+ * list longer than the Queue Size" (2.8.17): INDIRECT_LEN. */
 static void build_indirect_len_not_a_multiple_of_16(struct hp *h)
 {
 	indirect_of_len(h, 3, 3 * 16 + 8);
@@ -691,9 +698,9 @@ static void build_indirect_more_entries_than_the_ring(struct hp *h)
 	indirect_of_len(h, 4, (h->size + 1u) * 16u);
 }
 
-/* "The driver MUST NOT set any flags except DESC_F_WRITE for descriptors
- * within an indirect table" (2.8.19); vhostd breaks the queue on an
- * INDIRECT entry rather than read a table as data (vq_packed.c). */
+/* "The driver MUST NOT set any flags except DESC_F_WRITE within an
+ * indirect descriptor" (2.8.19); vhostd breaks the queue on an INDIRECT
+ * entry rather than read a table as data (vq_packed.c). */
 static void build_indirect_nested(struct hp *h)
 {
 	hp_idesc(h, hp_tbl(h, 1), 0, hp_buf(h, 2), 100, hp_dir(h), 0);
@@ -738,8 +745,10 @@ static void build_indirect_table_straddling_the_end(struct hp *h)
 	hp_desc(h, 0, h->mem_end - 16, 32, HPF_INDIRECT, ID);
 }
 
-/* A zero-length buffer inside a table: the device cannot use it ("Element
- * Length" of a buffer, 2.8.4; vhostd refuses empty buffers, ZERO_LEN). */
+/* A zero-length element inside a table.  The spec has no word against it
+ * ("The length of the element ... is stored in Element Length", 2.8.4);
+ * vhostd's rule, as on split rings, is that no driver posts an empty
+ * element, so one is a broken driver: ZERO_LEN. */
 static void build_zero_len_in_an_indirect_table(struct hp *h)
 {
 	hp_idesc(h, hp_tbl(h, 0), 0, hp_buf(h, 1), 100, hp_dir(h), 0);
@@ -747,9 +756,9 @@ static void build_zero_len_in_an_indirect_table(struct hp *h)
 	hp_desc(h, 0, hp_tbl(h, 0), 32, HPF_INDIRECT, ID);
 }
 
-/* Addresses are guest physical addresses (2.8.4, 2.8.13): a buffer
- * outside the guest's memory, straddling its end, or wrapping the address
- * space is ADDR. */
+/* "addr is a physical address" (2.8.13) of the guest: a buffer outside
+ * the guest's memory, straddling its end, or wrapping the address space
+ * is ADDR. */
 static void build_buffer_outside_guest_memory(struct hp *h)
 {
 	hp_desc(h, 0, h->mem_end + 0x10000, 100, hp_dir(h), ID);
@@ -769,11 +778,15 @@ static void build_buffer_wrapping_the_address_space(struct hp *h)
 /* ---- races: descriptors rewritten right after they were published ----- */
 
 /*
- * Each round publishes one descriptor: TX, a frame (header and
- * RACE_OLD_LEN bytes) at RACE_BUF; then the guest rewrites it at once,
- * ending on the new value.  vhostd reads the descriptor once
- * ("Read each descriptor once", DESIGN.md; 2.8.2: the device polls the
- * one slot, then owns the descriptor), so it takes the old or the new one.
+ * Each round publishes one descriptor (TX: a frame, header and
+ * RACE_OLD_LEN bytes, in race_buf), then the guest rewrites it at once,
+ * ending on the new value.  "A driver MUST NOT change a descriptor after
+ * changing the VIRTQ_DESC_F_AVAIL bit in its flags" (2.8.16), and "The
+ * device MAY access the descriptor ... immediately" (2.8.21.1): whatever
+ * the device reads at that moment is what the driver said.  vhostd reads
+ * the descriptor once (DESIGN.md), so it acts on the old or the new one,
+ * whole: a legal new value gives a frame of one length or the other, a
+ * hostile one breaks the queue for that value's reason, nothing else.
  */
 #define RACE_OLD_LEN 60u
 #define RACE_NEW_LEN 200u
