@@ -1128,15 +1128,19 @@ static bool race_rx_round(struct hp *h, struct pd *d, int errfd,
 	hp_expect(h, h->r->oldest, 1);
 	fl.old_addr = fl.e->addr;
 	fl.new_addr = h->mem_end + 0x10000;
+	static uint8_t f[TRIG_LEN];
+	make_frame(f, TRIG_LEN, trig_tag, ++trig_seq, false);
 	assert_int_equal(pthread_create(&fl.t, NULL, flipper_main, &fl), 0);
-	send_trigger(d);
+	/* No assertion may leave while the flipper runs. */
+	bool sent = pd_tx(d, f, TRIG_LEN, 1);
 	int64_t end = now_ms() + WAIT_MS;
-	while (now_ms() < end && !hp_is_used(h, 0, &len) &&
+	while (sent && now_ms() < end && !hp_is_used(h, 0, &len) &&
 	       !(broke = efd_wait(errfd, 0)))
 		usleep(50);
 	__atomic_store_n(&fl.stop, true, __ATOMIC_RELAXED);
 	pthread_join(fl.t, NULL);
 	__atomic_store_n(&fl.e->addr, fl.old_addr, __ATOMIC_RELAXED);
+	assert_true(sent);
 	if (broke) {
 		wait_tx_done(d);
 		no_rx_frame(d, "race round that broke the queue");
