@@ -15,14 +15,16 @@
 
 static int gm_create_file(const struct vu_guestmem_opts *o)
 {
+	unsigned int seal = o->seal ? MFD_ALLOW_SEALING : 0;
 	char path[PATH_MAX];
 	int fd;
 
 	switch (o->backing) {
 	case VU_GUESTMEM_MEMFD:
-		return memfd_create("vhostd-guest", MFD_CLOEXEC);
+		return memfd_create("vhostd-guest", MFD_CLOEXEC | seal);
 	case VU_GUESTMEM_MEMFD_HUGE:
-		return memfd_create("vhostd-guest", MFD_CLOEXEC | MFD_HUGETLB);
+		return memfd_create("vhostd-guest",
+				    MFD_CLOEXEC | MFD_HUGETLB | seal);
 	case VU_GUESTMEM_HUGETLBFS:
 		if (!o->hugetlbfs_dir) {
 			errno = EINVAL;
@@ -69,7 +71,9 @@ static int gm_open(const struct vu_guestmem_opts *o, uint64_t *size,
 	*page = (uint64_t)st.st_blksize;
 	uint64_t unit = *page * mult; /* mult need not be a power of two */
 	*size = (*size + unit - 1) / unit * unit;
-	if (ftruncate(fd, (off_t)*size) < 0) {
+	int seals = F_SEAL_SHRINK | F_SEAL_GROW;
+	if (ftruncate(fd, (off_t)*size) < 0 ||
+	    (o->seal && fcntl(fd, F_ADD_SEALS, seals) < 0)) {
 		err = -errno;
 		close(fd);
 		return err;

@@ -16,6 +16,7 @@
 #ifndef VHOSTD_VU_GUESTMEM_H
 #define VHOSTD_VU_GUESTMEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,10 @@ struct vu_guestmem_opts {
 	uint64_t gpa_gap;          /* hole between consecutive regions */
 	enum vu_guestmem_backing backing;
 	const char *hugetlbfs_dir; /* for VU_GUESTMEM_HUGETLBFS */
+	/* memfd backings: seal the file against shrinking and growing once
+	 * it is sized (F_SEAL_SHRINK | F_SEAL_GROW, what QEMU's
+	 * memory-backend-memfd does with seal=on, its default). */
+	bool seal;
 };
 
 struct vu_guestmem_region {
