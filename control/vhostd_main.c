@@ -19,6 +19,7 @@
 #include "vu_ctl.h"
 #include "vu_loop.h"
 #include "vu_port.h"
+#include "vu_sigbus.h"
 
 #define TAG "main"
 
@@ -103,6 +104,42 @@ static int setup_signals(struct daemon *d)
 	if (d->sigfd < 0)
 		return -errno;
 	if (!vu_loop_add(d->loop, d->sigfd, EPOLLIN, on_signal, d))
+		return -errno;
+	return 0;
+}
+
+/* A front-end's file shrank under a mapping (vu_sigbus.h): fail the
+ * devices whose memory was lost. */
+static void on_mem_lost(struct vu_watch *w, uint32_t ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)w; (void)ev;
+	vu_sigbus_drain();
+	for (int i = 0; i < d->nports_started; i++)
+		if (d->vhost_started[i])
+			vu_port_check_memory(&d->ports[i]);
+}
+
+/* Before any guest memory is mapped; the handler covers every thread. */
+static int setup_sigbus(struct daemon *d)
+{
+	uint32_t cap = (uint32_t)d->opts.nports * VU_MEM_GUARDS_PER_DEV;
+	int err = vu_sigbus_install(cap);
+
+	if (err == -EPERM) {    /* only a sanitizer's option does that */
+		LOG_WARN(TAG, "a sanitizer keeps its own SIGBUS handler "
+			 "(ASAN_OPTIONS allow_user_segv_handler=0): a "
+			 "front-end that shrinks its memory file will crash "
+			 "vhostd");
+		return 0;
+	}
+	if (err) {
+		LOG_ERR(TAG, "cannot install the SIGBUS handler: %s",
+			strerror(-err));
+		return err;
+	}
+	if (!vu_loop_add(d->loop, vu_sigbus_eventfd(), EPOLLIN, on_mem_lost, d))
 		return -errno;
 	return 0;
 }
@@ -247,6 +284,8 @@ int main(int argc, char **argv)
 	if (!d.loop)
 		return 1;
 	err = setup_signals(&d);
+	if (!err)
+		err = setup_sigbus(&d);
 	if (!err)
 		err = open_nics(&d);
 	if (!err)

@@ -50,10 +50,7 @@ void vu_dev_fini(struct vu_dev *d)
 
 void vu_dev_unmap_log(struct vu_dev *d)
 {
-	if (d->log_map)
-		munmap(d->log_map, d->log_map_len);
-	d->log_map = NULL;
-	d->log_map_len = 0;
+	vu_mem_unmap_file(&d->log_file);
 	d->log.base = NULL;
 	d->log.size = 0;
 }

@@ -82,9 +82,8 @@ struct vu_dev {
 	uint16_t link_status;          /* VIRTIO_NET_S_LINK_UP or 0 */
 
 	struct vu_mem mem;
-	struct dirty_log log;          /* SET_LOG_BASE mapping */
-	void *log_map;
-	size_t log_map_len;
+	struct dirty_log log;          /* SET_LOG_BASE mapping: */
+	struct vu_mem_file log_file;   /* its file (vu_mem.h) */
 	int log_fd;                    /* SET_LOG_FD eventfd, -1 = none */
 	int backend_fd;                /* SET_BACKEND_REQ_FD socket, -1 = none */
 

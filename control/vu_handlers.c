@@ -166,33 +166,21 @@ int vu_h_set_log_base(struct vu_dev *d, const struct vu_msg *m, int *fds,
 		      int nfds, struct vu_msg *reply)
 {
 	uint64_t size = m->payload.log.mmap_size;
-	uint64_t off = m->payload.log.mmap_offset;
-	struct stat st;
+	struct vu_mem_file f;
 
 	(void)nfds;
-	if (size == 0 || off + size < off || fstat(fds[0], &st) < 0 ||
-	    off + size > (uint64_t)st.st_size || size > SIZE_MAX) {
-		LOG_ERR(TAG, "%s: SET_LOG_BASE size 0x%" PRIx64 " offset 0x%"
-			PRIx64 " does not fit the log file", d->name, size, off);
-		return -EINVAL;
-	}
-	uint64_t pg = (uint64_t)getpagesize();
-	uint64_t aligned = off & ~(pg - 1);
-	size_t len = (size_t)(size + (off - aligned));
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0],
-		       (off_t)aligned);
-	if (p == MAP_FAILED) {
-		int err = -errno;
-		LOG_ERR(TAG, "%s: SET_LOG_BASE mmap failed: %s", d->name,
-			strerror(-err));
+	/* Same checks as a guest region (vu_mem.h): the file holds offset +
+	 * size, and one that can shrink later is guarded. */
+	int err = vu_mem_map_file(&d->mem, "dirty log", fds[0],
+				  m->payload.log.mmap_offset, size, &f);
+	if (err)
 		return err;
-	}
 	vu_dev_unmap_log(d);
-	d->log_map = p;
-	d->log_map_len = len;
-	d->log.base = (uint8_t *)p + (off - aligned);
+	d->log_file = f;
+	d->log.base = f.hva;
 	d->log.size = size;
-	LOG_INFO(TAG, "%s: dirty log of %" PRIu64 " bytes set", d->name, size);
+	LOG_INFO(TAG, "%s: dirty log of %" PRIu64 " bytes set (file %s)",
+		 d->name, size, vu_mem_file_guard_text(&f));
 	/* Spec: a reply is expected when LOG_SHMFD is negotiated. */
 	return reply_u64(reply, 0);
 }

@@ -2,7 +2,9 @@
 #include "vu_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,14 +26,38 @@
 void vu_mem_init(struct vu_mem *m, const char *owner)
 {
 	memset(m, 0, sizeof(*m));
+	atomic_store(&m->lost.lost_addr, 0);
 	m->owner = owner ? owner : "?";
+}
+
+void vu_mem_unmap_file(struct vu_mem_file *f)
+{
+	if (!f->base)
+		return;
+	vu_sigbus_del(f->guard);   /* before the address range can be reused */
+	munmap(f->base, f->len);
+	f->base = NULL;
+	f->guard = -1;
+}
+
+/* The region's mapping as a vu_mem_file (fields shared with it). */
+static struct vu_mem_file file_of(const struct vu_mem_map *mp)
+{
+	return (struct vu_mem_file){
+		.base = mp->map_base, .len = mp->map_len, .hva = mp->hva,
+		.offset = mp->reg.mmap_offset, .page_size = mp->page_size,
+		.hugetlb = mp->hugetlb, .sealed = mp->sealed,
+		.guard = mp->guard, .dev = mp->dev, .ino = mp->ino,
+	};
 }
 
 static void unmap_one(struct vu_mem_map *mp)
 {
-	if (mp->map_base)
-		munmap(mp->map_base, mp->map_len);
+	struct vu_mem_file f = file_of(mp);
+
+	vu_mem_unmap_file(&f);
 	mp->map_base = NULL;
+	mp->guard = -1;
 }
 
 static void free_maps(struct vu_mem_map *maps, uint32_t n)
@@ -70,77 +96,157 @@ int vu_mem_check_region(const char *who, const struct vu_mem_region *r)
 	return 0;
 }
 
-/* Validate against the fd and mmap it; does not close fd. */
-static int map_one(const char *who, const struct vu_mem_region *r, int fd,
-		   struct vu_mem_map *out)
+/* The fd's file: regular, and (seals first, so that a sealed file's size
+ * is final when it is read) whether it can shrink. */
+static int file_facts(const char *who, const char *what, int fd,
+		      struct stat *st, struct statfs *sfs, bool *sealed)
 {
-	struct stat st;
-	struct statfs sfs;
-	int err = vu_mem_check_region(who, r);
+	int seals = fd < 0 ? -1 : fcntl(fd, F_GET_SEALS);
 
-	if (err)
-		return err;
-	if (fd < 0 || fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0) {
-		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": bad fd %d",
-			r->guest_phys_addr, fd);
+	*sealed = seals >= 0 && (seals & F_SEAL_SHRINK);
+	if (fd < 0 || fstat(fd, st) < 0 || fstatfs(fd, sfs) < 0) {
+		MLOG(ERR, who, "%s: bad fd %d", what, fd);
 		return -EBADF;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": fd is not a memory "
-			"file (mode 0%o)", r->guest_phys_addr, st.st_mode);
+	if (!S_ISREG(st->st_mode)) {
+		MLOG(ERR, who, "%s: fd is not a memory file (mode 0%o)", what,
+		     st->st_mode);
 		return -EINVAL;
 	}
-	if (r->mmap_offset + r->memory_size > (uint64_t)st.st_size) {
-		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": offset 0x%" PRIx64
-			" + size 0x%" PRIx64 " is past the end of the file "
-			"(0x%" PRIx64 " bytes)", r->guest_phys_addr,
-			r->mmap_offset, r->memory_size, (uint64_t)st.st_size);
+	return 0;
+}
+
+/* Zero size, off + size wrapping, or past the end of the file. */
+static int check_range(const char *who, const char *what, uint64_t off,
+		       uint64_t size, uint64_t file_size)
+{
+	if (size == 0 || off + size < off) {
+		MLOG(ERR, who, "%s: offset 0x%" PRIx64 " size 0x%" PRIx64
+		     " is empty or wraps around", what, off, size);
 		return -EINVAL;
 	}
+	if (off + size > file_size) {
+		MLOG(ERR, who, "%s: offset 0x%" PRIx64 " + size 0x%" PRIx64
+		     " is past the end of the file (0x%" PRIx64 " bytes)", what,
+		     off, size, file_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Register f with vu_sigbus unless its file cannot shrink.  A sealed
+ * hugetlbfs file is registered too: a page punched out of it
+ * (FALLOC_FL_PUNCH_HOLE is not sealed off by F_SEAL_SHRINK) comes back
+ * only if a free huge page is there, and faults with SIGBUS otherwise. */
+static int guard(struct vu_mem *m, const char *what, struct vu_mem_file *f)
+{
+	f->guard = -1;
+	if (f->sealed && !f->hugetlb)
+		return 0;
+	int id = vu_sigbus_add(f->base, f->len, &m->lost);
+	if (id == -ENOSPC) {
+		MLOG(ERR, m->owner, "%s: no room left to guard a mapping of "
+		     "0x%zx bytes whose file may shrink (unsealed)", what,
+		     f->len);
+		return id;
+	}
+	f->guard = id < 0 ? -1 : id;  /* -ENOSYS: no handler, as before */
+	return 0;
+}
+
+int vu_mem_map_file(struct vu_mem *m, const char *what, int fd, uint64_t off,
+		    uint64_t size, struct vu_mem_file *out)
+{
+	const char *who = m->owner;
+	struct stat st;
+	struct statfs sfs;
+	bool sealed;
+	int err = file_facts(who, what, fd, &st, &sfs, &sealed);
+
+	if (!err)
+		err = check_range(who, what, off, size, (uint64_t)st.st_size);
+	if (err)
+		return err;
 	bool huge = (uint64_t)sfs.f_type == HUGETLBFS_MAGIC;
 	uint64_t pg = huge ? (uint64_t)sfs.f_bsize : (uint64_t)getpagesize();
-	if (huge && (r->mmap_offset & (pg - 1))) {
-		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": hugetlbfs offset 0x%"
-			PRIx64 " is not aligned to its page size 0x%" PRIx64,
-			r->guest_phys_addr, r->mmap_offset, pg);
+	if (huge && (off & (pg - 1))) {
+		MLOG(ERR, who, "%s: hugetlbfs offset 0x%" PRIx64 " is not "
+		     "aligned to its page size 0x%" PRIx64, what, off, pg);
 		return -EINVAL;
 	}
-	uint64_t aligned = r->mmap_offset & ~(pg - 1);
-	uint64_t delta = r->mmap_offset - aligned;
-	uint64_t len = align_up_u64(delta + r->memory_size, pg);
-	if (len < r->memory_size || len > SIZE_MAX) {
-		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": size 0x%" PRIx64
-			" too large", r->guest_phys_addr, r->memory_size);
+	uint64_t aligned = off & ~(pg - 1);
+	uint64_t delta = off - aligned;
+	uint64_t len = align_up_u64(delta + size, pg);
+	if (len < size || len > SIZE_MAX) {
+		MLOG(ERR, who, "%s: size 0x%" PRIx64 " too large", what, size);
 		return -EINVAL;
 	}
 	void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       fd, (off_t)aligned);
 	if (p == MAP_FAILED) {
 		err = -errno;
-		MLOG(ERR, who, "region gpa 0x%" PRIx64 ": mmap of 0x%" PRIx64
-			" bytes at offset 0x%" PRIx64 " failed: %s",
-			r->guest_phys_addr, len, aligned, strerror(-err));
+		MLOG(ERR, who, "%s: mmap of 0x%" PRIx64 " bytes at offset 0x%"
+		     PRIx64 " failed: %s", what, len, aligned, strerror(-err));
+		return err;
+	}
+	*out = (struct vu_mem_file){
+		.base = p, .len = (size_t)len, .hva = (uint8_t *)p + delta,
+		.offset = off, .page_size = pg, .hugetlb = huge,
+		.sealed = sealed, .dev = st.st_dev, .ino = st.st_ino,
+	};
+	err = guard(m, what, out);   /* before anything touches it */
+	if (err) {
+		munmap(p, (size_t)len);
+		out->base = NULL;
 		return err;
 	}
 	/* Guest memory has no place in a core dump of the daemon. */
 	madvise(p, (size_t)len, MADV_DONTDUMP);
+	return 0;
+}
+
+const char *vu_mem_file_guard_text(const struct vu_mem_file *f)
+{
+	if (!f->sealed)
+		return f->guard >= 0 ? "not sealed: guarded" : "not sealed";
+	return f->guard >= 0 ? "sealed against shrinking, guarded (hugetlbfs)" :
+	       "sealed against shrinking";
+}
+
+/* Validate against the fd and mmap it; does not close fd. */
+static int map_one(struct vu_mem *m, const struct vu_mem_region *r, int fd,
+		   struct vu_mem_map *out)
+{
+	const char *who = m->owner;
+	struct vu_mem_file f;
+	char what[48];
+	int err = vu_mem_check_region(who, r);
+
+	if (err)
+		return err;
+	snprintf(what, sizeof(what), "region gpa 0x%" PRIx64,
+		 r->guest_phys_addr);
+	err = vu_mem_map_file(m, what, fd, r->mmap_offset, r->memory_size, &f);
+	if (err)
+		return err;
 	*out = (struct vu_mem_map){
-		.reg = *r, .map_base = p, .map_len = (size_t)len,
-		.hva = (uint8_t *)p + delta, .page_size = pg, .hugetlb = huge,
-		.dev = st.st_dev, .ino = st.st_ino, .adds = 1,
+		.reg = *r, .map_base = f.base, .map_len = f.len, .hva = f.hva,
+		.page_size = f.page_size, .hugetlb = f.hugetlb, .dev = f.dev,
+		.ino = f.ino, .sealed = f.sealed, .guard = f.guard, .adds = 1,
 	};
 	/* Where the guest put it (only pages it touched already count). */
 	uint32_t seen;
 	char nodes[96];
 	uint64_t mask = numa_range_nodes(out->hva, (size_t)r->memory_size,
-					 (size_t)pg, 64, &seen);
+					 (size_t)f.page_size, 64, &seen);
 	MLOG(INFO, who, "mapped gpa 0x%" PRIx64 "-0x%" PRIx64 " uva 0x%" PRIx64
-		 " (%s pages of %" PRIu64 " KiB, %s %s)", r->guest_phys_addr,
-		 r->guest_phys_addr + r->memory_size - 1, r->userspace_addr,
-		 huge ? "huge" : "normal", pg / 1024,
+		 " (%s pages of %" PRIu64 " KiB, %s %s; file %s)",
+		 r->guest_phys_addr, r->guest_phys_addr + r->memory_size - 1,
+		 r->userspace_addr, f.hugetlb ? "huge" : "normal",
+		 f.page_size / 1024,
 		 mask & (mask - 1) ? "NUMA nodes" : "NUMA node",
 		 seen ? numa_mask_fmt(mask, nodes, sizeof(nodes)) :
-		 "unknown, no page in use yet");
+		 "unknown, no page in use yet", vu_mem_file_guard_text(&f));
 	return 0;
 }
 
@@ -221,7 +327,7 @@ int vu_mem_set_table(struct vu_mem *m, const struct vu_mem_region *regs,
 	int err = maps ? 0 : -ENOMEM;
 
 	for (; !err && done < n; done++) {
-		err = map_one(m->owner, &regs[done], fds[done], &maps[done]);
+		err = map_one(m, &regs[done], fds[done], &maps[done]);
 		if (err)
 			break;
 	}
@@ -280,7 +386,7 @@ int vu_mem_add(struct vu_mem *m, const struct vu_mem_region *reg, int fd)
 		return -ENOSPC;
 	}
 	maps = malloc((m->n + 1) * sizeof(*maps));
-	err = maps ? map_one(m->owner, reg, fd, &maps[m->n]) : -ENOMEM;
+	err = maps ? map_one(m, reg, fd, &maps[m->n]) : -ENOMEM;
 	close(fd);
 	if (err) {
 		free(maps);
@@ -342,4 +448,43 @@ int vu_mem_remove(struct vu_mem *m, const struct vu_mem_region *reg)
 		" size 0x%" PRIx64, reg->guest_phys_addr, reg->userspace_addr,
 		reg->memory_size);
 	return -ENOENT;
+}
+
+/* True when addr is inside f's mapping. */
+static bool holds(const struct vu_mem_file *f, uintptr_t addr)
+{
+	return f->base && addr - (uintptr_t)f->base < f->len;
+}
+
+void vu_mem_lost_text(const struct vu_mem *m, const struct vu_mem_file *log,
+		      uintptr_t addr, char *buf, size_t n)
+{
+	for (uint32_t i = 0; i < m->n; i++) {
+		const struct vu_mem_map *mp = &m->maps[i];
+		struct vu_mem_file f = file_of(mp);
+		if (!holds(&f, addr))
+			continue;
+		const struct vu_mem_region *r = &mp->reg;
+		uintptr_t hva = (uintptr_t)mp->hva;
+		uint64_t at = r->guest_phys_addr +
+			      (addr > hva ? (uint64_t)(addr - hva) : 0);
+		snprintf(buf, n, "region gpa 0x%" PRIx64 "-0x%" PRIx64 " (file "
+			 "offset 0x%" PRIx64 ", %s): page at gpa 0x%" PRIx64
+			 " gone", r->guest_phys_addr,
+			 r->guest_phys_addr + r->memory_size - 1,
+			 r->mmap_offset, vu_mem_file_guard_text(&f),
+			 at & ~(uint64_t)0xfff);
+		return;
+	}
+	if (log && holds(log, addr)) {
+		uintptr_t hva = (uintptr_t)log->hva;
+		snprintf(buf, n, "dirty log (file offset 0x%" PRIx64 ", %s): "
+			 "page at byte 0x%" PRIx64 " gone", log->offset,
+			 vu_mem_file_guard_text(log),
+			 (uint64_t)(addr > hva ? addr - hva : 0) &
+			 ~(uint64_t)0xfff);
+		return;
+	}
+	snprintf(buf, n, "a mapping released since (address 0x%" PRIxPTR ")",
+		 addr);
 }

@@ -14,6 +14,15 @@
  * overlap in guest-physical space, at most VU_MEM_MAX_SLOTS regions.
  * Changes are all or nothing: on error the previous map stays in force.
  *
+ * A mapping stays valid only while the front-end leaves its file alone: a
+ * file truncated after it was mapped turns every access beyond the new
+ * end into SIGBUS.  A file the front-end sealed against shrinking
+ * (F_SEAL_SHRINK; QEMU's memfd backend does by default) cannot be; every
+ * other mapping (and a sealed hugetlbfs one, whose pages can still be
+ * punched out and fail to come back) is registered with vu_sigbus.h, which
+ * on such a fault puts zero pages in its place and records the address in
+ * the map's `lost` owner; the daemon then fails the device (vu_port.h).
+ *
  * One exception to "no overlap": an ADD_MEM_REG of a region already mapped
  * with the very same numbers from the same file is counted, not mapped
  * again, and it then takes as many REM_MEM_REG to unmap it.  QEMU up to
@@ -29,9 +38,29 @@
 
 #include "../datapath/gmem.h"
 #include "vu_proto.h"
+#include "vu_sigbus.h"
 
 /* Slots advertised by GET_MAX_MEM_SLOTS (same as QEMU's libvhost-user). */
 #define VU_MEM_MAX_SLOTS 509u
+
+/* vu_sigbus entries one device may hold at once: every slot, a new
+ * SET_MEM_TABLE mapped before the old one goes, and two dirty logs (the
+ * new one is mapped before the old one goes). */
+#define VU_MEM_GUARDS_PER_DEV (VU_MEM_MAX_SLOTS + VU_MEM_TABLE_MAX_REGIONS + 2u)
+
+/* One mapping of a front-end's file: a guest region's or the dirty log's. */
+struct vu_mem_file {
+	void *base;                /* what we mmap()ed; NULL: nothing */
+	size_t len;
+	uint8_t *hva;              /* base + (offset - aligned offset) */
+	uint64_t offset;           /* of hva in the file */
+	uint64_t page_size;        /* backing page size (4 KiB or huge) */
+	bool hugetlb;
+	bool sealed;               /* F_SEAL_SHRINK: the file cannot shrink */
+	int guard;                 /* vu_sigbus entry, -1: none */
+	dev_t dev;                 /* the file */
+	ino_t ino;
+};
 
 struct vu_mem_map {
 	struct vu_mem_region reg;  /* as the front-end described it */
@@ -42,6 +71,8 @@ struct vu_mem_map {
 	bool hugetlb;
 	dev_t dev;                 /* the backing file */
 	ino_t ino;
+	bool sealed;               /* its file cannot shrink (F_SEAL_SHRINK) */
+	int guard;                 /* vu_sigbus entry, -1: none */
 	uint32_t adds;             /* ADD_MEM_REGs of it not yet removed */
 };
 
@@ -50,6 +81,8 @@ struct vu_mem {
 	uint32_t n;
 	struct gmem *table;        /* what the datapath translates with */
 	const char *owner;         /* device name for log lines */
+	struct vu_sigbus_owner lost; /* a fault in one of the device's
+				      * mappings (regions or dirty log) */
 };
 
 /* owner names the device in log lines; it must outlive m. */
@@ -74,5 +107,32 @@ int vu_mem_remove(struct vu_mem *m, const struct vu_mem_region *reg);
 
 /* Check a region's numbers alone (no fd): 0 or -EINVAL with a log line. */
 int vu_mem_check_region(const char *who, const struct vu_mem_region *reg);
+
+/*
+ * Map [off, off + size) of fd (a regular file; kept open by the caller)
+ * shared and writable for m's device; what names it in log lines ("dirty
+ * log").  Refused with one log line naming the values: size 0 or off +
+ * size wrapping (-EINVAL), a bad fd (-EBADF), a file that is not a regular
+ * one or shorter than off + size (-EINVAL), a hugetlbfs off not aligned to
+ * its page (-EINVAL), no vu_sigbus entry left for a file that can shrink
+ * (-ENOSPC), mmap's errno.  An unsealed file is registered with
+ * vu_sigbus before the call returns, with m->lost as its owner.
+ */
+int vu_mem_map_file(struct vu_mem *m, const char *what, int fd, uint64_t off,
+		    uint64_t size, struct vu_mem_file *out);
+
+/* Unregister and unmap (nothing if f->base is NULL). */
+void vu_mem_unmap_file(struct vu_mem_file *f);
+
+/* How f is protected, for log lines: "sealed against shrinking", ... */
+const char *vu_mem_file_guard_text(const struct vu_mem_file *f);
+
+/*
+ * The mapping of m (or log, which may be NULL) holding addr, as text for
+ * the log line that fails the device: "region gpa 0x0-0xffff (file offset
+ * 0x0): page at gpa 0x5000 gone".  Always writes buf.
+ */
+void vu_mem_lost_text(const struct vu_mem *m, const struct vu_mem_file *log,
+		      uintptr_t addr, char *buf, size_t n);
 
 #endif

@@ -184,6 +184,23 @@ int vu_port_start(struct vu_port *p, struct vu_loop *loop,
 	return 0;
 }
 
+void vu_port_check_memory(struct vu_port *p)
+{
+	uintptr_t addr = vu_sigbus_take(&p->dev.mem.lost);
+	char what[256];
+
+	if (!addr)
+		return;
+	vu_mem_lost_text(&p->dev.mem, &p->dev.log_file, addr, what,
+			 sizeof(what));
+	LOG_ERR(TAG, "%s: guest memory lost: %s (the front-end shrank the file "
+		"or no huge page was left for it); device failed", p->dev.name,
+		what);
+	drop_conn(p, "dropped: its memory was lost");
+	if (p->client)
+		schedule_reconnect(p, VU_PORT_BACKOFF_MIN_MS);
+}
+
 void vu_port_stop(struct vu_port *p)
 {
 	drop_conn(p, "detached (vhostd stopping)");

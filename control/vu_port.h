@@ -49,4 +49,13 @@ int vu_port_start(struct vu_port *p, struct vu_loop *loop,
 /* Drop the front-end, close sockets, remove the socket file we created. */
 void vu_port_stop(struct vu_port *p);
 
+/*
+ * After vu_sigbus.h's eventfd fired: if a mapping of this device's memory
+ * was lost (its file shrank), log one error line naming the device and the
+ * mapping and fail the device like any protocol violation: the connection
+ * is closed and the device reset (rings stopped, memory unmapped); a
+ * client port reconnects.  Other devices are untouched.
+ */
+void vu_port_check_memory(struct vu_port *p);
+
 #endif

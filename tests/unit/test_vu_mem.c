@@ -13,8 +13,10 @@
  *
  * The test keeps its own fd of each file and hands vu_mem a dup(), so it can
  * check through pread() that a translated pointer lands on the right byte
- * of the right file.  Each test ends by checking that every fd handed over
- * was closed and every mapping released.
+ * of the right file, and cut the file under the mapping (ftruncate) to
+ * test the SIGBUS handler (control/vu_sigbus.h, installed once in main()).
+ * Each test ends by checking that every fd handed over was closed and every
+ * mapping released.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,13 +27,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "control/vu_mem.h"
+#include "control/vu_sigbus.h"
+#include "datapath/dirty_log.h"
 #include "test_util.h"
 
 #ifndef HUGETLBFS_MAGIC
@@ -99,12 +105,14 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Every fd handed to vu_mem closed, every mapping it made released. */
+/* Every fd handed to vu_mem closed, every mapping it made released (and
+ * unregistered from the SIGBUS handler). */
 static void assert_nothing_leaked(struct fx *f)
 {
 	vu_mem_clear(&f->m);
 	assert_int_equal(tu_count_fds(), f->base_fds + NREG);
 	assert_int_equal(count_maps(), f->base_maps);
+	assert_int_equal(vu_sigbus_count(), 0);
 }
 
 static int dup_of(struct fx *f, int i)
@@ -685,6 +693,360 @@ static void test_hugetlbfs_offset_not_huge_page_aligned_refused(void **state)
 	assert_nothing_leaked(f);
 }
 
+/* ---- files that shrink under a mapping (vu_sigbus.h) ------------------ */
+
+/* Entries of the handler's registry in this process (main installs it). */
+#define SIGBUS_CAP 1024u
+
+/* cmocka puts its own SIGBUS handler in place around each test: ours back
+ * in front of it (a fault outside the registry then fails the test). */
+static void rearm(void)
+{
+	assert_int_equal(vu_sigbus_install(SIGBUS_CAP), 0);
+}
+
+/* A memfd of size bytes sealed against shrinking and growing (QEMU's
+ * memory-backend-memfd with its default seal=on). */
+static int sealed_memfd(size_t size)
+{
+	int fd = memfd_create("vhostd-unit", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW),
+			 0);
+	return fd;
+}
+
+static uint8_t peek(const uint8_t *p)
+{
+	return *(const volatile uint8_t *)p;
+}
+
+/* The handler ran for p: it reads zeros, the eventfd is readable, the
+ * owner has p's address (once). */
+static void assert_lost_at(struct vu_mem *m, const uint8_t *p)
+{
+	struct pollfd pfd = {.fd = vu_sigbus_eventfd(), .events = POLLIN};
+
+	assert_int_equal(peek(p), 0);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	vu_sigbus_drain();
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(vu_sigbus_take(&m->lost), (uintptr_t)p);
+	assert_int_equal(vu_sigbus_take(&m->lost), 0);
+}
+
+static void test_region_of_unsealed_file_is_guarded(void **state)
+{
+	struct fx *f = *state;
+
+	set_layout(f);
+	assert_int_equal(vu_sigbus_count(), NREG);
+	for (uint32_t i = 0; i < NREG; i++) {
+		assert_false(f->m.maps[i].sealed);
+		assert_true(f->m.maps[i].guard >= 0);
+	}
+	assert_nothing_leaked(f);
+}
+
+static void test_region_of_file_sealed_against_shrinking_is_not_guarded(
+	void **state)
+{
+	struct fx *f = *state;
+	int fd = sealed_memfd(0x10000);
+	uint8_t v = 0;
+
+	assert_int_equal(vu_mem_add(&f->m, &layout[0], dup(fd)), 0);
+	assert_true(f->m.maps[0].sealed);
+	assert_int_equal(f->m.maps[0].guard, -1);
+	assert_int_equal(vu_sigbus_count(), 0);
+	assert_int_equal(ftruncate(fd, 0), -1);      /* the seal holds */
+	assert_int_equal(errno, EPERM);
+	*hva(f, 0x123, 1) = 0x42;                    /* and it works */
+	assert_int_equal(pread(fd, &v, 1, 0x123), 1);
+	assert_int_equal(v, 0x42);
+	close(fd);
+	assert_nothing_leaked(f);
+}
+
+static void test_region_cut_to_zero_reads_zeros_and_is_reported(void **state)
+{
+	struct fx *f = *state;
+	char text[256];
+
+	rearm();
+	set_layout(f);
+	uint8_t *p = hva(f, 0x10123, 1);             /* R1, file B */
+	*p = 0x5a;
+	assert_int_equal(ftruncate(f->fd[1], 0), 0);
+	assert_lost_at(&f->m, p);
+	*p = 7;                  /* private memory now, writable too */
+	assert_int_equal(peek(p), 7);
+	assert_backed_by(f, 0x0, 0, 0);              /* the others stay */
+	assert_backed_by(f, 0x100000, 2, 0);
+	vu_mem_lost_text(&f->m, NULL, (uintptr_t)p, text, sizeof(text));
+	assert_string_equal(text, "region gpa 0x10000-0x1ffff (file offset "
+			    "0x1800, not sealed: guarded): page at gpa "
+			    "0x10000 gone");
+	assert_nothing_leaked(f);
+}
+
+/* One page gone is the whole mapping gone: the half the file still holds
+ * reads zeros too (the device is failed anyway). */
+static void test_region_cut_to_half_is_lost_as_a_whole(void **state)
+{
+	struct fx *f = *state;
+	uint8_t v = 0;
+
+	rearm();
+	set_layout(f);
+	uint8_t *low = hva(f, 0x100, 1), *high = hva(f, 0x9000, 1); /* R0 */
+	*low = 0x33;
+	assert_int_equal(ftruncate(f->fd[0], 0x8000), 0);
+	assert_lost_at(&f->m, high);
+	assert_int_equal(peek(low), 0);
+	assert_int_equal(pread(f->fd[0], &v, 1, 0x100), 1);
+	assert_int_equal(v, 0x33);
+	assert_nothing_leaked(f);
+}
+
+static void test_dirty_log_cut_reads_zeros_and_is_reported(void **state)
+{
+	struct fx *f = *state;
+	struct vu_mem_file lf;
+	char text[256];
+	uint8_t v = 0;
+	int fd = tu_memfd(0x2000);
+
+	rearm();
+	assert_int_equal(vu_mem_map_file(&f->m, "dirty log", fd, 0x1000,
+					 0x1000, &lf), 0);
+	assert_true(lf.guard >= 0);
+	struct dirty_log log = {.base = lf.hva, .size = 0x1000};
+	assert_int_equal(dirty_log_mark(&log, 10 * DIRTY_LOG_PAGE, 1), 0);
+	assert_int_equal(pread(fd, &v, 1, 0x1001), 1);
+	assert_int_equal(v, 1u << 2);
+	assert_int_equal(ftruncate(fd, 0x1000), 0);  /* the log's page */
+	/* Page 20: bit 4 of byte 2, set again in the zero page. */
+	assert_int_equal(dirty_log_mark(&log, 20 * DIRTY_LOG_PAGE, 1), 0);
+	assert_int_equal(vu_sigbus_take(&f->m.lost), (uintptr_t)lf.hva + 2);
+	vu_sigbus_drain();
+	assert_int_equal(peek(lf.hva + 1), 0);       /* page 10's bit: gone */
+	assert_int_equal(peek(lf.hva + 2), 1u << 4);
+	vu_mem_lost_text(&f->m, &lf, (uintptr_t)lf.hva + 2, text,
+			 sizeof(text));
+	assert_string_equal(text, "dirty log (file offset 0x1000, not sealed: "
+			    "guarded): page at byte 0x0 gone");
+	vu_mem_unmap_file(&lf);
+	close(fd);
+	assert_nothing_leaked(f);
+}
+
+static void test_dirty_log_past_end_of_file_refused(void **state)
+{
+	struct fx *f = *state;
+	struct vu_mem_file lf;
+	int fd = tu_memfd(0x2000);
+	int n = tu_count_fds();
+
+	assert_int_equal(vu_mem_map_file(&f->m, "dirty log", fd, 0x1800,
+					 0x1000, &lf), -EINVAL);
+	assert_int_equal(vu_mem_map_file(&f->m, "dirty log", fd, 0, 0x2001,
+					 &lf), -EINVAL);
+	assert_int_equal(vu_mem_map_file(&f->m, "dirty log", fd, 0x2000, 1,
+					 &lf), -EINVAL);
+	assert_int_equal(vu_mem_map_file(&f->m, "dirty log", fd,
+					 UINT64_MAX - 0xfff, 0x2000, &lf),
+			 -EINVAL);                   /* offset + size wraps */
+	assert_int_equal(vu_mem_map_file(&f->m, "dirty log", fd, 0, 0, &lf),
+			 -EINVAL);
+	assert_int_equal(tu_count_fds(), n);         /* still the caller's */
+	assert_int_equal(vu_mem_map_file(&f->m, "dirty log", fd, 0x1000,
+					 0x1000, &lf), 0);
+	vu_mem_unmap_file(&lf);
+	close(fd);
+	assert_nothing_leaked(f);
+}
+
+/* A memfd of size bytes on 2 MiB pages, sealed against shrinking if
+ * asked; skips the test when the host has fewer than 2 such pages free. */
+static int huge_memfd(size_t size, bool seal)
+{
+	unsigned int flags = MFD_CLOEXEC | MFD_HUGETLB |
+			     (seal ? MFD_ALLOW_SEALING : 0);
+	int fd = free_hugepages(2048) >= 2 ?
+		 memfd_create("vhostd-unit", flags) : -1;
+
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+		fprintf(stderr, "no 2 MiB huge pages free: skipped\n");
+		if (fd >= 0)
+			close(fd);
+		skip();
+	}
+	if (seal)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	return fd;
+}
+
+#define HUGE_REGION(sz) {.guest_phys_addr = 0x200000, .memory_size = (sz), \
+			 .userspace_addr = UVA0 + 0x400000}
+
+/* F_SEAL_SHRINK keeps the file's size, not its huge pages (a hole punched
+ * into it faults with SIGBUS when no free page is left to fill it). */
+static void test_hugetlbfs_region_sealed_against_shrinking_stays_guarded(
+	void **state)
+{
+	struct fx *f = *state;
+	struct vu_mem_region r = HUGE_REGION(0x200000);
+	int fd = huge_memfd(0x200000, true);
+
+	assert_int_equal(vu_mem_add(&f->m, &r, dup(fd)), 0);
+	assert_true(f->m.maps[0].hugetlb);
+	assert_true(f->m.maps[0].sealed);
+	assert_true(f->m.maps[0].guard >= 0);
+	close(fd);
+	assert_nothing_leaked(f);
+}
+
+/* Zero pages of 4 KiB in place of the huge ones, and the mapping of 2
+ * huge pages still goes with one munmap. */
+static void test_hugetlbfs_region_cut_reads_zeros_and_is_reported(
+	void **state)
+{
+	struct fx *f = *state;
+	struct vu_mem_region r = HUGE_REGION(0x400000);
+	int fd = huge_memfd(0x400000, false);
+
+	rearm();
+	assert_int_equal(vu_mem_add(&f->m, &r, dup(fd)), 0);
+	uint8_t *p = hva(f, 0x200000 + 0x300000, 1);
+	*p = 0x5a;
+	assert_int_equal(ftruncate(fd, 0x200000), 0);
+	assert_lost_at(&f->m, p);
+	close(fd);
+	assert_nothing_leaked(f);
+}
+
+/* fn() in a child with the handler in front of the default action: its
+ * exit status, or 128 + the signal that ended it. */
+static int child_status(int (*fn)(void))
+{
+	int st;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Nothing of cmocka's in the child: a fault outside the
+		 * registry meets the default action. */
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 2);
+		signal(SIGBUS, SIG_DFL);
+		_exit(vu_sigbus_install(SIGBUS_CAP) == 0 ? fn() : 4);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+/* A page of a memfd, mapped, then cut from the file; NULL on error. */
+static uint8_t *cut_page(void)
+{
+	int fd = memfd_create("vhostd-unit", MFD_CLOEXEC);
+
+	if (fd < 0 || ftruncate(fd, 0x1000) < 0)
+		return NULL;
+	uint8_t *p = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  fd, 0);
+	if (p == MAP_FAILED || ftruncate(fd, 0) < 0)
+		return NULL;
+	close(fd);
+	return p;
+}
+
+static int touch_registered(void)
+{
+	struct vu_sigbus_owner o = {0};
+	uint8_t *p = cut_page();
+
+	if (!p || vu_sigbus_add(p, 0x1000, &o) < 0)
+		return 2;
+	return peek(p) == 0 && vu_sigbus_take(&o) == (uintptr_t)p ? 0 : 3;
+}
+
+static int touch_unregistered(void)
+{
+	uint8_t *p = cut_page();
+
+	return p ? peek(p) : 2;
+}
+
+static int touch_after_unregister(void)
+{
+	struct vu_sigbus_owner o = {0};
+	uint8_t *p = cut_page();
+	int id = p ? vu_sigbus_add(p, 0x1000, &o) : -1;
+
+	if (id < 0)
+		return 2;
+	vu_sigbus_del(id);
+	return peek(p);
+}
+
+/* The control case of the two below: registered, the process lives on. */
+static void test_fault_in_registered_mapping_is_survived(void **state)
+{
+	(void)state;
+	assert_int_equal(child_status(touch_registered), 0);
+}
+
+/* A real bug still ends the process, as SIGBUS always did. */
+static void test_fault_outside_registered_mappings_still_kills(void **state)
+{
+	(void)state;
+	assert_int_equal(child_status(touch_unregistered), 128 + SIGBUS);
+}
+
+static void test_fault_after_unregister_still_kills(void **state)
+{
+	(void)state;
+	assert_int_equal(child_status(touch_after_unregister), 128 + SIGBUS);
+}
+
+/* With no entry left an unsealed file is refused, a sealed one is not;
+ * an entry given back is taken again. */
+static void test_full_registry_refuses_unsealed_region_only(void **state)
+{
+	struct fx *f = *state;
+	struct vu_sigbus_owner o = {0};
+	static int ids[SIGBUS_CAP];
+	uint8_t *res = mmap(NULL, SIGBUS_CAP * 0x1000ul, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint32_t n = 0;
+	int id;
+
+	assert_true(res != MAP_FAILED);
+	while ((id = vu_sigbus_add(res + n * 0x1000ul, 0x1000, &o)) >= 0)
+		ids[n++] = id;
+	assert_int_equal(id, -ENOSPC);
+	assert_int_equal(n, SIGBUS_CAP);
+	int nfds = tu_count_fds();
+	assert_int_equal(vu_mem_add(&f->m, &layout[0], dup_of(f, 0)), -ENOSPC);
+	assert_int_equal(tu_count_fds(), nfds);      /* fd consumed */
+	assert_null(f->m.table);
+	int fd = sealed_memfd(0x10000);
+	assert_int_equal(vu_mem_add(&f->m, &layout[0], dup(fd)), 0);
+	close(fd);
+	vu_sigbus_del(ids[7]);
+	assert_int_equal(vu_mem_add(&f->m, &layout[2], dup_of(f, 2)), 0);
+	assert_int_equal(f->m.maps[1].guard, ids[7]);
+	for (uint32_t i = 0; i < n; i++)
+		if (i != 7)
+			vu_sigbus_del(ids[i]);
+	munmap(res, SIGBUS_CAP * 0x1000ul);
+	assert_nothing_leaked(f);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -710,8 +1072,25 @@ int main(void)
 		T(test_fds_consumed_on_success_and_on_failure),
 		T(test_non_regular_fd_refused),
 		T(test_hugetlbfs_offset_not_huge_page_aligned_refused),
+		T(test_region_of_unsealed_file_is_guarded),
+		T(test_region_of_file_sealed_against_shrinking_is_not_guarded),
+		T(test_region_cut_to_zero_reads_zeros_and_is_reported),
+		T(test_region_cut_to_half_is_lost_as_a_whole),
+		T(test_dirty_log_cut_reads_zeros_and_is_reported),
+		T(test_dirty_log_past_end_of_file_refused),
+		T(test_fault_in_registered_mapping_is_survived),
+		T(test_fault_outside_registered_mappings_still_kills),
+		T(test_fault_after_unregister_still_kills),
+		T(test_full_registry_refuses_unsealed_region_only),
+		T(test_hugetlbfs_region_sealed_against_shrinking_stays_guarded),
+		T(test_hugetlbfs_region_cut_reads_zeros_and_is_reported),
 	};
 #undef T
 
+	/* As the daemon does at start (vhostd_main.c). */
+	if (vu_sigbus_install(SIGBUS_CAP) != 0) {
+		fprintf(stderr, "cannot install the SIGBUS handler\n");
+		return 1;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
