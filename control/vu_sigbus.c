@@ -32,17 +32,21 @@ static struct {
 	_Atomic bool installed;
 } g = {.efd = -1};
 
-/* The registered entry holding addr, or NULL. */
-static struct entry *lookup(uintptr_t addr)
+/* The registered mapping holding addr, read once: the entry may be
+ * cleared meanwhile (vu_sigbus_del then waits for us before munmap). */
+static bool lookup(uintptr_t addr, uintptr_t *base, size_t *len,
+		   struct vu_sigbus_owner **owner)
 {
 	uint32_t top = atomic_load(&g.top);
 
 	for (uint32_t i = 0; i < top; i++) {
-		uintptr_t base = atomic_load(&g.e[i].base);
-		if (base && addr - base < atomic_load(&g.e[i].len))
-			return &g.e[i];
+		*base = atomic_load(&g.e[i].base);
+		*len = atomic_load(&g.e[i].len);
+		*owner = atomic_load(&g.e[i].owner);
+		if (*base && addr - *base < *len)
+			return true;
 	}
-	return NULL;
+	return false;
 }
 
 /*
@@ -70,15 +74,13 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	 * that could not be had) or poisoned; not a sent signal. */
 	bool fault = si->si_code == BUS_ADRERR || si->si_code == BUS_OBJERR ||
 		     si->si_code == BUS_MCEERR_AR;
-	uintptr_t addr = (uintptr_t)si->si_addr;
-	struct entry *e = NULL;
+	uintptr_t addr = (uintptr_t)si->si_addr, base;
+	struct vu_sigbus_owner *o;
+	size_t len;
 
 	(void)uc;
 	atomic_fetch_add(&g.busy, 1);
-	if (fault)
-		e = lookup(addr);
-	if (e && zero_over(atomic_load(&e->base), atomic_load(&e->len))) {
-		struct vu_sigbus_owner *o = atomic_load(&e->owner);
+	if (fault && lookup(addr, &base, &len, &o) && zero_over(base, len)) {
 		uintptr_t none = 0;
 		uint64_t one = 1;
 		atomic_compare_exchange_strong(&o->lost_addr, &none, addr);
