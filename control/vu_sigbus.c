@@ -172,8 +172,8 @@ int vu_sigbus_add(void *base, size_t len, struct vu_sigbus_owner *owner)
 	atomic_store(&g.e[i].len, len);
 	atomic_store(&g.e[i].owner, owner);
 	atomic_store(&g.e[i].base, (uintptr_t)base);
-	if (i == top)
-		atomic_store(&g.top, top + 1);
+	if (i >= top)
+		atomic_store(&g.top, i + 1);
 	g.hint = i + 1;
 	g.used++;
 	return (int)i;
