@@ -28,8 +28,12 @@ static inline void wk_pass(struct worker *w)
 						 memory_order_acquire);
 	if (l) {
 		uint64_t t0 = wk_cycles(), moved = 0;
-		for (uint32_t i = 0; i < l->n; i++)
+		for (uint32_t i = 0; i < l->n; i++) {
+			atomic_store_explicit(&w->busy, &l->items[i],
+					      memory_order_relaxed);
 			moved += l->items[i].poll(l->items[i].ctx);
+		}
+		atomic_store_explicit(&w->busy, NULL, memory_order_relaxed);
 		if (moved) {
 			STAT_ADD(w->stats.packets, moved);
 			STAT_ADD(w->stats.busy_cycles, wk_cycles() - t0);
@@ -118,24 +122,75 @@ int wk_start(struct worker *w, uint32_t id, int core)
 	return 0;
 }
 
-void wk_quiesce(struct worker *w)
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Wait until the epoch moves past e0 or the clock reaches deadline_ms
+ * (0: no deadline).  true: it moved. */
+static bool wk_wait_epoch(struct worker *w, uint64_t e0, uint64_t deadline_ms)
+{
+	struct timespec ts = {0, 1000};
+
+	for (uint32_t spins = 0;; spins++) {
+		if (atomic_load_explicit(&w->epoch, memory_order_acquire) != e0)
+			return true;
+		/* The clock is read every 64 sleeps (>= 64 us). */
+		if (deadline_ms && (spins & 63) == 63 && now_ms() >= deadline_ms)
+			return false;
+		nanosleep(&ts, NULL);
+	}
+}
+
+int wk_quiesce(struct worker *w)
+{
+	if (!w->running)
+		return 0;
+	uint64_t e0 = atomic_load_explicit(&w->epoch, memory_order_acquire);
+
+	/* The pass running now may have loaded the old list; once the epoch
+	 * moves, that pass is over and the next one loads the new list. */
+	if (wk_wait_epoch(w, e0, now_ms() + WK_QUIESCE_TIMEOUT_MS))
+		return 0;
+	/* The item is in a list the control thread has not freed: the one
+	 * being replaced (publish frees it only after wk_settle) or the
+	 * current one. */
+	const struct wk_item *it = atomic_load_explicit(&w->busy,
+							memory_order_relaxed);
+	LOG_ERR(TAG, "worker %u: no quiescent point after %u ms; abandoning "
+		"the item it polls (%s)", w->id, WK_QUIESCE_TIMEOUT_MS,
+		it && it->abandon ? "it is told to stop" :
+		it ? "it cannot be abandoned" : "between items");
+	if (it && it->abandon)
+		it->abandon(it->ctx);
+	return -ETIMEDOUT;
+}
+
+void wk_settle(struct worker *w)
 {
 	if (!w->running)
 		return;
 	uint64_t e0 = atomic_load_explicit(&w->epoch, memory_order_acquire);
-	struct timespec ts = {0, 1000};
 
-	/* The pass running now may have loaded the old list; once the epoch
-	 * moves, that pass is over and the next one loads the new list. */
-	while (atomic_load_explicit(&w->epoch, memory_order_acquire) == e0)
-		nanosleep(&ts, NULL);
+	/* Unbounded on purpose: whatever the caller frees next (the old list,
+	 * a queue pair, guest memory) may be in use until the worker passes
+	 * its quiescent point, and a worker never blocks: the abandoned item
+	 * returns at its next check, one burst away. */
+	for (uint32_t s = 1; !wk_wait_epoch(w, e0, now_ms() + 1000); s++)
+		LOG_ERR(TAG, "worker %u: still no quiescent point after %u s",
+			w->id, s);
 }
 
 struct wk_list *wk_publish(struct worker *w, struct wk_list *list)
 {
 	struct wk_list *old = atomic_exchange_explicit(&w->list, list,
 						       memory_order_acq_rel);
-	wk_quiesce(w);
+	if (wk_quiesce(w) < 0)
+		wk_settle(w);
 	return old;
 }
 

@@ -28,10 +28,15 @@
 #include "compiler.h"
 
 typedef uint32_t (*wk_poll_fn)(void *ctx);
+/* Called by the control thread, while the worker may be inside poll(ctx):
+ * must only set a flag that poll() reads at its next cheap check and then
+ * returns promptly (see wk_quiesce). */
+typedef void (*wk_abandon_fn)(void *ctx);
 
 struct wk_item {
 	wk_poll_fn poll;
 	void *ctx;
+	wk_abandon_fn abandon;   /* NULL: the item cannot be abandoned */
 };
 
 struct wk_list {
@@ -49,6 +54,10 @@ struct worker {
 	_Atomic(struct wk_list *) list;  /* read by the worker every pass */
 	_Atomic uint64_t epoch;          /* bumped after every pass */
 	_Atomic bool stop;
+	/* The item the worker is polling now (NULL between items): read by
+	 * the control thread only when a wait timed out.  One relaxed store
+	 * per item and pass, on this line the worker owns. */
+	_Atomic(const struct wk_item *) busy;
 	struct wk_stats stats;           /* written by the worker only */
 	/* Cold, control plane. */
 	pthread_t thread;
@@ -56,6 +65,17 @@ struct worker {
 	bool running;
 	uint32_t id;
 } cache_aligned;
+
+/*
+ * How long the control thread waits for a worker's quiescent point before
+ * it abandons the item the worker is in.  A pass is bounded by design
+ * (datapath/vnet.h: VNET_PASS_SEGS per path and pass, gso_size >= 88,
+ * frames <= 64 KiB), so a healthy pass ends in well under a millisecond;
+ * 250 ms is far beyond that even on a loaded host, and short enough that
+ * the control thread, which serves every device's handshake, stays
+ * responsive: front-ends wait seconds for a reply before they give up.
+ */
+#define WK_QUIESCE_TIMEOUT_MS 250
 
 /* Allocate an empty list of capacity n (n items to fill, list->n = n).
  * Control plane only.  NULL on allocation failure. */
@@ -71,12 +91,28 @@ void wk_stop(struct worker *w);
  * Publish list (NULL = nothing to poll) and return the previous one once no
  * pass can still be using it; the caller frees it (free()).  Waits for one
  * quiescent point of a running worker (microseconds when it is busy
- * polling); returns at once for a worker that is not running.
+ * polling); returns at once for a worker that is not running.  When the
+ * worker does not get there within WK_QUIESCE_TIMEOUT_MS, the item it is
+ * in is abandoned (wk_quiesce) and publish waits for that item to return,
+ * which it does at its next check: publish never returns while the worker
+ * may still use the old list or anything the caller frees after it.
  */
 struct wk_list *wk_publish(struct worker *w, struct wk_list *list);
 
-/* Wait until w has passed a quiescent point after this call. */
-void wk_quiesce(struct worker *w);
+/*
+ * Wait until w has passed a quiescent point after this call: 0, or
+ * -ETIMEDOUT after WK_QUIESCE_TIMEOUT_MS, once the item the worker is
+ * polling has been abandoned (its abandon(ctx) called, one log line).
+ * After -ETIMEDOUT the worker may still be inside that item: nothing it
+ * may touch may be freed until a later wait returns 0 (wk_settle).
+ */
+int wk_quiesce(struct worker *w);
+
+/* After wk_quiesce() timed out: wait for the quiescent point, however
+ * long (the abandoned item returns at its next check, within one burst;
+ * a line is logged each second it does not).  Returns at once when w is
+ * not running. */
+void wk_settle(struct worker *w);
 
 /*
  * Thread hooks: start(arg) runs in every worker thread as it starts,

@@ -35,7 +35,7 @@ static struct wk_list *one_item_list(struct counter *c)
 	struct wk_list *l = wk_list_new(1);
 
 	assert_non_null(l);
-	l->items[0] = (struct wk_item){count_poll, c};
+	l->items[0] = (struct wk_item){count_poll, c, NULL};
 	return l;
 }
 
@@ -111,6 +111,93 @@ static void test_publish_to_stopped_worker_returns_at_once(void **state)
 	assert_null(wk_publish(&w, one_item_list(&c)));
 	free(wk_publish(&w, NULL));
 	assert_int_equal(atomic_load(&c.polls), 0);
+}
+
+/* A poll that never ends on its own: it waits for its abandon flag, as a
+ * poll function stuck in a long burst would reach its next check. */
+struct hog {
+	_Atomic bool armed, entered, abandoned, inside;
+	uint64_t canary;
+};
+
+static uint32_t hog_poll(void *ctx)
+{
+	struct hog *h = ctx;
+	struct timespec ts = {0, 100000};
+
+	assert_true(h->canary == CANARY);
+	if (!atomic_load(&h->armed))
+		return 0;
+	atomic_store(&h->inside, true);
+	atomic_store(&h->entered, true);
+	while (!atomic_load(&h->abandoned))
+		nanosleep(&ts, NULL);
+	nanosleep(&ts, NULL);   /* the rest of the burst, after the check */
+	assert_true(h->canary == CANARY);
+	atomic_store(&h->inside, false);
+	return 0;
+}
+
+static void hog_abandon(void *ctx)
+{
+	struct hog *h = ctx;
+
+	atomic_store(&h->abandoned, true);
+}
+
+static void start_hog(struct worker *w, struct hog *h, struct counter *c)
+{
+	struct wk_list *l = wk_list_new(2);
+	struct timespec ts = {0, 100000};
+
+	assert_non_null(l);
+	l->items[0] = (struct wk_item){count_poll, c, NULL};
+	l->items[1] = (struct wk_item){hog_poll, h, hog_abandon};
+	assert_int_equal(wk_start(w, 0, -1), 0);
+	assert_null(wk_publish(w, l));
+	atomic_store(&h->armed, true);
+	while (!atomic_load(&h->entered))
+		nanosleep(&ts, NULL);
+}
+
+/* A worker stuck in one item: the wait ends with -ETIMEDOUT, and that item,
+ * not its neighbour, was told to give up. */
+static void test_quiesce_times_out_and_abandons_the_item_in_progress(
+	void **state)
+{
+	(void)state;
+	struct worker w;
+	struct hog h = {.canary = CANARY};
+	struct counter c = {.canary = CANARY};
+
+	start_hog(&w, &h, &c);
+	assert_int_equal(wk_quiesce(&w), -ETIMEDOUT);
+	assert_true(atomic_load(&h.abandoned));
+	wk_settle(&w);
+	assert_int_equal(wk_quiesce(&w), 0);   /* it gave up: passes again */
+	wk_stop(&w);
+}
+
+/* publish over a stuck item returns the old list only once the worker
+ * has left it: the list and the item's context can be freed at once. */
+static void test_publish_returns_the_old_list_only_after_the_abandoned_item(
+	void **state)
+{
+	(void)state;
+	struct worker w;
+	struct hog *h = calloc(1, sizeof(*h));
+	struct counter c = {.canary = CANARY};
+
+	assert_non_null(h);
+	h->canary = CANARY;
+	start_hog(&w, h, &c);
+	free(wk_publish(&w, one_item_list(&c)));
+	assert_true(atomic_load(&h->abandoned));
+	assert_false(atomic_load(&h->inside));
+	h->canary = 0;
+	free(h);
+	assert_int_equal(wk_quiesce(&w), 0);
+	wk_stop(&w);
 }
 
 /* What the hooks saw: which thread, and in what order. */
@@ -198,6 +285,10 @@ int main(void)
 		cmocka_unit_test(test_old_list_is_unused_once_publish_returns),
 		cmocka_unit_test(test_rapid_handoffs_never_touch_freed_state),
 		cmocka_unit_test(test_publish_to_stopped_worker_returns_at_once),
+		cmocka_unit_test(
+		    test_quiesce_times_out_and_abandons_the_item_in_progress),
+		cmocka_unit_test(
+		    test_publish_returns_the_old_list_only_after_the_abandoned_item),
 		cmocka_unit_test(test_hooks_run_in_the_worker_around_its_passes),
 		cmocka_unit_test(test_removed_hook_is_not_run),
 		cmocka_unit_test(test_hook_table_is_bounded),
