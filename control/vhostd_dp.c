@@ -95,6 +95,28 @@ static struct ofl_caps rcv_caps(const struct dp_port *p)
 				 has(p->dev, VIRTIO_NET_F_GUEST_TSO6), false};
 }
 
+/*
+ * The longest frame p takes as a receiver without GSO (header excluded;
+ * vnet.h: vnet_path.frame_max):
+ *  - a NIC port: its own (port.h: frame_max, per type);
+ *  - a guest that negotiated VIRTIO_NET_F_MTU and no GUEST_TSO4/6: its MTU
+ *    (virtio 1.1 5.1.4.1: the driver uses at most mtu) and an Ethernet
+ *    header with one VLAN tag;
+ *  - any other guest: VNET_FRAME_MAX.  Its posted buffers are then the
+ *    limit (a frame they cannot hold is NO_RX_BUF): with GUEST_TSO4/6 or
+ *    MRG_RXBUF a guest takes 64 KiB frames (5.1.6.3.1: such buffers).
+ */
+static uint32_t frame_max(const struct dp_port *p)
+{
+	if (p->nic)
+		return MIN(p->nic->frame_max, VNET_FRAME_MAX);
+	if (has(p->dev, VIRTIO_NET_F_MTU) && p->dev->mtu &&
+	    !has(p->dev, VIRTIO_NET_F_GUEST_TSO4) &&
+	    !has(p->dev, VIRTIO_NET_F_GUEST_TSO6))
+		return MIN(p->dev->mtu + VNET_L2_MAX, VNET_FRAME_MAX);
+	return VNET_FRAME_MAX;
+}
+
 const char *dp_port_name(const struct dp_port *p)
 {
 	return p->nic ? p->nic->name : p->dev ? p->dev->name : "?";
@@ -156,7 +178,10 @@ static void path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 	path->rcv = t ? rcv_caps(t) : (struct ofl_caps){0, 0, 0, 0};
 	path->src_hdr_len = hdr_len(p);
 	path->dst_hdr_len = t ? hdr_len(t) : 0;
+	path->frame_max = t ? frame_max(t) : VNET_FRAME_MAX;
 	path->reflect = p->reflect;
+	/* Not published: no worker reads it now. */
+	atomic_store_explicit(&path->abandon, false, memory_order_relaxed);
 }
 
 uint32_t dp_npairs(const struct dp_port *p)
@@ -191,7 +216,7 @@ static int publish(struct dp *dp)
 			struct wk_list *l = lists[q->worker];
 			l->items[l->n++] = (struct wk_item){
 				p->source ? vnet_source_poll : vnet_path_poll,
-				&q->path};
+				&q->path, vnet_path_abandon};
 		}
 	}
 	for (uint32_t w = 0; w < dp->nworkers; w++)

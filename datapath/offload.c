@@ -55,6 +55,10 @@ static enum ofl_action classify_gso(const struct virtio_net_hdr *h,
 		return OFL_BAD;            /* UDP, ECN: not offered */
 	if (!(v6 ? snd->tso6 : snd->tso4) || h->gso_size == 0)
 		return OFL_BAD;
+	/* Whoever cuts it, vhostd or the receiver: bounded work per frame. */
+	if (h->gso_size < OFL_GSO_SIZE_MIN ||
+	    len / h->gso_size >= OFL_GSO_SEGS_MAX)
+		return OFL_GSO_REFUSED;
 	if (needs && rcv->csum && (v6 ? rcv->tso6 : rcv->tso4))
 		return OFL_PASS;
 	uint32_t have = MIN(len, (uint32_t)OFL_HDR_MAX);

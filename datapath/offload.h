@@ -28,6 +28,16 @@
 
 #define OFL_HDR_MAX 192   /* Ethernet + VLAN + IPv4/IPv6 + TCP with options */
 
+/*
+ * Linux's smallest TCP MSS (include/net/tcp.h: TCP_MIN_MSS 88, "Minimal
+ * accepted MSS"): no stack sends a GSO frame cut smaller, and a gso_size
+ * of 1 would turn one 64 KiB frame into 64k segments.  A GSO frame of
+ * more segments than OFL_GSO_SEGS_MAX is refused as well (a 64 KiB frame
+ * at gso_size 88 has 745): no receiver or segmenter is asked for more.
+ */
+#define OFL_GSO_SIZE_MIN 88u
+#define OFL_GSO_SEGS_MAX 1024u
+
 /* What each side negotiated. */
 struct ofl_caps {
 	bool csum;      /* sender: CSUM;     receiver: GUEST_CSUM */
@@ -45,6 +55,8 @@ enum ofl_action {
 	OFL_SEGMENT,    /* segment in software (TSO) */
 	OFL_BAD,        /* offload fields invalid or not negotiated */
 	OFL_UNSUPP,     /* GSO frame vhostd cannot segment */
+	OFL_GSO_REFUSED, /* gso_size below OFL_GSO_SIZE_MIN, or more segments
+			  * than OFL_GSO_SEGS_MAX */
 };
 
 /* A GSO frame's headers, parsed for segmentation. */

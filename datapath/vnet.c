@@ -7,8 +7,11 @@
 #include <string.h>
 
 #include "csum.h"
+#include "log.h"
 #include "offload.h"
 #include "prefetch.h"
+
+#define TAG "vnet"
 
 static const char *const drop_text[VNET_DROP_MAX] = {
 #define VNET_X_TEXT(name, text) [VNET_DROP_##name] = text,
@@ -105,6 +108,16 @@ static inline bool hdr_same(const uint8_t *g, const uint8_t *hdr)
 _Static_assert(sizeof(((struct vnet_pkt *)0)->pre) >= 32,
 	       "place_flat copies 32 bytes of pre");
 
+/* Do [a, a + alen) and [b, b + blen) share a byte?  (Guest memory: the
+ * guest may post a receive buffer over the frame it sends.) */
+static inline bool overlap(const uint8_t *a, uint32_t alen, const uint8_t *b,
+			   uint32_t blen)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return x < y + blen && y < x + alen;
+}
+
 /* The common case of place_copy(): the packet fits the first segment of
  * one receive chain and its body is in one segment of the sender's chain.
  * false: not that case, nothing written. */
@@ -118,20 +131,32 @@ static inline bool place_flat(struct vnet_path *p, const struct vq_chain *tx,
 	if (d->len < total || pk->body_off > s->len ||
 	    s->len - pk->body_off < pk->body_len)
 		return false;
+	const uint8_t *body = s->p + pk->body_off;
 	/* The receiver's header is left alone when the buffer already holds
-	 * it (see hdr_same); then the frame bytes vhostd rewrote, in one
-	 * fixed-size copy when short (the bytes past plen are overwritten by
-	 * the body next; pre is larger than 32 bytes). */
+	 * it (see hdr_same); then the frame bytes vhostd rewrote. */
 	uint32_t done = p->dst_hdr_len;
 	if (done != sizeof(struct virtio_net_hdr) || !hdr_same(d->p, pk->pre))
 		done = 0;
-	if (pk->plen > done) {
-		if (pk->plen - done <= 32 && total - done >= 32)
-			memcpy(d->p + done, pk->pre + done, 32);
-		else
+	if (likely(!overlap(d->p, total, body, pk->body_len))) {
+		/* One fixed-size copy when short: the bytes past plen (pre
+		 * is larger than 32 bytes, those are not the frame's) are
+		 * overwritten by the body next, which they cannot reach. */
+		if (pk->plen > done) {
+			if (pk->plen - done <= 32 && total - done >= 32)
+				memcpy(d->p + done, pk->pre + done, 32);
+			else
+				memcpy(d->p + done, pk->pre + done,
+				       pk->plen - done);
+		}
+		memcpy(d->p + pk->plen, body, pk->body_len);
+	} else {
+		/* The receive buffer overlaps the body: move the body first
+		 * (memmove), then pre, a snapshot taken before any write,
+		 * exactly plen bytes.  Right under any overlap. */
+		memmove(d->p + pk->plen, body, pk->body_len);
+		if (pk->plen > done)
 			memcpy(d->p + done, pk->pre + done, pk->plen - done);
 	}
-	memmove(d->p + pk->plen, s->p + pk->body_off, pk->body_len);
 	vq_log_write(p->dst, d->gpa, total);
 	vq_used(p->dst, rx, total);
 	return true;
@@ -141,13 +166,17 @@ static inline bool place_flat(struct vnet_path *p, const struct vq_chain *tx,
  * Copy one packet into the n receive chains at rx: first pk->pre (the
  * receiver's header, then any frame bytes vhostd rewrote), then
  * pk->body_len bytes of the sender's chain from pk->body_off; either may
- * span mergeable buffers.
+ * span mergeable buffers.  The body is copied first and pre last: pre is
+ * a snapshot, the body guest memory that the receive buffers may overlap
+ * (the guest owns both), and written first pre could overwrite body bytes
+ * before they are read.  Every byte written is then the frame's or the
+ * header's, whatever the guest aliases.
  */
 static void place_copy(struct vnet_path *p, const struct vq_chain *tx,
 		       struct vnet_pkt *pk, const struct vq_chain *rx, int n)
 {
 	struct vq *dq = p->dst;
-	uint32_t left = pk->plen + pk->body_len, pre_off = 0;
+	uint32_t total = pk->plen + pk->body_len, off = 0;
 
 	if (p->dst_hdr_len >= sizeof(struct virtio_net_hdr)) {
 		uint16_t nb = (uint16_t)n;
@@ -158,17 +187,25 @@ static void place_copy(struct vnet_path *p, const struct vq_chain *tx,
 		return;
 	struct cursor s, d;
 	cur_init(&s, tx, pk->body_off);
-	for (int i = 0; i < n; i++) {
-		uint32_t room = MIN(left, rx[i].len), put = 0;
+	for (int i = 0; i < n; off += MIN(total - off, rx[i].len), i++) {
+		uint32_t room = MIN(total - off, rx[i].len);
+		if (off + room <= pk->plen)
+			continue;
+		uint32_t skip = pk->plen > off ? pk->plen - off : 0;
+		cur_init(&d, &rx[i], skip);
+		copy_out(dq, &d, &s, NULL, room - skip);
+	}
+	off = 0;
+	for (int i = 0; i < n && off < pk->plen; i++) {
+		uint32_t put = MIN(pk->plen - off, rx[i].len);
 		cur_init(&d, &rx[i], 0);
-		if (pre_off < pk->plen) {
-			put = copy_out(dq, &d, NULL, pk->pre + pre_off,
-				       MIN(pk->plen - pre_off, room));
-			pre_off += put;
-		}
-		put += copy_out(dq, &d, &s, NULL, room - put);
-		vq_used(dq, &rx[i], put);
-		left -= put;
+		off += copy_out(dq, &d, NULL, pk->pre + off, put);
+	}
+	off = 0;
+	for (int i = 0; i < n; i++) {
+		uint32_t room = MIN(total - off, rx[i].len);
+		vq_used(dq, &rx[i], room);
+		off += room;
 	}
 }
 
@@ -301,6 +338,11 @@ static inline uint32_t batch_commit(struct vnet_path *p, struct batch *b)
 	return n;
 }
 
+static inline bool abandoned(const struct vnet_path *p)
+{
+	return atomic_load_explicit(&p->abandon, memory_order_relaxed);
+}
+
 /* Cut a GSO frame into segments for a receiver that cannot take it.
  * Returns the segments delivered; the rest are counted as drops. */
 static uint32_t segment(struct vnet_path *p, const struct vq_chain *tx,
@@ -308,7 +350,13 @@ static uint32_t segment(struct vnet_path *p, const struct vq_chain *tx,
 {
 	uint8_t *f = pk->pre + p->dst_hdr_len;
 
+	p->seg_left -= MIN(p->seg_left, t->nseg);
 	for (uint32_t k = 0; k < t->nseg; k++) {
+		if (unlikely((k & 63) == 63 && abandoned(p))) {
+			STAT_ADD(p->stats.drops[VNET_DROP_ABANDONED],
+				 t->nseg - k);
+			return k;
+		}
 		memcpy(pk->pre, &none, p->dst_hdr_len);
 		uint32_t n = ofl_tso_segment(t, k, f, tx, p->src_hdr_len);
 		if (p->reflect)
@@ -324,6 +372,20 @@ static uint32_t segment(struct vnet_path *p, const struct vq_chain *tx,
 		STAT_ADD(p->stats.bytes, t->hlen + n);
 	}
 	return t->nseg;
+}
+
+/* OFL_SEGMENT: cut tx now, or (the pass has done its share of segments:
+ * VNET_PASS_SEGS) give it and the rest of the burst back for the next
+ * pass.  The first frame of a burst always fits the share. */
+static uint32_t segment_or_defer(struct vnet_path *p,
+				 const struct vq_chain *tx,
+				 const struct ofl_tso *t, struct vnet_pkt *pk)
+{
+	if (unlikely(t->nseg > p->seg_left) && vq_can_untake(p->src)) {
+		p->ntx = (uint16_t)(tx - p->tx);
+		return 0;
+	}
+	return segment(p, tx, t, pk);
 }
 
 /* Place pk; count it delivered (1) or dropped (0). */
@@ -366,7 +428,22 @@ forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
 		       &c, 2);
 		return deliver(p, tx, &pk, len);
 	case OFL_SEGMENT:
-		return segment(p, tx, &t, &pk);
+		if (unlikely(t.hlen + t.mss > p->frame_max)) {
+			VLOG_RL(VLOG_LVL_WARN, TAG, "segments of %u + %u bytes "
+				"(gso_size %u) exceed the receiver's %u: "
+				"dropped", t.hlen, t.mss, h->gso_size,
+				p->frame_max);
+			drop = VNET_DROP_TOO_BIG;
+			break;
+		}
+		return segment_or_defer(p, tx, &t, &pk);
+	case OFL_GSO_REFUSED:
+		VLOG_RL(VLOG_LVL_WARN, TAG, "GSO frame of %u bytes with "
+			"gso_size %u refused (at least %u, at most %u "
+			"segments): dropped", len, h->gso_size,
+			OFL_GSO_SIZE_MIN, OFL_GSO_SEGS_MAX);
+		drop = VNET_DROP_GSO_SIZE;
+		break;
 	case OFL_BAD:
 		drop = VNET_DROP_BAD_OFFLOAD;
 		break;
@@ -376,6 +453,21 @@ forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
 	}
 	STAT_INC(p->stats.drops[drop]);
 	return 0;
+}
+
+/* A frame longer than the receiver's MTU: too big unless it is a GSO
+ * frame of at most VNET_FRAME_MAX (cut to size or passed to a receiver
+ * that takes TSO; forward_offload() decides). */
+static __attribute__((noinline)) bool too_big(const struct vnet_path *p,
+					      const struct virtio_net_hdr *h,
+					      uint32_t len)
+{
+	if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE && len <= VNET_FRAME_MAX)
+		return false;
+	VLOG_RL(VLOG_LVL_WARN, TAG, "frame of %u bytes (gso_type %u) longer "
+		"than the receiver takes (%u): dropped", len, h->gso_type,
+		p->frame_max);
+	return true;
 }
 
 /* Take one frame of the burst: plain frames join the batch, a frame asking
@@ -402,6 +494,12 @@ static inline uint32_t forward(struct vnet_path *p, struct batch *b,
 	else
 		vq_chain_read(tx, 0, (uint8_t *)&h, MIN(p->src_hdr_len,
 							 sizeof(h)));
+	/* One compare for every frame: frame_max is the receiver's MTU;
+	 * only a GSO frame may be longer (up to VNET_FRAME_MAX). */
+	if (unlikely(len > p->frame_max) && too_big(p, &h, len)) {
+		STAT_INC(p->stats.drops[VNET_DROP_TOO_BIG]);
+		return 0;
+	}
 	if (unlikely(h.flags | h.gso_type)) {
 		h.num_buffers = 0;
 		moved = batch_commit(p, b);
@@ -457,11 +555,30 @@ static inline void tx_touch(const struct vnet_path *p, uint16_t n)
 	}
 }
 
+/* The control thread gave up waiting for this path (vnet_path_abandon):
+ * break the sending queue (one log line, its error eventfd) and do
+ * nothing more until the path is set up again. */
+static __attribute__((noinline)) uint32_t give_up(struct vnet_path *p)
+{
+	if (p->src && !p->src->broken)
+		vq_set_broken(p->src, VQ_ERR_ABANDONED, 0);
+	return 0;
+}
+
+void vnet_path_abandon(void *ctx)
+{
+	struct vnet_path *p = ctx;
+
+	atomic_store_explicit(&p->abandon, true, memory_order_relaxed);
+}
+
 uint32_t vnet_path_poll(void *ctx)
 {
 	struct vnet_path *p = ctx;
 	struct batch b;   /* no initialiser: it would zero all the plans */
 
+	if (unlikely(abandoned(p)))
+		return give_up(p);
 	b.n = b.at = 0;
 	if (unlikely(p->announce != NULL))
 		announce(p);
@@ -474,10 +591,17 @@ uint32_t vnet_path_poll(void *ctx)
 		tx_touch(p, n);
 		vq_prefetch(p->dst, n);
 	}
-	for (uint16_t i = 0; i < n; i++)
+	/* segment_or_defer() may end the burst early (ntx). */
+	p->ntx = n;
+	p->seg_left = VNET_PASS_SEGS;
+	for (uint16_t i = 0; i < p->ntx; i++)
 		moved += forward(p, &b, &p->tx[i]);
 	if (b.n)
 		moved += batch_commit(p, &b);
+	if (unlikely(p->ntx < n)) {   /* the rest waits for the next pass */
+		vq_untake(p->src, &p->tx[p->ntx], (uint16_t)(n - p->ntx));
+		n = p->ntx;
+	}
 	/* The sender's buffers go back only now: every copy is done. */
 	for (uint16_t i = 0; i < n; i++)
 		vq_used(p->src, &p->tx[i], 0);
@@ -542,6 +666,9 @@ int vnet_source_init(struct vnet_source *s, uint32_t len, uint32_t hdr_len)
 uint32_t vnet_source_poll(void *ctx)
 {
 	struct vnet_path *p = ctx;
+
+	if (unlikely(abandoned(p)))
+		return give_up(p);
 	uint16_t n = p->src ? vq_dequeue(p->src, p->tx, VNET_BURST) : 0;
 	uint32_t moved = 0;
 

@@ -16,6 +16,7 @@
 #ifndef VHOSTD_VNET_H
 #define VHOSTD_VNET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,6 +28,27 @@
 #define VNET_SOURCE_MIN 60      /* --source frame sizes, FCS excluded */
 #define VNET_SOURCE_MAX 9216
 
+/*
+ * The longest frame (virtio-net header excluded) any receiver takes: a
+ * 64 KiB GSO frame, i.e. the largest IP datagram (RFC 791 / RFC 8200: a
+ * 16-bit total/payload length, 65535) behind an Ethernet header and one
+ * VLAN tag (14 + 4).  A receiver's own limit (vnet_path.frame_max) is at
+ * most this; a longer frame is dropped as TOO_BIG before any length
+ * arithmetic, so every length sum after it fits 32 bits many times over.
+ */
+#define VNET_FRAME_MAX (65535u + 14u + 4u)
+/* Ethernet header and one VLAN tag on top of an MTU. */
+#define VNET_L2_MAX (14u + 4u)
+
+/*
+ * Work bound of one pass of a path: software segments (each a header
+ * rewrite, a checksum and a copy).  A frame of at most VNET_FRAME_MAX cut
+ * at gso_size >= OFL_GSO_SIZE_MIN (88) has at most 745 segments, so one
+ * frame always fits; a later frame of the burst that does not is given
+ * back to its ring for the next pass (nothing taken is lost).
+ */
+#define VNET_PASS_SEGS 1024u
+
 /* Every drop increments exactly one of these. */
 #define VNET_DROPS(X)                                                       \
 	X(NO_PEER, "port is not linked (or is a source): TX discarded")     \
@@ -35,7 +57,10 @@
 	X(RX_BROKEN, "receiving queue broke while placing the packet")     \
 	X(BAD_OFFLOAD, "offload fields invalid or not negotiated")           \
 	X(OFFLOAD_UNSUPP, "offload vhostd cannot complete in software")     \
-	X(ANNOUNCE, "RARP announcement with no receiving queue")
+	X(ANNOUNCE, "RARP announcement with no receiving queue")             \
+	X(TOO_BIG, "frame longer than the receiver takes")                  \
+	X(GSO_SIZE, "gso_size below 88 or too many segments")               \
+	X(ABANDONED, "path abandoned: it held its worker too long")
 
 enum vnet_drop {
 #define VNET_X_ENUM(name, text) VNET_DROP_##name,
@@ -89,9 +114,21 @@ struct vnet_path {
 				  * anything else (SEND_RARP); the worker
 				  * clears it once placed or dropped */
 	uint32_t src_hdr_len, dst_hdr_len;
+	/* The longest frame (header excluded) dst takes without GSO, at most
+	 * VNET_FRAME_MAX: a guest's MTU or a port's (port.h: frame_max).
+	 * A GSO frame may be up to VNET_FRAME_MAX when dst takes TSO or it
+	 * is cut into segments that fit. */
+	uint32_t frame_max;
 	enum vnet_drop dst_none; /* why dst is NULL: NO_PEER or DST_DOWN */
 	struct ofl_caps snd, rcv; /* offloads the sender / receiver took */
 	bool reflect;            /* swap source and destination MAC */
+	/* Set by the control thread (vnet_path_abandon()) when this path held
+	 * its worker past WK_QUIESCE_TIMEOUT_MS; read once per burst (and
+	 * per 64 segments); cleared when the control plane sets the path up
+	 * again. */
+	_Atomic bool abandon;
+	uint16_t ntx;            /* chains of the burst still to forward */
+	uint32_t seg_left;       /* segments this pass may still cut */
 	struct vnet_path_stats stats;
 	struct vq_chain tx[VNET_BURST];
 	/* Receive chains reserved for the packets of one burst (a packet
@@ -106,5 +143,11 @@ uint32_t vnet_path_poll(void *ctx);
 /* Poll function for a source path: discards the guest's TX (src may be
  * NULL) and places up to one burst of the source frame into dst. */
 uint32_t vnet_source_poll(void *ctx);
+
+/* Abandon function for a worker item (worker.h, wk_abandon_fn): from the
+ * control thread, while the path may be polled.  The path stops at its
+ * next check, marks its sending queue broken (ABANDONED) and does nothing
+ * more until it is set up again. */
+void vnet_path_abandon(void *ctx);
 
 #endif

@@ -57,7 +57,8 @@
 	X(SHORT_HDR, "chain shorter than the virtio-net header")            \
 	X(TOO_MANY_SEGS, "chain has more segments than vhostd takes")      \
 	X(CHAIN_AVAIL, "descriptor of a chain not available (packed)")      \
-	X(INDIRECT_CHAINED, "indirect descriptor inside a chain (packed)")
+	X(INDIRECT_CHAINED, "indirect descriptor inside a chain (packed)")  \
+	X(ABANDONED, "its work held the worker past the control plane's wait")
 
 enum vq_error {
 #define VQ_X_ENUM(name, text) VQ_ERR_##name,
@@ -143,6 +144,9 @@ struct vq_port_ops {
 	void (*unreserve)(void *q, const struct vq_chain *chains, uint16_t n);
 	void (*used)(void *q, const struct vq_chain *c, uint32_t len);
 	void (*flush)(void *q);
+	/* Optional (receive side): give back the last n chains dequeued and
+	 * not used; the next dequeue hands them out again. */
+	void (*undequeue)(void *q, const struct vq_chain *chains, uint16_t n);
 };
 
 /* A used buffer waiting for a packed flush. */
@@ -246,6 +250,12 @@ void vq_packed_unreserve(struct vq *vq, const struct vq_chain *chains,
 void vq_packed_used(struct vq *vq, const struct vq_chain *c, uint32_t len);
 void vq_packed_flush(struct vq *vq);
 
+/* TX: give back the last n chains dequeued and not used (chains: those
+ * n, in order); the next dequeue reads and validates them afresh. */
+void vq_split_untake(struct vq *vq, const struct vq_chain *chains, uint16_t n);
+void vq_packed_untake(struct vq *vq, const struct vq_chain *chains,
+		      uint16_t n);
+
 /* SET/GET_VRING_BASE of a packed ring (vhost-user): bits 0-14 the next
  * avail position, bit 15 the avail wrap counter, bits 16-30 the next used
  * position, bit 31 the used wrap counter. */
@@ -303,6 +313,25 @@ static inline void vq_unreserve(struct vq *vq, const struct vq_chain *chains,
 		vq_packed_unreserve(vq, chains, n);
 	else
 		vq_split_unreserve(vq, n);
+}
+
+/* Can vq_untake() give chains back to this queue? */
+static inline bool vq_can_untake(const struct vq *vq)
+{
+	return !vq->port || vq->port->undequeue != NULL;
+}
+
+/* TX side: give back the last n chains dequeued and not used (chains:
+ * those n, in order), for a later pass (vq_can_untake() first). */
+static inline void vq_untake(struct vq *vq, const struct vq_chain *chains,
+			     uint16_t n)
+{
+	if (vq->port)
+		vq->port->undequeue(vq->port_q, chains, n);
+	else if (vq->packed)
+		vq_packed_untake(vq, chains, n);
+	else
+		vq_split_untake(vq, chains, n);
 }
 
 static inline void vq_used(struct vq *vq, const struct vq_chain *c,

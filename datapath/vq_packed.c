@@ -253,6 +253,22 @@ void vq_packed_unreserve(struct vq *vq, const struct vq_chain *chains,
 		STAT_ADD(vq->stats.packets, -1);
 }
 
+void vq_packed_untake(struct vq *vq, const struct vq_chain *chains,
+		      uint16_t n)
+{
+	uint32_t m = 2u * vq->size, back = 0;
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		back += chains[i].ndesc;
+		bytes += chains[i].len;
+	}
+	uint32_t l = vq_lin(vq, vq->last_avail, vq->avail_wrap);
+	vq_unlin(vq, (l + m - back % m) % m, &vq->last_avail, &vq->avail_wrap);
+	STAT_ADD(vq->stats.packets, -(uint64_t)n);
+	STAT_ADD(vq->stats.bytes, -bytes);
+}
+
 void vq_packed_used(struct vq *vq, const struct vq_chain *c, uint32_t len)
 {
 	if (unlikely(vq->broken))

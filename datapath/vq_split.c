@@ -218,6 +218,17 @@ void vq_split_unreserve(struct vq *vq, uint16_t n)
 		STAT_ADD(vq->stats.packets, -1);
 }
 
+void vq_split_untake(struct vq *vq, const struct vq_chain *chains, uint16_t n)
+{
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		bytes += chains[i].len;
+	vq->last_avail = (uint16_t)(vq->last_avail - n);
+	STAT_ADD(vq->stats.packets, -(uint64_t)n);
+	STAT_ADD(vq->stats.bytes, -bytes);
+}
+
 void vq_split_used(struct vq *vq, uint16_t head, uint32_t len)
 {
 	if (unlikely(vq->broken))

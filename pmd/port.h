@@ -45,6 +45,13 @@ struct port {
 	uint32_t nqueues;           /* queue pairs */
 	struct ofl_caps tx_caps;    /* offloads transmit takes (receiver) */
 	struct ofl_caps rx_caps;    /* what received frames may carry */
+	/* The longest frame transmit takes (virtio-net header excluded, no
+	 * GSO), the port's "MTU" for the datapath (vnet_path.frame_max):
+	 * loop: its slot; afxdp: a UMEM frame past the headroom (4032; the
+	 * kernel refuses beyond the interface's MTU, in its own counters);
+	 * dpdk: what one frame's mbufs hold (segments x data room; the
+	 * device enforces its MTU itself).  Set by open(). */
+	uint32_t frame_max;
 	int numa_node;              /* -1: unknown */
 	bool hugepages;             /* its buffers are on hugepages */
 	struct vq *vqs;             /* 2 * nqueues, page-aligned, see above */

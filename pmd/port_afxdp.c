@@ -203,6 +203,7 @@ static int afxdp_open(const char *name, const char *args, struct port **out)
 		xp->port.tx_caps = xp->port.rx_caps = (struct ofl_caps){0};
 		xp->port.rx_caps.csum = xp->ifc.virtual_dev;
 		xp->port.numa_node = xp->ifc.numa_node;
+		xp->port.frame_max = AFXDP_TX_MAX;
 		err = open_queues(xp);
 	}
 	if (err) {

@@ -113,8 +113,10 @@ static int dpdk_reserve(void *arg, uint32_t len, struct vq_chain *c,
 {
 	struct dpdk_txq *q = arg;
 	uint32_t frame = len > HDR ? len - HDR : 0;
-	uint32_t nseg = frame <= q->seg_room ? 1 :
-			(frame + q->seg_room - 1) / q->seg_room;
+	/* 64 bits: a frame near 4 GiB must not round up to 0 segments.  (The
+	 * datapath drops frames over port.frame_max before they get here.) */
+	uint64_t nseg = frame <= q->seg_room ? 1 :
+			((uint64_t)frame + q->seg_room - 1) / q->seg_room;
 	struct rte_mbuf *m[VQ_MAX_SEGS];
 
 	(void)max;
@@ -123,14 +125,14 @@ static int dpdk_reserve(void *arg, uint32_t len, struct vq_chain *c,
 		return 0;
 	}
 	if (unlikely(q->res_tail - q->res_head == DPDK_RES_MAX ||
-		     rte_pktmbuf_alloc_bulk(q->mp, m, nseg) < 0)) {
+		     rte_pktmbuf_alloc_bulk(q->mp, m, (unsigned)nseg) < 0)) {
 		STAT_INC(q->c[C_tx_nombuf]);
 		return 0;
 	}
 	c->head = (uint16_t)(q->res_tail++ % DPDK_RES_MAX);
 	c->nseg = (uint16_t)nseg;
 	c->ndesc = 1;
-	c->len = HDR + nseg * q->seg_room;
+	c->len = HDR + (uint32_t)nseg * q->seg_room;
 	c->seg[0] = (struct vq_seg){rte_pktmbuf_mtod(m[0], uint8_t *) - HDR,
 				    0, HDR + q->seg_room};
 	for (uint32_t i = 1; i < nseg; i++) {
@@ -583,6 +585,11 @@ static int queues_init(struct dpdk_port *dp,
 		return -ENOMEM;
 	memset(dp->txq, 0, nq * sizeof(*dp->txq));
 	memset(dp->rxq, 0, nq * sizeof(*dp->rxq));
+	/* The port's frame_max (port.h): what one frame's mbufs hold. */
+	uint64_t holds = (uint64_t)tx_max_segs(info, conf) *
+			 (rte_pktmbuf_data_room_size(dp->mp) -
+			  RTE_PKTMBUF_HEADROOM);
+	dp->port.frame_max = (uint32_t)MIN(holds, (uint64_t)VNET_FRAME_MAX);
 	for (uint16_t i = 0; i < nq; i++) {
 		struct dpdk_txq *t = &dp->txq[i];
 		struct dpdk_rxq *r = &dp->rxq[i];

@@ -135,6 +135,15 @@ static uint16_t loop_dequeue(void *arg, struct vq_chain *c, uint16_t n)
 	return k;
 }
 
+/* The last n dequeued go back: dequeued in order, none used yet. */
+static void loop_undequeue(void *arg, const struct vq_chain *c, uint16_t n)
+{
+	struct loop_q *q = arg;
+
+	(void)c;
+	q->cons_next -= n;
+}
+
 static void loop_rx_used(void *arg, const struct vq_chain *c, uint32_t len)
 {
 	struct loop_q *q = arg;
@@ -160,6 +169,7 @@ static const struct vq_port_ops loop_tx_ops = {
 };
 static const struct vq_port_ops loop_rx_ops = {
 	.dequeue = loop_dequeue, .used = loop_rx_used, .flush = loop_rx_flush,
+	.undequeue = loop_undequeue,
 };
 
 /* Set up ----------------------------------------------------------- */
@@ -250,6 +260,7 @@ static int loop_open(const char *name, const char *args, struct port **out)
 	}
 	struct ofl_caps caps = {a.offloads, a.offloads, a.offloads, false};
 	lp->port.tx_caps = lp->port.rx_caps = caps;
+	lp->port.frame_max = slot - (uint32_t)sizeof(struct virtio_net_hdr);
 	LOG_INFO(TAG, "%s: loop port, %u queue pair(s), offloads %s", name,
 		 a.queues, a.offloads ? "passed through" : "done in software");
 	*out = &lp->port;
