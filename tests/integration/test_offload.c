@@ -13,7 +13,9 @@
  *     numbers, flags and checksums (verified here with an independent
  *     checksum), payload intact;
  *   - invalid offload fields: the frame is dropped and counted under the
- *     right reason (vhostctl stats), and the next frame still arrives.
+ *     right reason (vhostctl stats), and the next frame still arrives;
+ *   - a burst of 64 KiB frames with gso_size 1 is refused, and a control
+ *     request about another device meanwhile answers promptly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "guest_util.h"
 
@@ -209,6 +216,108 @@ static void check_segments(const uint8_t *f, const struct layout *l,
 
 /* ---- tests ----------------------------------------------------------- */
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A guest with 64 TX slots for 64 KiB GSO frames and 32768 receive
+ * buffers of 128 bytes (mergeable): room for 32768 small segments, so
+ * that vhostd would keep cutting while the guest hands buffers back. */
+static void guest_up_gso(struct guest *g, const char *sock, uint64_t features)
+{
+	struct vu_guestmem_opts mo = {.size = 64u << 20, .nregions = 1,
+				      .backing = VU_GUESTMEM_MEMFD};
+	struct vu_drv_opts o = {.pair = 0, .tx_frame_max = VU_DRV_TX_FRAME_MAX,
+				.rx_buf_size = 128};
+
+	assert_int_equal(vu_front_connect(&g->f, sock, IO_MS, IO_MS), 0);
+	assert_int_equal(vu_front_negotiate(g->f, features,
+					    VU_FRONT_PROTOCOL_DEFAULT), 0);
+	assert_int_equal(vu_front_mem_init(g->f, &mo), 0);
+	assert_int_equal(vu_front_set_mem_table(g->f), 0);
+	assert_int_equal(vu_front_vring_setup(g->f, 0, 32768), 0);
+	assert_int_equal(vu_front_vring_setup(g->f, 1, 64), 0);
+	assert_int_equal(vu_drv_create(&g->d, g->f, &o), 0);
+}
+
+/* The hog guest hands every receive buffer straight back. */
+struct rx_pump {
+	struct vu_drv *d;
+	_Atomic bool stop;
+	uint64_t got;
+};
+
+static void *rx_pump(void *arg)
+{
+	struct rx_pump *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		unsigned n = vu_drv_rx_poll(r->d, 4096, NULL, NULL);
+		r->got += n;
+		if (n == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+/*
+ * One burst of 64 frames of 64 KiB with gso_size 1 towards a guest that
+ * cannot take TSO and returns its receive buffers at once (port r reflects
+ * them to their sender): refused (gso_size below 88, Linux's smallest TCP
+ * MSS) and counted, and meanwhile a control request about another device
+ * (GET_VRING_BASE on tx's guest, which stops the datapath of that device
+ * and waits for every worker) is answered promptly.  The bound is a
+ * correctness bound (before: 1.8 s and more), not a benchmark.
+ */
+static void test_gso_size_1_burst_is_refused_and_control_answers(void **st)
+{
+	static uint8_t f[VU_DRV_TX_FRAME_MAX];
+	struct layout l = {0};
+	uint32_t len = build_tcp(f, &l, 65000 - 66, 0x18);
+	struct virtio_net_hdr h = tso_hdr(&l);
+	uint32_t lens[64];
+	uint8_t *slot[64];
+
+	(void)st;
+	h.gso_size = 1;
+	guest_up(&b, td.sock[0], BASE);                  /* the bystander */
+	guest_up_gso(&a, td.sock[2], BASE | SEND);       /* r: reflects */
+	uint64_t before = tdaemon_stat(&td, "r", 1, "drop_gso_size");
+	struct rx_pump pump = {.d = a.d};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, rx_pump, &pump), 0);
+	assert_int_equal(vu_drv_tx_reserve(a.d, slot, 64), 64);
+	for (unsigned i = 0; i < 64; i++) {
+		memcpy(slot[i], f, len);
+		memcpy(vu_drv_tx_hdr(a.d, slot[i]), &h, sizeof(h));
+		lens[i] = len;
+	}
+	assert_int_equal(vu_drv_tx_commit(a.d, lens, 64), 64);
+	msleep(5);                           /* the worker is at it */
+	uint32_t base;
+	int64_t t0 = now_ms();
+	assert_int_equal(vu_front_vring_stop(b.f, 0, &base), 0);
+	int64_t took = now_ms() - t0;
+	for (int ms = 0; ms < IO_MS && vu_drv_tx_inflight(a.d); ms++)
+		if (!vu_drv_tx_reclaim(a.d))
+			msleep(1);
+	atomic_store(&pump.stop, true);
+	pthread_join(t, NULL);
+	assert_int_equal(tdaemon_stat(&td, "r", 1, "drop_gso_size"),
+			 before + 64);
+	assert_int_equal(pump.got, 0);      /* not one segment was cut */
+	assert_int_equal(vu_drv_tx_inflight(a.d), 0);
+	if (took >= 1000)
+		fail_msg("GET_VRING_BASE of a bystander took %lld ms",
+			 (long long)took);
+	guest_down(&a);
+	guest_down(&b);
+}
+
 static void tso_segmented(bool v6, bool vlan)
 {
 	struct layout l = {.v6 = v6, .vlan = vlan};
@@ -380,7 +489,7 @@ static void test_bad_offloads(void **state)
 		  .csum_start = 34, .csum_offset = 16}, udp, ulen,
 		 "drop_offload_unsupp"},
 		/* TSO whose TCP header claims more bytes than the frame has */
-		{{.flags = 1, .gso_type = 1, .gso_size = 4, .csum_start = 34,
+		{{.flags = 1, .gso_type = 1, .gso_size = 100, .csum_start = 34,
 		  .csum_offset = 16}, cut, clen, "drop_offload_unsupp"},
 		/* TSO of an IPv4 fragment */
 		{{.flags = 1, .gso_type = 1, .gso_size = 100,
@@ -446,6 +555,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_tso_reflected, test_teardown),
 		cmocka_unit_test_teardown(test_port_tso, test_teardown),
 		cmocka_unit_test_teardown(test_bad_offloads, test_teardown),
+		cmocka_unit_test_teardown(
+		    test_gso_size_1_burst_is_refused_and_control_answers,
+		    test_teardown),
 	};
 
 	if (tdaemon_args(&td, argc, argv) < 0)
