@@ -28,7 +28,8 @@
  * Legal but unusual input is in the same table (expected LEGAL): mergeable
  * RX buffers of 16 bytes, a frame spread over up to 20 of them; an RX
  * buffer overlapping the TX buffer whose packet lands in it.  The ring
- * must keep working and nothing may be logged or signalled.
+ * must keep working and nothing may be logged or signalled; the frame
+ * that lands on its own TX buffer must arrive byte for byte.
  *
  * Cases alternate between queue pair 0 and 1, so every ring of a turns
  * hostile at some point.  Each break is a new log line from the same
@@ -56,6 +57,7 @@
 #define PAIRS_A 2u
 #define FRAMES 16u             /* per reflect check */
 #define FRAME_LEN_MAX 1514u
+#define OVERLAP_SHIFT 8u       /* rx buffer this far into the tx buffer */
 #define TINY_FRAME_MAX 300u    /* 12 + 300 bytes in 16 B buffers: 20 of them */
 #define FEATURES (VU_FRONT_FEATURES_DEFAULT |                              \
 		  BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC))
@@ -521,9 +523,11 @@ static void build_too_many_segments(struct hring *h)
 
 /*
  * Legal: the next RX buffer overlaps the TX buffer whose packet is placed
- * into it (8 bytes on), so vhostd copies guest memory onto itself.  The
- * contents are the guest's problem; the daemon must neither break the
- * ring nor do anything undefined (memcpy with overlapping ranges is).
+ * into it (OVERLAP_SHIFT bytes on), so vhostd copies guest memory onto
+ * itself.  The daemon must neither break the ring nor do anything
+ * undefined (memcpy with overlapping ranges is), and the frame must land
+ * there exactly as sent (MACs swapped): no byte of it may come from
+ * anywhere else (once, host stack bytes staged for the header did).
  */
 static void build_rx_overlapping_tx(struct hring *h)
 {
@@ -534,7 +538,7 @@ static void build_rx_overlapping_tx(struct hring *h)
 	/* vu_drv reads the frame from where it put the buffer: give it a
 	 * header there (one buffer), the contents stay unchecked. */
 	*own = (struct virtio_net_hdr){.num_buffers = 1};
-	hring_desc(h, head, h->tx_buf_gpa + 8, 2060, HF_WRITE, 0);
+	hring_desc(h, head, h->tx_buf_gpa + OVERLAP_SHIFT, 2060, HF_WRITE, 0);
 	hring_post(h, head);
 }
 
@@ -598,10 +602,11 @@ static void run_case(void **state)
 
 	long off = file_size(logpath);
 	struct vu_drv *d = a.d[r->pair];
+	uint32_t len = 64, tag = 0;
+	uint64_t tx_gpa = 0;       /* RX cases: the frame's TX buffer */
 	if (r->c->build) {
 		struct hring h;
 		uint8_t *frame = NULL;
-		uint32_t len = 64;
 		if (r->err != LEGAL)
 			rate_budget();
 		assert_int_equal(hring_init(&h, a.f, ring), 0);
@@ -611,10 +616,11 @@ static void run_case(void **state)
 			 * that the builder knows where it lies. */
 			uint64_t gpa;
 			assert_int_equal(vu_drv_tx_reserve(d, &frame, 1), 1);
-			make_frame(frame, len, ++tag_seq, 0, false);
+			tag = ++tag_seq;
+			make_frame(frame, len, tag, 0, false);
 			assert_int_equal(vu_guestmem_ptr_to_gpa(
 				vu_front_mem(a.f), frame, &gpa), 0);
-			h.tx_buf_gpa = gpa - vu_drv_hdr_len(d);
+			h.tx_buf_gpa = tx_gpa = gpa - vu_drv_hdr_len(d);
 		}
 		r->c->build(&h);
 		assert_int_equal(vu_front_kick(a.f, ring), 0);
@@ -624,7 +630,7 @@ static void run_case(void **state)
 	if (r->err == LEGAL) {
 		if (r->c->rx_buf) /* writes stay inside the buffers */
 			rx_pads(a.f, 2 * r->pair, r->c->rx_buf, true);
-		if (r->c->build && !r->tx) { /* the frame lands, unchecked */
+		if (r->c->build && !r->tx) { /* the frame lands */
 			unsigned got = 0;
 			int64_t end = now_ms() + WAIT_MS;
 			while ((got == 0 || vu_drv_tx_inflight(d) != 0) &&
@@ -637,6 +643,17 @@ static void run_case(void **state)
 			assert_daemon_ok();
 			assert_int_equal(got, 1);
 			assert_int_equal(vu_drv_tx_inflight(d), 0);
+			/* vu_drv read it from the buffer it had posted; what
+			 * matters is what vhostd wrote where the builder
+			 * pointed the descriptor. */
+			uint8_t sent[64];
+			uint32_t hl = vu_drv_hdr_len(d);
+			const uint8_t *at = vu_guestmem_gpa_to_ptr(
+				vu_front_mem(a.f), tx_gpa + OVERLAP_SHIFT,
+				hl + len);
+			assert_non_null(at);
+			make_frame(sent, len, tag, 0, true);
+			assert_memory_equal(at + hl, sent, len);
 		}
 		uint32_t bufs = reflect_ok(d, a.max_len[r->pair],
 					   "a target pair (legal case)");
