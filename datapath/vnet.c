@@ -402,6 +402,12 @@ static inline uint32_t deliver(struct vnet_path *p, const struct vq_chain *tx,
 	return 0;
 }
 
+/* The sender, for a log line (forward() runs only with a source). */
+static const char *src_name(const struct vnet_path *p)
+{
+	return p->src->dev_name ? p->src->dev_name : "?";
+}
+
 /* A frame whose header asks for an offload (kept out of the fast path). */
 static __attribute__((noinline)) uint32_t
 forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
@@ -429,19 +435,20 @@ forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
 		return deliver(p, tx, &pk, len);
 	case OFL_SEGMENT:
 		if (unlikely(t.hlen + t.mss > p->frame_max)) {
-			VLOG_RL(VLOG_LVL_WARN, TAG, "segments of %u + %u bytes "
-				"(gso_size %u) exceed the receiver's %u: "
-				"dropped", t.hlen, t.mss, h->gso_size,
+			VLOG_RL(VLOG_LVL_WARN, TAG, "%s queue %u: segments of "
+				"%u + %u bytes (gso_size %u) exceed the "
+				"receiver's %u: dropped", src_name(p),
+				p->src->index, t.hlen, t.mss, h->gso_size,
 				p->frame_max);
 			drop = VNET_DROP_TOO_BIG;
 			break;
 		}
 		return segment_or_defer(p, tx, &t, &pk);
 	case OFL_GSO_REFUSED:
-		VLOG_RL(VLOG_LVL_WARN, TAG, "GSO frame of %u bytes with "
-			"gso_size %u refused (at least %u, at most %u "
-			"segments): dropped", len, h->gso_size,
-			OFL_GSO_SIZE_MIN, OFL_GSO_SEGS_MAX);
+		VLOG_RL(VLOG_LVL_WARN, TAG, "%s queue %u: GSO frame of %u "
+			"bytes with gso_size %u refused (at least %u, at most "
+			"%u segments): dropped", src_name(p), p->src->index,
+			len, h->gso_size, OFL_GSO_SIZE_MIN, OFL_GSO_SEGS_MAX);
 		drop = VNET_DROP_GSO_SIZE;
 		break;
 	case OFL_BAD:
@@ -464,9 +471,9 @@ static __attribute__((noinline)) bool too_big(const struct vnet_path *p,
 {
 	if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE && len <= VNET_FRAME_MAX)
 		return false;
-	VLOG_RL(VLOG_LVL_WARN, TAG, "frame of %u bytes (gso_type %u) longer "
-		"than the receiver takes (%u): dropped", len, h->gso_type,
-		p->frame_max);
+	VLOG_RL(VLOG_LVL_WARN, TAG, "%s queue %u: frame of %u bytes (gso_type "
+		"%u) longer than the receiver takes (%u): dropped",
+		src_name(p), p->src->index, len, h->gso_type, p->frame_max);
 	return true;
 }
 
