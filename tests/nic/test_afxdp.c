@@ -12,6 +12,7 @@
  * checked byte for byte and in order, and the port's counters account for
  * them.  UDP from NS's kernel stack arrives with the partial checksum
  * veth hands AF_XDP, completed or marked (test_kernel_udp_checksum_*).
+ * A guest chain of 2^32 - 64 bytes is dropped before the port.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +33,7 @@
 
 #include "datapath/csum.h"
 #include "guest_util.h"
+#include "big_chain.h"
 
 #define NFRAMES 300u
 #define BATCH 32u
@@ -210,6 +212,33 @@ static void guest_live(uint64_t features)
 		msleep(10);
 	}
 	fail_msg("vhostd never started the guest's rings");
+}
+
+/* A chain of 2^32 - 64 bytes (big_chain.h) from a guest without a driver:
+ * dropped as too big before the port (the path's drop_too_big), nothing
+ * transmitted, nothing refused by the port itself. */
+static void test_4gib_chain_is_dropped_before_the_port(void **state)
+{
+	struct vu_guestmem_opts mo = {.size = 256u << 20, .nregions = 1,
+				      .backing = VU_GUESTMEM_MEMFD};
+
+	(void)state;
+	uint64_t tx = port_stat(0, "tx_packets");
+	uint64_t big = port_stat(0, "tx_too_big");
+	uint64_t drops = tdaemon_stat(&td, "g", 1, "drop_too_big");
+	uint64_t features = FEATURES | (queues > 1 ? BIT_ULL(VIRTIO_NET_F_MQ) :
+					0);
+	assert_int_equal(vu_front_connect(&g.f, td.sock[0], IO_MS, IO_MS), 0);
+	assert_int_equal(vu_front_negotiate(g.f, features,
+					    VU_FRONT_PROTOCOL_DEFAULT), 0);
+	assert_int_equal(vu_front_mem_init(g.f, &mo), 0);
+	assert_int_equal(vu_front_set_mem_table(g.f), 0);
+	assert_int_equal(vu_front_setup_queues(g.f, queues, 256), 0);
+	uint16_t want = big_chain_post(g.f, 1);
+	assert_true(big_chain_used(g.f, 1, want, IO_MS));
+	assert_int_equal(tdaemon_stat(&td, "g", 1, "drop_too_big"), drops + 1);
+	assert_int_equal(port_stat(0, "tx_packets"), tx);
+	assert_int_equal(port_stat(0, "tx_too_big"), big);
 }
 
 static void guest_gone(void)
@@ -407,6 +436,9 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_guest_to_wire, test_teardown),
 		cmocka_unit_test_teardown(test_wire_to_guest, test_teardown),
+		cmocka_unit_test_teardown(
+			test_4gib_chain_is_dropped_before_the_port,
+			test_teardown),
 		cmocka_unit_test_teardown(test_kernel_udp_checksum_completed,
 					  test_teardown),
 		cmocka_unit_test_teardown(test_kernel_udp_checksum_passed,
