@@ -16,7 +16,8 @@
  *    bytes on, and split over two descriptors (the general copy path);
  *  - gso_size below 88 is dropped as GSO_SIZE;
  *  - one pass cuts at most VNET_PASS_SEGS segments: the rest of the burst
- *    is given back to the ring and taken on the next pass;
+ *    is given back to the ring (or to a loop port) and taken on the next
+ *    pass;
  *  - an abandoned path breaks its sending queue (ABANDONED) and takes
  *    nothing more.
  */
@@ -254,11 +255,11 @@ static void test_plain_frame_over_the_mtu_is_dropped_as_too_big(void **st)
 
 /* ---- TSO frames --------------------------------------------------- */
 
-/* An IPv4/TCP GSO frame of len bytes at gpa: header asks for TSO4 with
+/* An IPv4/TCP GSO frame of len bytes at p: header asks for TSO4 with
  * gso_size mss and a partial checksum. */
-static void put_gso_frame(uint64_t gpa, uint32_t len, uint16_t mss)
+static void gso_frame_at(uint8_t *p, uint32_t len, uint16_t mss)
 {
-	uint8_t *p = hva(gpa), *f = p + HDR, *ip = f + 14, *tcp = ip + 20;
+	uint8_t *f = p + HDR, *ip = f + 14, *tcp = ip + 20;
 
 	memset(p, 0, HDR + 54);
 	struct virtio_net_hdr h = {
@@ -276,6 +277,11 @@ static void put_gso_frame(uint64_t gpa, uint32_t len, uint16_t mss)
 	tcp[12] = 0x50;
 	for (uint32_t i = 54; i < len; i++)
 		f[i] = fbyte(9, i);
+}
+
+static void put_gso_frame(uint64_t gpa, uint32_t len, uint16_t mss)
+{
+	gso_frame_at(hva(gpa), len, mss);
 }
 
 static void tso_sender(void)
@@ -342,6 +348,32 @@ static void test_pass_segments_are_bounded_the_rest_waits(void **st)
 	assert_int_equal(g.vq.stats.packets, 2);
 	assert_int_equal(poll(), 0);
 	assert_false(g.vq.broken);
+}
+
+/* The same from a loop port with offloads (a wire that carries GSO
+ * frames): the second frame goes back to the port (its undequeue). */
+static void test_pass_budget_gives_frames_back_to_a_port(void **st)
+{
+	(void)st;
+	const uint32_t len = 54 + 600 * 88;
+	struct port *lp;
+	struct vq_chain c;
+
+	assert_int_equal(port_open("l", "loop", "offloads", &lp), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(vq_reserve(&lp->vqs[0], HDR + len, &c, 1), 1);
+		gso_frame_at(c.seg[0].p, len, 88);
+		vq_used(&lp->vqs[0], &c, HDR + len);
+	}
+	vq_flush(&lp->vqs[0]);
+	path.src = &lp->vqs[1];
+	path.snd = lp->rx_caps;
+	assert_int_equal(poll(), 1);
+	assert_only_drop(VNET_DROP_NO_RX_BUF, 600);
+	assert_int_equal(poll(), 1);
+	assert_only_drop(VNET_DROP_NO_RX_BUF, 1200);
+	assert_int_equal(poll(), 0);
+	port_close(lp);
 }
 
 static void test_abandoned_path_breaks_its_tx_queue(void **st)
@@ -466,6 +498,7 @@ int main(void)
 		T(test_gso_size_below_88_is_dropped),
 		T(test_gso_frame_up_to_64k_passes_one_more_is_too_big),
 		T(test_pass_segments_are_bounded_the_rest_waits),
+		T(test_pass_budget_gives_frames_back_to_a_port),
 		T(test_abandoned_path_breaks_its_tx_queue),
 		T(test_rx_buffer_on_the_tx_buffer_gets_exactly_the_frame),
 		T(test_rx_buffer_8_bytes_into_the_tx_buffer_gets_the_frame),
