@@ -374,6 +374,11 @@ static uint32_t segment(struct vnet_path *p, const struct vq_chain *tx,
 	return t->nseg;
 }
 
+/* The first frame of a burst always fits a pass: no burst is given back
+ * whole, so a path always moves. */
+_Static_assert(OFL_GSO_SEGS_MAX <= VNET_PASS_SEGS,
+	       "a refused-or-fitting GSO frame fits one pass");
+
 /* OFL_SEGMENT: cut tx now, or (the pass has done its share of segments:
  * VNET_PASS_SEGS) give it and the rest of the burst back for the next
  * pass.  The first frame of a burst always fits the share. */
