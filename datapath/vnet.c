@@ -105,8 +105,29 @@ static inline bool hdr_same(const uint8_t *g, const uint8_t *hdr)
 	return a == b && c == d;
 }
 
-_Static_assert(sizeof(((struct vnet_pkt *)0)->pre) >= 32,
-	       "place_flat copies 32 bytes of pre");
+/*
+ * Copy n <= 32 bytes with two fixed-size moves each (inlined, no call),
+ * overlapping in the middle, never past dst + n: the receiver's header and
+ * the frame bytes vhostd rewrote are 10..24 bytes in the common cases.
+ * Nothing past n is written, not even for a moment: the guest may read
+ * its buffer at any time, and pre holds stack bytes past plen.
+ */
+static inline void copy_small(uint8_t *dst, const uint8_t *src, uint32_t n)
+{
+	if (n >= 16) {
+		memcpy(dst, src, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else {
+		for (uint32_t i = 0; i < n; i++)
+			dst[i] = src[i];
+	}
+}
 
 /* Do [a, a + alen) and [b, b + blen) share a byte?  (Guest memory: the
  * guest may post a receive buffer over the frame it sends.) */
@@ -137,25 +158,20 @@ static inline bool place_flat(struct vnet_path *p, const struct vq_chain *tx,
 	uint32_t done = p->dst_hdr_len;
 	if (done != sizeof(struct virtio_net_hdr) || !hdr_same(d->p, pk->pre))
 		done = 0;
+	uint32_t n = pk->plen - done;   /* plen >= dst_hdr_len >= done */
 	if (likely(!overlap(d->p, total, body, pk->body_len))) {
-		/* One fixed-size copy when short: the bytes past plen (pre
-		 * is larger than 32 bytes, those are not the frame's) are
-		 * overwritten by the body next, which they cannot reach. */
-		if (pk->plen > done) {
-			if (pk->plen - done <= 32 && total - done >= 32)
-				memcpy(d->p + done, pk->pre + done, 32);
-			else
-				memcpy(d->p + done, pk->pre + done,
-				       pk->plen - done);
-		}
+		if (likely(n <= 32))
+			copy_small(d->p + done, pk->pre + done, n);
+		else
+			memcpy(d->p + done, pk->pre + done, n);
 		memcpy(d->p + pk->plen, body, pk->body_len);
 	} else {
-		/* The receive buffer overlaps the body: move the body first
-		 * (memmove), then pre, a snapshot taken before any write,
-		 * exactly plen bytes.  Right under any overlap. */
+		/* The receive buffer overlaps the body (both are the guest's
+		 * memory): move the body first (memmove), then pre, a
+		 * snapshot taken before any write, exactly n bytes.  Right
+		 * under any overlap. */
 		memmove(d->p + pk->plen, body, pk->body_len);
-		if (pk->plen > done)
-			memcpy(d->p + done, pk->pre + done, pk->plen - done);
+		memcpy(d->p + done, pk->pre + done, n);
 	}
 	vq_log_write(p->dst, d->gpa, total);
 	vq_used(p->dst, rx, total);

@@ -396,6 +396,15 @@ static const uint32_t sizes[] = {14, 19, 20, 31, 32, 44, 60, 64, 100, 1000,
 				 1514};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
+/* Frame byte i as it must arrive: with path.reflect the MACs (bytes 0..5
+ * and 6..11) swap places. */
+static uint8_t want_byte(unsigned tag, uint32_t i)
+{
+	if (path.reflect && i < 12)
+		return fbyte(tag, i < 6 ? i + 6 : i - 6);
+	return fbyte(tag, i);
+}
+
 /* The frame (tag, len) as delivered at rx: header with num_buffers 1,
  * then every frame byte. */
 static void assert_delivered(const uint8_t *rx, unsigned tag, uint32_t len)
@@ -407,9 +416,10 @@ static void assert_delivered(const uint8_t *rx, unsigned tag, uint32_t len)
 	assert_int_equal(h.gso_type, 0);
 	assert_int_equal(h.num_buffers, 1);
 	for (uint32_t i = 0; i < len; i++)
-		if (rx[HDR + i] != fbyte(tag, i))
+		if (rx[HDR + i] != want_byte(tag, i))
 			fail_msg("frame of %u bytes: byte %u is 0x%02x, sent "
-				 "0x%02x", len, i, rx[HDR + i], fbyte(tag, i));
+				 "0x%02x", len, i, rx[HDR + i],
+				 want_byte(tag, i));
 }
 
 /* Every frame byte delivered at rx is a frame byte (7 bits), and the
@@ -474,6 +484,22 @@ static void test_rx_buffer_8_bytes_into_the_tx_buffer_gets_the_frame(
 	aliased_round(8, 0, true);
 }
 
+/* --reflect: vhostd rewrites the first 12 frame bytes (pre is 24 bytes). */
+static void test_reflected_frame_on_its_tx_buffer_arrives_exactly(void **st)
+{
+	(void)st;
+	path.reflect = true;
+	aliased_round(0, 0, true);
+}
+
+static void test_reflected_frame_8_bytes_into_its_tx_buffer_arrives_exactly(
+	void **st)
+{
+	(void)st;
+	path.reflect = true;
+	aliased_round(8, 0, true);
+}
+
 static void test_split_rx_buffer_on_the_tx_buffer_gets_exactly_the_frame(
 	void **st)
 {
@@ -502,6 +528,8 @@ int main(void)
 		T(test_abandoned_path_breaks_its_tx_queue),
 		T(test_rx_buffer_on_the_tx_buffer_gets_exactly_the_frame),
 		T(test_rx_buffer_8_bytes_into_the_tx_buffer_gets_the_frame),
+		T(test_reflected_frame_on_its_tx_buffer_arrives_exactly),
+		T(test_reflected_frame_8_bytes_into_its_tx_buffer_arrives_exactly),
 		T(test_split_rx_buffer_on_the_tx_buffer_gets_exactly_the_frame),
 		T(test_split_rx_buffer_into_the_tx_buffer_gets_only_frame_bytes),
 #undef T
