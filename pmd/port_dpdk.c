@@ -692,11 +692,13 @@ static void log_opened(const struct dpdk_port *dp, const struct dpdk_args *a)
 	(void)rte_eth_dev_get_mtu(dp->port_id, &mtu);
 	link_text(dp->port_id, link, sizeof(link));
 	LOG_INFO(TAG, "%s: %s (driver %s, ethdev %u), %u queue pair(s), "
-		 "socket %d, mbufs on %s, mtu %u, %s; transmit offloads: "
-		 "csum %s, tso4 %s, tso6 %s (else done in software); receive "
-		 "checksum %s", dp->port.name, a->devargs, dp->driver,
-		 dp->port_id, dp->port.nqueues, dp->port.numa_node,
-		 dp->port.hugepages ? "hugepages" : "ordinary pages", mtu, link,
+		 "socket %d, mbufs on %s, mtu %u, frames up to %u bytes, %s; "
+		 "transmit offloads: csum %s, tso4 %s, tso6 %s (else done in "
+		 "software); receive checksum %s", dp->port.name, a->devargs,
+		 dp->driver, dp->port_id, dp->port.nqueues,
+		 dp->port.numa_node,
+		 dp->port.hugepages ? "hugepages" : "ordinary pages", mtu,
+		 dp->port.frame_max, link,
 		 t->csum ? "on" : "off", t->tso4 ? "on" : "off",
 		 t->tso6 ? "on" : "off",
 		 dp->port.rx_caps.valid ? "checked" : "not checked");
