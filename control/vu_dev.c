@@ -102,13 +102,19 @@ void vu_dev_disconnect(struct vu_dev *d)
 	dp_resume(d);
 }
 
-static int send_reply(int sock, const struct vu_msg *req, struct vu_msg *rep,
-		      uint32_t size)
+static int send_reply(const struct vu_dev *d, int sock,
+		      const struct vu_msg *req, struct vu_msg *rep, uint32_t size)
 {
 	rep->hdr.request = req->hdr.request;
 	rep->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
 	rep->hdr.size = size;
-	return vu_msg_send(sock, rep, NULL, 0);
+	int err = vu_msg_send_nowait(sock, rep);
+	if (err < 0)
+		LOG_ERR(TAG, "%s: cannot send the %u-byte reply to %s (%u): "
+			"%s (front-end not reading?); closing", d->name, size,
+			vu_request_name(req->hdr.request), req->hdr.request,
+			strerror(-err));
+	return err;
 }
 
 /*
@@ -147,10 +153,10 @@ int vu_dev_handle_msg(struct vu_dev *d, int sock, struct vu_msg *msg,
 
 	bool has_body = r && r->handler && r->reply;
 	if (has_body && ret >= 0)
-		return send_reply(sock, msg, &reply, (uint32_t)ret);
+		return send_reply(d, sock, msg, &reply, (uint32_t)ret);
 	if (!has_body && (msg->hdr.flags & VU_FLAG_NEED_REPLY)) {
 		reply.payload.u64 = ret < 0 ? (uint64_t)-ret : 0;
-		int err = send_reply(sock, msg, &reply, sizeof(uint64_t));
+		int err = send_reply(d, sock, msg, &reply, sizeof(uint64_t));
 		return err < 0 ? err : 0;
 	}
 	return ret < 0 ? ret : 0;
@@ -174,5 +180,12 @@ int vu_dev_notify_config_change(struct vu_dev *d)
 	    !(d->protocol_features & BIT_ULL(VU_PROTOCOL_F_BACKEND_REQ)) ||
 	    !(d->protocol_features & BIT_ULL(VU_PROTOCOL_F_CONFIG)))
 		return -ENOTCONN;
-	return vu_msg_send(d->backend_fd, &m, NULL, 0);
+	int err = vu_msg_send_nowait(d->backend_fd, &m);
+	if (err < 0) {
+		LOG_ERR(TAG, "%s: back-end channel (fd %d): cannot send "
+			"CONFIG_CHANGE_MSG: %s (front-end not reading?); channel "
+			"dropped", d->name, d->backend_fd, strerror(-err));
+		close_fd(&d->backend_fd);
+	}
+	return err;
 }

@@ -127,7 +127,9 @@ bool vu_vring_ready(const struct vu_dev *dev, uint32_t i);
 uint32_t vu_dev_vnet_hdr_len(const struct vu_dev *dev);
 
 /* Send VHOST_USER_BACKEND_CONFIG_CHANGE_MSG if the channel and CONFIG are
- * negotiated (link status changes).  0, -ENOTCONN or -errno. */
+ * negotiated (link status changes).  Never waits: a front-end that does
+ * not read its channel gets it closed (-EAGAIN).  0, -ENOTCONN or -errno;
+ * on -errno the channel is gone. */
 int vu_dev_notify_config_change(struct vu_dev *dev);
 
 /* Build the 60-byte RARP announcement for mac into buf (>= 60 bytes).

@@ -125,7 +125,8 @@ int vu_rx_read(struct vu_rx *rx, int sock)
 	}
 }
 
-int vu_msg_send(int sock, const struct vu_msg *msg, const int *fds, int nfds)
+static int msg_send(int sock, const struct vu_msg *msg, const int *fds,
+		    int nfds, int flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
@@ -151,7 +152,7 @@ int vu_msg_send(int sock, const struct vu_msg *msg, const int *fds, int nfds)
 			c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
 			memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
 		}
-		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -160,6 +161,16 @@ int vu_msg_send(int sock, const struct vu_msg *msg, const int *fds, int nfds)
 		off += (size_t)n;
 	}
 	return 0;
+}
+
+int vu_msg_send(int sock, const struct vu_msg *msg, const int *fds, int nfds)
+{
+	return msg_send(sock, msg, fds, nfds, 0);
+}
+
+int vu_msg_send_nowait(int sock, const struct vu_msg *msg)
+{
+	return msg_send(sock, msg, NULL, 0, MSG_DONTWAIT);
 }
 
 int vu_msg_recv(int sock, struct vu_msg *msg, int *fds, int *nfds)

@@ -47,6 +47,16 @@ void vu_rx_close_fds(struct vu_rx *rx);
  */
 int vu_msg_send(int sock, const struct vu_msg *msg, const int *fds, int nfds);
 
+/*
+ * The back-end's send (replies, back-end channel): like vu_msg_send()
+ * without fds, but never waits, whatever O_NONBLOCK says on the socket
+ * (the front-end owns that flag: it may hand over a blocking socket, as
+ * with --fd or SET_BACKEND_REQ_FD, and then stop reading).  -EAGAIN when
+ * the peer has not read enough to take the whole message; part of it may
+ * have gone out, so the caller must drop the connection.
+ */
+int vu_msg_send_nowait(int sock, const struct vu_msg *msg);
+
 /* Blocking receive of one message (front-end side).  Same returns as
  * vu_rx_read() except that 0 never happens. */
 int vu_msg_recv(int sock, struct vu_msg *msg, int *fds, int *nfds);

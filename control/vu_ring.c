@@ -2,7 +2,9 @@
 #include "vu_ring.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -294,6 +296,45 @@ int vu_h_get_vring_base(struct vu_dev *d, const struct vu_msg *m, int *fds,
 	return (int)sizeof(reply->payload.state);
 }
 
+static bool is_eventfd(int fd)
+{
+	char path[40], target[32];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+/*
+ * The spec's SET_VRING_KICK/CALL/ERR: "Set the event file descriptor".
+ * Workers write call and err (datapath/vq.c): anything but an eventfd
+ * (a pipe, a socket nobody reads, a file) could block them or grow
+ * without bound, and so can a blocking eventfd whose counter the
+ * front-end holds at 0xfffffffffffffffe (eventfd(2): a write that would
+ * overflow it blocks).  So: eventfds only, and non-blocking (the flag is
+ * shared with the front-end; QEMU and DPDK create them EFD_NONBLOCK).
+ */
+static int ring_fd_ok(struct vu_dev *d, const char *req, uint32_t i, int fd)
+{
+	if (!is_eventfd(fd)) {
+		LOG_ERR(TAG, "%s: %s ring %u: fd %d is not an eventfd", d->name,
+			req, i, fd);
+		return -EINVAL;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) &&
+		       fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+		int err = -errno;
+		LOG_ERR(TAG, "%s: %s ring %u: cannot make eventfd %d "
+			"non-blocking: %s", d->name, req, i, fd, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 /* KICK/CALL/ERR: the fd is there exactly when the no-fd flag is clear. */
 static int take_ring_fd(struct vu_dev *d, const char *req,
 			const struct vu_msg *m, int *fds, int nfds, int *slot)
@@ -305,6 +346,11 @@ static int take_ring_fd(struct vu_dev *d, const char *req,
 		LOG_ERR(TAG, "%s: %s ring %u: no-fd flag %d but %d fds attached",
 			d->name, req, i, nofd, nfds);
 		return -EINVAL;
+	}
+	if (!nofd) {
+		int err = ring_fd_ok(d, req, i, fds[0]);
+		if (err)
+			return err;
 	}
 	if (*slot >= 0)
 		close(*slot);

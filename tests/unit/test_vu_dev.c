@@ -1104,8 +1104,7 @@ static void test_disconnect_forgets_everything(void **state)
 	assert_int_equal(req(f, VU_REQ_SET_LOG_FD, VERSION, NULL, 0, &d, 1), 0);
 	assert_int_equal(set_mem(f, UVA), 0);
 	int efd = ring_setup(f, 0);
-	close(efd);
-	d = dup_fd(f->memfd);
+	d = efd; /* the err eventfd */
 	uint64_t v = 1;
 	assert_int_equal(req(f, VU_REQ_SET_VRING_ERR, VERSION, &v, sizeof(v),
 			     &d, 1), 0);
@@ -1235,6 +1234,135 @@ static void test_set_log_base_maps_log_and_replies_zero(void **state)
 	assert_int_equal(tu_count_fds(), f->base_fds);
 }
 
+/* Hostile front-end: fds and sockets that could block ------------------- */
+
+/* Fill sock's send side until the kernel says EAGAIN: the peer never reads. */
+static void fill_until_eagain(int sock)
+{
+	char buf[4096] = {0};
+
+	for (;;) {
+		ssize_t n = send(sock, buf, sizeof(buf),
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+			return;
+		}
+	}
+}
+
+/* Spec, SET_VRING_KICK/CALL/ERR: "Set the event file descriptor ...";
+ * vhostd writes call and err from a worker, so anything else is refused. */
+static void test_ring_fd_that_is_not_an_eventfd_is_refused_and_closed(
+	void **state)
+{
+	struct fx *f = *state;
+	static const uint32_t reqs[] = {VU_REQ_SET_VRING_KICK,
+					VU_REQ_SET_VRING_CALL,
+					VU_REQ_SET_VRING_ERR};
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	negotiate_all(f);
+	assert_int_equal(set_mem(f, UVA), 0);
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 1, RING_SIZE), 0);
+	struct vu_vring_addr a = ring_addr(1);
+	assert_int_equal(set_addr(f, &a), 0);
+	for (unsigned k = 0; k < 3; k++) {
+		/* A pipe's write end and a memfd: neither is an eventfd. */
+		int bad[2] = {p[1], f->memfd};
+		for (unsigned b = 0; b < 2; b++) {
+			int d = dup_fd(bad[b]);
+			uint64_t v = 1;
+			assert_int_equal(req(f, reqs[k], NEED_REPLY, &v,
+					     sizeof(v), &d, 1), 0);
+			assert_int_equal(get_ack(f, reqs[k]), EINVAL);
+			assert_false(tu_fd_is_open(d));
+		}
+	}
+	assert_false(f->dev.vr[1].started);
+	assert_int_equal(f->dev.vr[1].kick_fd, -1);
+	assert_int_equal(f->dev.vr[1].call_fd, -1);
+	assert_int_equal(f->dev.vr[1].err_fd, -1);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(tu_count_fds(), f->base_fds);
+}
+
+/* A front-end's blocking eventfd whose counter it holds at the maximum
+ * would make a worker's write() to it wait forever (eventfd(2)). */
+static void test_ring_eventfds_are_made_nonblocking(void **state)
+{
+	struct fx *f = *state;
+	int efd = eventfd(0, EFD_CLOEXEC);
+	uint64_t v, one = 1, max = 0xfffffffffffffffeull;
+
+	assert_true(efd >= 0);
+	negotiate_all(f);
+	assert_int_equal(set_mem(f, UVA), 0);
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 0, RING_SIZE), 0);
+	struct vu_vring_addr a = ring_addr(0);
+	assert_int_equal(set_addr(f, &a), 0);
+	int d = dup_fd(efd);
+	v = 0;
+	assert_int_equal(req(f, VU_REQ_SET_VRING_CALL, VERSION, &v, sizeof(v),
+			     &d, 1), 0);
+	d = dup_fd(efd);
+	assert_int_equal(req(f, VU_REQ_SET_VRING_ERR, VERSION, &v, sizeof(v),
+			     &d, 1), 0);
+	assert_int_equal(kick(f, 0, dup_fd(efd)), 0);
+	assert_true(fcntl(efd, F_GETFL) & O_NONBLOCK);
+	assert_int_equal(write(efd, &max, sizeof(max)), sizeof(max));
+	assert_int_equal(write(f->dev.vr[0].call_fd, &one, sizeof(one)), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(write(f->dev.vr[0].err_fd, &one, sizeof(one)), -1);
+	assert_int_equal(errno, EAGAIN);
+	close(efd);
+}
+
+/* A front-end that sends requests and never reads the replies (its socket
+ * may be blocking: --fd) must not stop the control thread: the reply
+ * fails and the connection is closed. */
+static void test_reply_to_a_frontend_that_never_reads_does_not_block(
+	void **state)
+{
+	struct fx *f = *state;
+
+	fill_until_eagain(f->sv[0]);
+	alarm(20); /* a hang fails the test instead of stalling the suite */
+	int r = req(f, VU_REQ_GET_FEATURES, VERSION, NULL, 0, NULL, 0);
+	alarm(0);
+	assert_int_equal(r, -EAGAIN);
+	r = req_u64(f, VU_REQ_SET_FEATURES, NEED_REPLY, TU_FEATURES);
+	assert_int_equal(r, -EAGAIN);
+}
+
+/* The back-end channel is the front-end's socket, blocking or not; a
+ * front-end that never reads it must not hang the control thread.  The
+ * channel is dropped: a half-sent message would break its framing. */
+static void test_config_change_to_a_backend_channel_never_read_does_not_block(
+	void **state)
+{
+	struct fx *f = *state;
+	int bsv[2];
+
+	negotiate_all(f);
+	tu_socketpair(bsv);
+	int d = dup_fd(bsv[1]);
+	assert_int_equal(req(f, VU_REQ_SET_BACKEND_REQ_FD, VERSION, NULL, 0, &d,
+			     1), 0);
+	assert_int_equal(vu_dev_notify_config_change(&f->dev), 0);
+	fill_until_eagain(bsv[1]);
+	alarm(20);
+	int r = vu_dev_notify_config_change(&f->dev);
+	alarm(0);
+	assert_int_equal(r, -EAGAIN);
+	assert_int_equal(f->dev.backend_fd, -1);
+	assert_int_equal(vu_dev_notify_config_change(&f->dev), -ENOTCONN);
+	tu_close_pair(bsv);
+	assert_int_equal(tu_count_fds(), f->base_fds);
+}
+
 static int whole_file_setup(void **state)
 {
 	(void)state;
@@ -1292,6 +1420,10 @@ int main(void)
 		T(test_set_mem_table_fd_count_mismatch_refused_fds_closed),
 		T(test_set_log_base_maps_log_and_replies_zero),
 		T(test_disconnect_forgets_everything),
+		T(test_ring_fd_that_is_not_an_eventfd_is_refused_and_closed),
+		T(test_ring_eventfds_are_made_nonblocking),
+		T(test_reply_to_a_frontend_that_never_reads_does_not_block),
+		T(test_config_change_to_a_backend_channel_never_read_does_not_block),
 		cmocka_unit_test(test_no_fd_leaked_over_the_whole_file),
 	};
 #undef T
