@@ -12,7 +12,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include "control/vu_front.h"
 #include "vhostd_proc.h"
@@ -511,6 +514,64 @@ static void test_frontend_vanishing_mid_message_is_survived(void **state)
 	vu_front_close(f);
 }
 
+/* Send GET_FEATURES on s and never read a reply, until s takes no more
+ * for 500 ms (the daemon stopped reading) or breaks (it hung up). */
+static void flood_without_reading(int s)
+{
+	struct vu_hdr h = {VU_REQ_GET_FEATURES, VU_VERSION, 0};
+
+	for (;;) {
+		ssize_t n = send(s, &h, sizeof(h), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n == (ssize_t)sizeof(h))
+			continue;
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return;
+		struct pollfd p = {.fd = s, .events = POLLOUT};
+		if (poll(&p, 1, 500) <= 0 || (p.revents & (POLLERR | POLLHUP)))
+			return;
+	}
+}
+
+/*
+ * --fd hands vhostd a connected socket the front-end created, blocking or
+ * not.  A front-end that floods requests and never reads the replies must
+ * lose its connection, not stop the control thread: another device in the
+ * same daemon still completes a handshake.
+ */
+static void test_blocking_fd_frontend_that_never_reads_stalls_no_device(
+	void **state)
+{
+	(void)state;
+	struct vhostd_proc d2;
+	char sock2[160], log2[160], fdarg[32], port[200];
+	int sv[2];
+
+	snprintf(sock2, sizeof(sock2), "%s/other.sock", dir);
+	snprintf(log2, sizeof(log2), "%s/vhostd-fd.log", dir);
+	/* sv[1] (blocking, inherited) is the daemon's end. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFD, FD_CLOEXEC), 0);
+	snprintf(fdarg, sizeof(fdarg), "--fd=%d", sv[1]);
+	snprintf(port, sizeof(port), "other=vhost:%s", sock2);
+	char *args[] = {fdarg, "--port", port, NULL};
+	assert_int_equal(vhostd_start(&d2, vhostd_bin, log2, args), 0);
+	close(sv[1]);
+	assert_true(wait_path(sock2, 5000));
+
+	flood_without_reading(sv[0]);
+	struct vu_front *f = NULL;
+	assert_int_equal(vu_front_connect(&f, sock2, 3000, IO_MS), 0);
+	uint64_t offered = 0;
+	assert_int_equal(vu_front_get_features(f, &offered), 0);
+	assert_true(offered & BIT_ULL(VIRTIO_F_VERSION_1));
+	vu_front_close(f);
+	msleep(20);
+	assert_true(log_has(log2, "cannot send the", "front-end not reading"));
+	assert_true(vhostd_alive(&d2));
+	close(sv[0]);
+	assert_int_equal(vhostd_stop(&d2), 0);
+}
+
 /* Runs last: after every hostile test the daemon holds exactly the fds it
  * held idle, and the other device still works. */
 static void test_daemon_kept_serving_and_leaked_no_fd(void **state)
@@ -555,6 +616,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_more_regions_than_slots_are_refused),
 		cmocka_unit_test(test_wrong_state_requests_are_refused),
 		cmocka_unit_test(test_frontend_vanishing_mid_message_is_survived),
+		cmocka_unit_test(test_blocking_fd_frontend_that_never_reads_stalls_no_device),
 		cmocka_unit_test(test_daemon_kept_serving_and_leaked_no_fd),
 	};
 
