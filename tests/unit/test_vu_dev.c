@@ -967,6 +967,20 @@ static void test_net_set_mtu_refused_without_virtio_net_f_mtu(void **state)
 	assert_int_equal(f->dev.mtu, TU_MTU);
 }
 
+/* QEMU may send SET_PROTOCOL_FEATURES before SET_FEATURES; NET_SET_MTU
+ * needs VIRTIO_NET_F_MTU acked, so it is refused until then. */
+static void test_net_set_mtu_before_set_features_is_refused(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(req_u64(f, VU_REQ_SET_PROTOCOL_FEATURES, VERSION,
+				 TU_PROTOCOL_FEATURES), 0);
+	assert_int_equal(req_u64(f, VU_REQ_NET_SET_MTU, NEED_REPLY, 9000), 0);
+	assert_int_equal(get_ack(f, VU_REQ_NET_SET_MTU), EPERM);
+	assert_int_equal(f->dev.mtu, TU_MTU);
+	assert_false(f->dev.features_set);
+}
+
 static void test_net_set_mtu_is_68_to_65535(void **state)
 {
 	struct fx *f = *state;
@@ -1413,6 +1427,7 @@ int main(void)
 		T(test_set_config_without_migration_flag_refused),
 		T(test_refused_set_config_changes_no_field),
 		T(test_net_set_mtu_refused_without_virtio_net_f_mtu),
+		T(test_net_set_mtu_before_set_features_is_refused),
 		T(test_net_set_mtu_is_68_to_65535),
 		T(test_send_rarp_records_mac_and_frame_is_rarp),
 		T(test_quiesced_requests_pause_and_resume_datapath),
