@@ -1377,6 +1377,45 @@ static void test_config_change_to_a_backend_channel_never_read_does_not_block(
 	assert_int_equal(tu_count_fds(), f->base_fds);
 }
 
+/* The back-end channel is a socket; anything else is refused and closed.
+ * A second channel (or log fd) replaces the first, which is closed. */
+static void test_backend_req_fd_not_a_socket_refused_replacements_close_old(
+	void **state)
+{
+	struct fx *f = *state;
+	int bsv[2], csv[2];
+
+	negotiate_all(f);
+	int d = dup_fd(f->memfd);
+	assert_int_equal(req(f, VU_REQ_SET_BACKEND_REQ_FD, NEED_REPLY, NULL, 0,
+			     &d, 1), 0);
+	assert_int_equal(get_ack(f, VU_REQ_SET_BACKEND_REQ_FD), EINVAL);
+	assert_false(tu_fd_is_open(d));
+	assert_int_equal(f->dev.backend_fd, -1);
+	tu_socketpair(bsv);
+	tu_socketpair(csv);
+	d = dup_fd(bsv[1]);
+	assert_int_equal(req(f, VU_REQ_SET_BACKEND_REQ_FD, VERSION, NULL, 0, &d,
+			     1), 0);
+	d = dup_fd(csv[1]);
+	assert_int_equal(req(f, VU_REQ_SET_BACKEND_REQ_FD, VERSION, NULL, 0, &d,
+			     1), 0);
+	assert_true(tu_same_file(f->dev.backend_fd, csv[1]));
+	int efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	d = dup_fd(efd);
+	assert_int_equal(req(f, VU_REQ_SET_LOG_FD, VERSION, NULL, 0, &d, 1), 0);
+	d = dup_fd(efd);
+	assert_int_equal(req(f, VU_REQ_SET_LOG_FD, VERSION, NULL, 0, &d, 1), 0);
+	/* Held: one channel, one log fd, besides the test's own four + efd. */
+	assert_int_equal(tu_count_fds(), f->base_fds + 4 + 1 + 2);
+	close(efd);
+	tu_close_pair(bsv);
+	tu_close_pair(csv);
+	vu_dev_disconnect(&f->dev);
+	assert_int_equal(tu_count_fds(), f->base_fds);
+}
+
 static int whole_file_setup(void **state)
 {
 	(void)state;
@@ -1439,6 +1478,7 @@ int main(void)
 		T(test_ring_eventfds_are_made_nonblocking),
 		T(test_reply_to_a_frontend_that_never_reads_does_not_block),
 		T(test_config_change_to_a_backend_channel_never_read_does_not_block),
+		T(test_backend_req_fd_not_a_socket_refused_replacements_close_old),
 		cmocka_unit_test(test_no_fd_leaked_over_the_whole_file),
 	};
 #undef T
