@@ -314,8 +314,11 @@ static bool is_eventfd(int fd)
  * (a pipe, a socket nobody reads, a file) could block them or grow
  * without bound, and so can a blocking eventfd whose counter the
  * front-end holds at 0xfffffffffffffffe (eventfd(2): a write that would
- * overflow it blocks).  So: eventfds only, and non-blocking (the flag is
- * shared with the front-end; QEMU and DPDK create them EFD_NONBLOCK).
+ * overflow it blocks).  So: eventfds only (told by their /proc/self/fd
+ * link), and non-blocking; QEMU and DPDK create them EFD_NONBLOCK anyway.
+ * O_NONBLOCK lives in the open file description, which the front-end
+ * shares: it can clear the flag again through its own copy, so this
+ * check alone does not make a worker's write() safe.
  */
 static int ring_fd_ok(struct vu_dev *d, const char *req, uint32_t i, int fd)
 {
