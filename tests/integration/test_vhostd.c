@@ -538,11 +538,24 @@ static void flood_without_reading(int s)
  * lose its connection, not stop the control thread: another device in the
  * same daemon still completes a handshake.
  */
+static struct vhostd_proc d2; /* the --fd daemon */
+
+/* Stop the --fd daemon also when its test failed (it may hang). */
+static int stop_d2(void **state)
+{
+	(void)state;
+	if (d2.pid > 0) {
+		kill(d2.pid, SIGKILL);
+		waitpid(d2.pid, NULL, 0);
+		d2.pid = 0;
+	}
+	return 0;
+}
+
 static void test_blocking_fd_frontend_that_never_reads_stalls_no_device(
 	void **state)
 {
 	(void)state;
-	struct vhostd_proc d2;
 	char sock2[160], log2[160], fdarg[32], port[200];
 	int sv[2];
 
@@ -616,7 +629,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_more_regions_than_slots_are_refused),
 		cmocka_unit_test(test_wrong_state_requests_are_refused),
 		cmocka_unit_test(test_frontend_vanishing_mid_message_is_survived),
-		cmocka_unit_test(test_blocking_fd_frontend_that_never_reads_stalls_no_device),
+		cmocka_unit_test_teardown(
+			test_blocking_fd_frontend_that_never_reads_stalls_no_device,
+			stop_d2),
 		cmocka_unit_test(test_daemon_kept_serving_and_leaked_no_fd),
 	};
 
