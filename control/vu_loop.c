@@ -98,14 +98,20 @@ void vu_loop_del(struct vu_loop *l, struct vu_watch *w)
 	l->dead = w;
 }
 
-struct vu_watch *vu_loop_timer(struct vu_loop *l, uint64_t ms, vu_watch_fn fn,
-			       void *arg)
+static struct timespec ms_ts(uint64_t ms)
+{
+	return (struct timespec){.tv_sec = (time_t)(ms / 1000),
+				 .tv_nsec = (long)(ms % 1000) * 1000000L + 1};
+}
+
+static struct vu_watch *add_timer(struct vu_loop *l, uint64_t ms,
+				  bool periodic, vu_watch_fn fn, void *arg)
 {
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	struct itimerspec its = {
-		.it_value = {.tv_sec = (time_t)(ms / 1000),
-			     .tv_nsec = (long)(ms % 1000) * 1000000L + 1},
-	};
+	struct itimerspec its = {.it_value = ms_ts(ms)};
+
+	if (periodic)
+		its.it_interval = ms_ts(ms);
 
 	if (fd < 0)
 		return NULL;
@@ -120,6 +126,18 @@ struct vu_watch *vu_loop_timer(struct vu_loop *l, uint64_t ms, vu_watch_fn fn,
 	}
 	w->timer = true;
 	return w;
+}
+
+struct vu_watch *vu_loop_timer(struct vu_loop *l, uint64_t ms, vu_watch_fn fn,
+			       void *arg)
+{
+	return add_timer(l, ms, false, fn, arg);
+}
+
+struct vu_watch *vu_loop_every(struct vu_loop *l, uint64_t ms, vu_watch_fn fn,
+			       void *arg)
+{
+	return add_timer(l, ms, true, fn, arg);
 }
 
 void vu_loop_timer_del(struct vu_loop *l, struct vu_watch *w)
@@ -150,8 +168,14 @@ int vu_loop_run(struct vu_loop *l)
 		}
 		for (int i = 0; i < n; i++) {
 			struct vu_watch *w = evs[i].data.ptr;
-			if (!w->dead)
-				w->fn(w, evs[i].events, w->arg);
+			uint64_t expired;
+			if (w->dead)
+				continue;
+			/* A periodic timer stays readable until read. */
+			if (w->timer && read(w->fd, &expired,
+					     sizeof(expired)) < 0)
+				expired = 0;
+			w->fn(w, evs[i].events, w->arg);
 		}
 		reap(l);
 	}

@@ -32,6 +32,10 @@ void vu_loop_del(struct vu_loop *loop, struct vu_watch *w);
 struct vu_watch *vu_loop_timer(struct vu_loop *loop, uint64_t ms,
 			       vu_watch_fn fn, void *arg);
 void vu_loop_timer_del(struct vu_loop *loop, struct vu_watch *w);
+/* Periodic timer: fn every ms milliseconds (expirations missed while the
+ * loop was busy count as one) until vu_loop_timer_del(). */
+struct vu_watch *vu_loop_every(struct vu_loop *loop, uint64_t ms,
+			       vu_watch_fn fn, void *arg);
 
 int vu_watch_fd(const struct vu_watch *w);
 
