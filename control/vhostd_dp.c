@@ -421,6 +421,12 @@ int dp_start(struct dp *dp)
 	return publish(dp);
 }
 
+void dp_watch(struct dp *dp)
+{
+	for (uint32_t w = 0; w < dp->nworkers; w++)
+		wk_watch(&dp->workers[w]);
+}
+
 /* One line per worker: what it moved and what each packet cost. */
 static void log_worker_stats(const struct worker *w)
 {

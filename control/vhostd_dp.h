@@ -111,6 +111,10 @@ int dp_attach_port(struct dp *dp, uint32_t i, struct port *nic,
  * (a NIC port's).  0 or -ENOMEM. */
 int dp_start(struct dp *dp);
 
+/* The workers' watchdog (worker.h, wk_watch): the control loop calls it
+ * every WK_INTERRUPT_MS, busy or idle. */
+void dp_watch(struct dp *dp);
+
 /* A port's name, whichever its kind. */
 const char *dp_port_name(const struct dp_port *p);
 

@@ -144,6 +144,22 @@ static int setup_sigbus(struct daemon *d)
 	return 0;
 }
 
+static void on_watchdog(struct vu_watch *w, uint32_t ev, void *arg)
+{
+	(void)w; (void)ev;
+	dp_watch(arg);
+}
+
+/* A worker stuck in one pass (a system call a front-end made block, a
+ * guest's endless work) is found even when no control request waits for
+ * it: every guest polled by that worker depends on it. */
+static int start_watchdog(struct daemon *d)
+{
+	if (!vu_loop_every(d->loop, WK_INTERRUPT_MS, on_watchdog, &d->dp))
+		return -errno;
+	return 0;
+}
+
 static void fill_port_cfg(const struct vhostd_opts *o, const struct port_opt *po,
 			  struct vu_port_cfg *pc)
 {
@@ -295,6 +311,8 @@ int main(int argc, char **argv)
 		d.dp.placement_out = stdout;
 	if (!err)
 		err = start_ports(&d);
+	if (!err)
+		err = start_watchdog(&d);
 	if (!err)
 		err = start_control(&d);
 	if (!err) {

@@ -7,6 +7,7 @@
  */
 #include "vq_priv.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
@@ -138,10 +139,16 @@ void vq_set_broken(struct vq *vq, enum vq_error e, uint64_t value)
 	VLOG_RL(VLOG_LVL_ERR, "vq", "%s: queue %" PRIu32 " broken: %s (value %"
 		PRIu64 ")", vq->dev_name ? vq->dev_name : "?", vq->index,
 		vq_error_text(e), value);
-	if (vq->err_fd >= 0) {
-		uint64_t one = 1;
-		ssize_t r = write(vq->err_fd, &one, sizeof(one));
-		(void)r; /* eventfd: only fails when the counter would overflow */
+	if (vq->err_fd >= 0 && write(vq->err_fd, &(uint64_t){1},
+				     sizeof(uint64_t)) < 0 && errno == EINTR) {
+		/* See vq_notify(): the front-end made it blocking and full,
+		 * and the worker was interrupted out of the write. */
+		VLOG_RL(VLOG_LVL_ERR, "vq", "%s: queue %" PRIu32 ": error "
+			"eventfd %d blocked (front-end made it blocking and "
+			"full): no longer signalled",
+			vq->dev_name ? vq->dev_name : "?", vq->index,
+			vq->err_fd);
+		vq->err_fd = -1;
 	}
 }
 
@@ -194,13 +201,32 @@ bool vq_range_is_guest(struct vq *vq, uint64_t gpa, uint64_t len)
 	return true;
 }
 
+/*
+ * A write to an eventfd fails only when the counter would pass
+ * 0xfffffffffffffffe.  The control plane made the fd non-blocking
+ * (vu_ring.c), so that is EAGAIN: the counter is not zero, the guest's
+ * wait sees it, nothing is lost.  But O_NONBLOCK belongs to the open file,
+ * which the front-end shares: one that clears it and fills the counter
+ * makes the write sleep until someone reads, i.e. forever, with every
+ * queue this worker polls.  The control thread interrupts a worker whose
+ * epoch stands still (worker.h, WK_INTERRUPT_MS): the write returns EINTR,
+ * and this queue is broken and never written to again.
+ */
+static void vq_call_failed(struct vq *vq)
+{
+	if (errno != EINTR)
+		return;
+	int fd = vq->call_fd;
+
+	vq->call_fd = -1;
+	vq_set_broken(vq, VQ_ERR_CALL_BLOCKED, (uint64_t)fd);
+}
+
 void vq_notify(struct vq *vq)
 {
-	uint64_t one = 1;
-
 	if (vq->call_fd < 0)
 		return;
-	ssize_t r = write(vq->call_fd, &one, sizeof(one));
-	(void)r;   /* eventfd: only fails when the counter would overflow */
+	if (unlikely(write(vq->call_fd, &(uint64_t){1}, sizeof(uint64_t)) < 0))
+		vq_call_failed(vq);
 	STAT_INC(vq->stats.notifications);
 }

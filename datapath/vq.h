@@ -58,7 +58,8 @@
 	X(TOO_MANY_SEGS, "chain has more segments than vhostd takes")      \
 	X(CHAIN_AVAIL, "descriptor of a chain not available (packed)")      \
 	X(INDIRECT_CHAINED, "indirect descriptor inside a chain (packed)")  \
-	X(ABANDONED, "its work held the worker past the control plane's wait")
+	X(ABANDONED, "its work held the worker past the control plane's wait") \
+	X(CALL_BLOCKED, "call eventfd blocked (front-end made it blocking and full)")
 
 enum vq_error {
 #define VQ_X_ENUM(name, text) VQ_ERR_##name,

@@ -2,6 +2,8 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,10 +79,41 @@ void wk_hook_remove(wk_hook_fn start, wk_hook_fn stop, void *arg)
 	}
 }
 
+/* The interrupt signal's handler: its delivery is the point. */
+static void wk_on_interrupt(int sig)
+{
+	(void)sig;
+}
+
+static pthread_once_t wk_signal_once = PTHREAD_ONCE_INIT;
+static bool wk_signal_ok;
+
+/* Without SA_RESTART: a system call the signal interrupts returns EINTR
+ * instead of sleeping again. */
+static void wk_signal_install(void)
+{
+	struct sigaction sa = {.sa_handler = wk_on_interrupt};
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(WK_INTERRUPT_SIGNAL, &sa, NULL) < 0) {
+		LOG_ERR(TAG, "cannot install the worker interrupt (signal %d): "
+			"%s; a worker asleep in a system call stays there",
+			WK_INTERRUPT_SIGNAL, strerror(errno));
+		return;
+	}
+	wk_signal_ok = true;
+}
+
 static void *wk_main(void *arg)
 {
 	struct worker *w = arg;
 	uint32_t n = nhooks;
+	sigset_t set;
+
+	/* Whatever the creating thread blocks, a worker takes its interrupt. */
+	sigemptyset(&set);
+	sigaddset(&set, WK_INTERRUPT_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	for (uint32_t i = 0; i < n; i++)
 		hooks[i].start(hooks[i].arg);
@@ -97,6 +130,7 @@ int wk_start(struct worker *w, uint32_t id, int core)
 	pthread_attr_t attr;
 	int err;
 
+	pthread_once(&wk_signal_once, wk_signal_install);
 	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->core = core;
@@ -130,20 +164,53 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Wait until the epoch moves past e0 or the clock reaches deadline_ms
- * (0: no deadline).  true: it moved. */
+void wk_interrupt(struct worker *w)
+{
+	if (w->running && wk_signal_ok)
+		pthread_kill(w->thread, WK_INTERRUPT_SIGNAL);
+}
+
+/* Wait until the epoch moves past e0 or the clock reaches deadline_ms;
+ * the worker is interrupted every WK_INTERRUPT_MS meanwhile.  true: it
+ * moved. */
 static bool wk_wait_epoch(struct worker *w, uint64_t e0, uint64_t deadline_ms)
 {
 	struct timespec ts = {0, 1000};
+	uint64_t kick_ms = 0;
 
 	for (uint32_t spins = 0;; spins++) {
 		if (atomic_load_explicit(&w->epoch, memory_order_acquire) != e0)
 			return true;
 		/* The clock is read every 64 sleeps (>= 64 us). */
-		if (deadline_ms && (spins & 63) == 63 && now_ms() >= deadline_ms)
-			return false;
+		if ((spins & 63) == 63) {
+			uint64_t now = now_ms();
+			if (kick_ms == 0) {
+				kick_ms = now + WK_INTERRUPT_MS;
+			} else if (now >= kick_ms) {
+				wk_interrupt(w);
+				kick_ms = now + WK_INTERRUPT_MS;
+			}
+			if (now >= deadline_ms)
+				return false;
+		}
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* The item w is in, told to stop (the wait for w timed out): one line. */
+static void wk_abandon_busy(struct worker *w, uint64_t ms)
+{
+	/* The item is in a list the control thread has not freed: the one
+	 * being replaced (publish frees it only after wk_settle) or the
+	 * current one. */
+	const struct wk_item *it = atomic_load_explicit(&w->busy,
+							memory_order_relaxed);
+	VLOG_RL(VLOG_LVL_ERR, TAG, "worker %u: no quiescent point after %"
+		PRIu64 " ms; abandoning the item it polls (%s)", w->id, ms,
+		it && it->abandon ? "it is told to stop" :
+		it ? "it cannot be abandoned" : "between items");
+	if (it && it->abandon)
+		it->abandon(it->ctx);
 }
 
 int wk_quiesce(struct worker *w)
@@ -156,17 +223,8 @@ int wk_quiesce(struct worker *w)
 	 * moves, that pass is over and the next one loads the new list. */
 	if (wk_wait_epoch(w, e0, now_ms() + WK_QUIESCE_TIMEOUT_MS))
 		return 0;
-	/* The item is in a list the control thread has not freed: the one
-	 * being replaced (publish frees it only after wk_settle) or the
-	 * current one. */
-	const struct wk_item *it = atomic_load_explicit(&w->busy,
-							memory_order_relaxed);
-	LOG_ERR(TAG, "worker %u: no quiescent point after %u ms; abandoning "
-		"the item it polls (%s)", w->id, WK_QUIESCE_TIMEOUT_MS,
-		it && it->abandon ? "it is told to stop" :
-		it ? "it cannot be abandoned" : "between items");
-	if (it && it->abandon)
-		it->abandon(it->ctx);
+	wk_abandon_busy(w, WK_QUIESCE_TIMEOUT_MS);
+	wk_interrupt(w);   /* out of a system call, to see the flag */
 	return -ETIMEDOUT;
 }
 
@@ -179,10 +237,59 @@ void wk_settle(struct worker *w)
 	/* Unbounded on purpose: whatever the caller frees next (the old list,
 	 * a queue pair, guest memory) may be in use until the worker passes
 	 * its quiescent point, and a worker never blocks: the abandoned item
-	 * returns at its next check, one burst away. */
+	 * returns at its next check, one burst away, and a system call it
+	 * sleeps in returns at the interrupt sent every WK_INTERRUPT_MS. */
 	for (uint32_t s = 1; !wk_wait_epoch(w, e0, now_ms() + 1000); s++)
 		LOG_ERR(TAG, "worker %u: still no quiescent point after %u s",
 			w->id, s);
+}
+
+/* CPU time w has used, in ns (0 when the clock cannot be read: then only
+ * the wall clock counts). */
+static uint64_t wk_cpu_ns(const struct worker *w)
+{
+	clockid_t id;
+	struct timespec ts;
+
+	if (pthread_getcpuclockid(w->thread, &id) != 0 ||
+	    clock_gettime(id, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void wk_watch(struct worker *w)
+{
+	if (!w->running)
+		return;
+	uint64_t e = atomic_load_explicit(&w->epoch, memory_order_acquire);
+	uint64_t now = now_ms();
+
+	if (e != w->wd.epoch || w->wd.since_ms == 0) {
+		w->wd.epoch = e;
+		w->wd.since_ms = now;
+		w->wd.cpu0_ns = wk_cpu_ns(w);
+		w->wd.said = w->wd.abandoned = false;
+		return;
+	}
+	uint64_t stalled = now - w->wd.since_ms;
+	if (stalled < WK_QUIESCE_TIMEOUT_MS)
+		return;
+	uint64_t cpu = wk_cpu_ns(w);
+	uint64_t ran_ms = cpu && w->wd.cpu0_ns ?
+		(cpu - w->wd.cpu0_ns) / 1000000u : stalled;
+	if (!w->wd.said) {
+		w->wd.said = true;
+		VLOG_RL(VLOG_LVL_ERR, TAG, "worker %u: no quiescent point for %"
+			PRIu64 " ms (it ran %" PRIu64 " ms of them); interrupting "
+			"it", w->id, stalled, ran_ms);
+	}
+	/* A worker the host did not run never reaches WK_QUIESCE_TIMEOUT_MS
+	 * of CPU time in one epoch, so it is only interrupted (harmless). */
+	if (!w->wd.abandoned && ran_ms >= WK_QUIESCE_TIMEOUT_MS) {
+		w->wd.abandoned = true;
+		wk_abandon_busy(w, stalled);
+	}
+	wk_interrupt(w);
 }
 
 struct wk_list *wk_publish(struct worker *w, struct wk_list *list)

@@ -20,6 +20,7 @@
 #define VHOSTD_WORKER_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,6 +65,12 @@ struct worker {
 	int core;                        /* -1: not pinned (tests) */
 	bool running;
 	uint32_t id;
+	struct {                         /* wk_watch()'s view of the epoch */
+		uint64_t epoch;          /* last seen */
+		uint64_t since_ms;       /* when it was first seen */
+		uint64_t cpu0_ns;        /* the worker's CPU time then */
+		bool said, abandoned;    /* for this epoch */
+	} wd;
 } cache_aligned;
 
 /*
@@ -76,6 +83,24 @@ struct worker {
  * responsive: front-ends wait seconds for a reply before they give up.
  */
 #define WK_QUIESCE_TIMEOUT_MS 250
+
+/*
+ * A worker can also be stuck in a system call: a front-end can clear
+ * O_NONBLOCK on its copy of a ring's call or error eventfd (the flag
+ * belongs to the open file both share) and fill the counter, and the
+ * worker's write() then sleeps until someone reads.  An eventfd write
+ * sleeps interruptibly, so a signal gets it out: every wait of the control
+ * thread for a worker (wk_quiesce, wk_settle, wk_watch) sends one to the
+ * worker every WK_INTERRUPT_MS while the epoch stands still.  The signal
+ * (WK_INTERRUPT_SIGNAL, SIGRTMIN + 7: nothing else in vhostd, glibc (which
+ * keeps the two below SIGRTMIN), DPDK's EAL or the sanitizers uses the
+ * real-time signals) has a handler that does nothing, installed without
+ * SA_RESTART by the first wk_start(): a sleeping system call returns
+ * EINTR, any other is not disturbed.  Workers run with it unblocked;
+ * other threads never receive it.
+ */
+#define WK_INTERRUPT_MS 100
+#define WK_INTERRUPT_SIGNAL (SIGRTMIN + 7)
 
 /* Allocate an empty list of capacity n (n items to fill, list->n = n).
  * Control plane only.  NULL on allocation failure. */
@@ -107,6 +132,22 @@ struct wk_list *wk_publish(struct worker *w, struct wk_list *list);
  * may touch may be freed until a later wait returns 0 (wk_settle).
  */
 int wk_quiesce(struct worker *w);
+
+/* Send w the interrupt signal (above) if it runs: a system call it
+ * sleeps in returns EINTR.  Harmless to a worker that does not sleep. */
+void wk_interrupt(struct worker *w);
+
+/*
+ * The watchdog, for the control thread to call about every
+ * WK_INTERRUPT_MS, busy or idle: a running worker whose epoch has not
+ * moved for WK_QUIESCE_TIMEOUT_MS is interrupted at every call (one log
+ * line per stall), so a worker asleep in a system call gets out even when
+ * no control request waits for it.  Its busy item is abandoned, as
+ * wk_quiesce does, only when the worker also used WK_QUIESCE_TIMEOUT_MS of
+ * CPU time in that one epoch: a worker the host did not schedule, however
+ * long, is never abandoned, one that spins in an item is.
+ */
+void wk_watch(struct worker *w);
 
 /* After wk_quiesce() timed out: wait for the quiescent point, however
  * long (the abandoned item returns at its next check, within one burst;

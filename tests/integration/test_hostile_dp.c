@@ -31,6 +31,9 @@
  * must keep working and nothing may be logged or signalled; the frame
  * that lands on its own TX buffer must arrive byte for byte.
  *
+ * Two more cases: a front-end that makes a ring's call or error eventfd
+ * blocking and full (see "eventfds the front-end makes blocking").
+ *
  * Cases alternate between queue pair 0 and 1, so every ring of a turns
  * hostile at some point.  Each break is a new log line from the same
  * rate-limited call site; rate_budget() keeps the test under its limit.
@@ -41,6 +44,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/eventfd.h>
@@ -345,10 +349,11 @@ static unsigned rx_pads(struct vu_front *f, uint32_t idx, uint32_t buf,
 /*
  * Attach to path: negotiate, memory, an error eventfd per ring (sent
  * before the ring is set up, QEMU's order), npairs queue pairs of RING
- * entries, a driver per pair (rx_buf[i] bytes of RX buffer, 0: default).
+ * entries, a driver per pair (rx_buf[i] bytes of RX buffer, 0: default;
+ * rx_notify: it asks for calls on its RX ring, else it suppresses them).
  */
 static void dev_up(struct dev *v, const char *path, uint32_t npairs,
-		   const uint32_t *rx_buf)
+		   const uint32_t *rx_buf, bool rx_notify)
 {
 	struct vu_guestmem_opts mo = {.size = 16 << 20, .nregions = 1};
 
@@ -367,7 +372,8 @@ static void dev_up(struct dev *v, const char *path, uint32_t npairs,
 		assert_int_equal(vu_front_vring_setup(v->f, i, RING), 0);
 	}
 	for (uint32_t p = 0; p < npairs; p++) {
-		struct vu_drv_opts o = {.pair = p, .rx_buf_size = rx_buf[p]};
+		struct vu_drv_opts o = {.pair = p, .rx_buf_size = rx_buf[p],
+					.rx_notify = rx_notify};
 		assert_int_equal(vu_drv_create(&v->d[p], v->f, &o), 0);
 		v->max_len[p] = rx_buf[p] && rx_buf[p] < 1024 ? TINY_FRAME_MAX :
 				FRAME_LEN_MAX;
@@ -578,7 +584,7 @@ static const struct hcase cases[] = {
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
-#define MAX_RUNS (2 * NCASES)
+#define MAX_RUNS (2 * NCASES + NFD_CASES)
 
 /* ---- the one function that runs a case --------------------------------- */
 
@@ -591,7 +597,7 @@ static void run_case(void **state)
 	char who[64], line[1024], want[256];
 
 	rx_buf[r->pair] = r->c->rx_buf;
-	dev_up(&a, sock_a, PAIRS_A, rx_buf);
+	dev_up(&a, sock_a, PAIRS_A, rx_buf, false);
 
 	/* Every pair works before anything turns hostile. */
 	for (uint32_t p = 0; p < PAIRS_A; p++) {
@@ -724,6 +730,149 @@ static void run_case(void **state)
 	assert_daemon_ok();
 }
 
+/* ---- eventfds the front-end makes blocking and full -------------------- */
+
+/*
+ * vhostd makes every ring eventfd non-blocking, but O_NONBLOCK belongs to
+ * the open file, which the front-end shares: it can clear it again and
+ * fill the counter, and vhostd's next write to it sleeps until someone
+ * reads, with every guest polled by the same worker (b here).  vhostd
+ * interrupts a worker stuck that way (datapath/worker.h, wk_watch): the
+ * ring whose call fd it was breaks, an error fd is no longer written, and
+ * b reflects again within RECOVER_MS, with no control request needed.
+ */
+#define RECOVER_MS 1500
+#define PROMPT_MS 500
+#define FULL 0xfffffffffffffffeull   /* one more 1 would overflow */
+
+static void make_blocking_and_full(int fd)
+{
+	efd_take(fd);   /* still non-blocking here */
+	assert_int_equal(write(fd, &(uint64_t){FULL}, sizeof(uint64_t)),
+			 sizeof(uint64_t));
+	int fl = fcntl(fd, F_GETFL);
+	assert_true(fl >= 0);
+	assert_int_equal(fcntl(fd, F_SETFL, fl & ~O_NONBLOCK), 0);
+}
+
+/* b reflects every frame by t0 + RECOVER_MS, answers GET_FEATURES within
+ * PROMPT_MS, and the daemon is alive. */
+static void assert_b_unaffected(int64_t t0)
+{
+	uint64_t offered = 0;
+
+	reflect_ok(b.d[0], b.max_len[0], "b after a's eventfd blocked");
+	int64_t took = now_ms() - t0;
+	if (took > RECOVER_MS)
+		fail_msg("b reflected only after %lld ms", (long long)took);
+	int64_t t1 = now_ms();
+	assert_int_equal(vu_front_get_features(b.f, &offered), 0);
+	if (now_ms() - t1 > PROMPT_MS)
+		fail_msg("GET_FEATURES on b took %lld ms",
+			 (long long)(now_ms() - t1));
+	assert_true(offered & BIT_ULL(VIRTIO_F_VERSION_1));
+	assert_daemon_ok();
+}
+
+/* Lines since off with s1 and s2, once there is at least one (up to
+ * WAIT_MS). */
+static int log_wait(long off, const char *s1, const char *s2, char *line,
+		    size_t len)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	int n;
+
+	while ((n = log_count(off, s1, s2, line, len)) == 0 && now_ms() < end)
+		msleep(5);
+	return n;
+}
+
+static void test_call_fd_made_blocking_and_full_breaks_only_its_queue(
+	void **state)
+{
+	const uint32_t rx_buf[PAIRS_A] = {0, 0};
+	char line[1024], want[256];
+	uint8_t frame[64];
+	const void *fp[1] = {frame};
+	uint32_t len = sizeof(frame);
+
+	(void)state;
+	dev_up(&a, sock_a, PAIRS_A, rx_buf, true);
+	reflect_ok(a.d[0], a.max_len[0], "a before");
+	reflect_ok(b.d[0], b.max_len[0], "b before");
+	rate_budget();
+	long off = file_size(logpath);
+	make_blocking_and_full(vu_front_vring(a.f, 0)->call_fd);
+	/* The reflected frame lands on a's RX ring: vhostd calls. */
+	make_frame(frame, len, ++tag_seq, 0, false);
+	assert_int_equal(vu_drv_tx_burst(a.d[0], fp, &len, 1), 1);
+	/* Once the frame is on a's RX ring, the call is being written. */
+	unsigned got = 0;
+	int64_t t0 = now_ms(), end = t0 + WAIT_MS;
+	while (got == 0 && now_ms() < end)
+		if ((got = vu_drv_rx_poll(a.d[0], 64, NULL, NULL)) == 0)
+			usleep(100);
+	assert_int_equal(got, 1);
+	t0 = now_ms();
+	assert_b_unaffected(t0);
+	breaks_expected++;
+	snprintf(want, sizeof(want), " a: queue 0 broken: %s (value ",
+		 vq_error_text(VQ_ERR_CALL_BLOCKED));
+	if (log_wait(off, want, NULL, line, sizeof(line)) != 1 ||
+	    log_count(off, " broken", NULL, NULL, 0) != 1)
+		fail_msg("want one line with '%s', %d 'broken' lines; log %s",
+			 want, log_count(off, " broken", NULL, NULL, 0),
+			 logpath);
+	reflect_ok(a.d[1], a.max_len[1], "a's other pair after");
+	reflect_ok(b.d[0], b.max_len[0], "b after");
+	for (uint32_t i = 0; i < 2 * PAIRS_A; i++)
+		if (efd_take(a.errfd[i]) != (i == 0))
+			fail_msg("ring %u's error eventfd: want %d", i, i == 0);
+	/* vhostd's write was interrupted: nothing was added. */
+	assert_int_equal(efd_take(vu_front_vring(a.f, 0)->call_fd), FULL);
+	assert_daemon_ok();
+}
+
+static void test_err_fd_made_blocking_and_full_stalls_no_other_guest(
+	void **state)
+{
+	const uint32_t rx_buf[PAIRS_A] = {0, 0};
+	char line[1024], want[256];
+	struct hring h;
+
+	(void)state;
+	dev_up(&a, sock_a, PAIRS_A, rx_buf, false);
+	reflect_ok(a.d[0], a.max_len[0], "a before");
+	reflect_ok(b.d[0], b.max_len[0], "b before");
+	rate_budget();
+	long off = file_size(logpath);
+	make_blocking_and_full(a.errfd[1]);
+	/* Ring 1 (a's TX) turns hostile: vhostd writes its error fd. */
+	assert_int_equal(hring_init(&h, a.f, 1), 0);
+	build_head_out_of_range(&h);
+	int64_t t0 = now_ms();
+	assert_int_equal(vu_front_kick(a.f, 1), 0);
+	assert_b_unaffected(t0);
+	breaks_expected++;
+	snprintf(want, sizeof(want), " a: queue 1 broken: %s (value ",
+		 vq_error_text(VQ_ERR_HEAD_RANGE));
+	if (log_wait(off, want, NULL, line, sizeof(line)) != 1 ||
+	    log_count(off, " broken", NULL, NULL, 0) != 1)
+		fail_msg("want one line with '%s'; log %s", want, logpath);
+	if (log_wait(off, " a: queue 1: error eventfd", " blocked", line,
+		     sizeof(line)) != 1)
+		fail_msg("want one line saying a's error eventfd blocked; "
+			 "log %s", logpath);
+	reflect_ok(a.d[1], a.max_len[1], "a's other pair after");
+	assert_int_equal(efd_take(a.errfd[1]), FULL);
+	for (uint32_t i = 0; i < 2 * PAIRS_A; i++)
+		if (i != 1 && efd_take(a.errfd[i]) != 0)
+			fail_msg("ring %u's error eventfd fired too", i);
+	assert_daemon_ok();
+}
+
+#define NFD_CASES 2
+
 /* ---- the daemon and the bystander ---------------------------------------- */
 
 static int group_setup(void **state)
@@ -754,7 +903,7 @@ static int group_setup(void **state)
 		return -1;
 	idle_fds = count_fds(proc.pid);
 	const uint32_t rx_buf[1] = {0};
-	dev_up(&b, sock_b, 1, rx_buf);
+	dev_up(&b, sock_b, 1, rx_buf, false);
 	return 0;
 }
 
@@ -827,6 +976,16 @@ int main(int argc, char **argv)
 			n++;
 		}
 	}
+	tests[n++] = (struct CMUnitTest){
+		.name = "call fd made blocking and full",
+		.test_func =
+		    test_call_fd_made_blocking_and_full_breaks_only_its_queue,
+		.teardown_func = case_teardown};
+	tests[n++] = (struct CMUnitTest){
+		.name = "error fd made blocking and full",
+		.test_func =
+		    test_err_fd_made_blocking_and_full_stalls_no_other_guest,
+		.teardown_func = case_teardown};
 	return _cmocka_run_group_tests("hostile-datapath", tests, n,
 				       group_setup, group_teardown);
 }

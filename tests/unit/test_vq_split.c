@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "datapath/vq.h"
+#include "datapath/worker.h"
 #include "vq_guest.h"
 
 #define QSIZE 256u
@@ -1313,6 +1314,143 @@ static void test_set_broken_without_err_fd_only_counts(void **st)
 	guest_down();
 }
 
+/* ---- eventfds a front-end made blocking and full ---------------------- */
+
+/*
+ * O_NONBLOCK belongs to the open file, which the front-end shares: it can
+ * clear it after SET_VRING_CALL/ERR and fill the counter, so that a write
+ * sleeps until someone reads.  These tests run the ring on a real worker
+ * and rely on the control thread's waits (wk_quiesce, wk_settle) to get it
+ * out: before they interrupted the worker, wk_settle waited forever.
+ */
+
+/* An eventfd in blocking mode whose counter cannot take another 1. */
+static int full_blocking_eventfd(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, &(uint64_t){0xfffffffffffffffeull},
+			       sizeof(uint64_t)), sizeof(uint64_t));
+	return fd;
+}
+
+static _Atomic uint64_t neighbour_polls;
+
+static uint32_t neighbour_poll(void *ctx)
+{
+	(void)ctx;
+	atomic_fetch_add_explicit(&neighbour_polls, 1, memory_order_relaxed);
+	return 1;
+}
+
+/* One TX round trip per pass (the worker plays the guest too), flushed
+ * with a notification.  No assertion here: this runs on the worker. */
+static uint32_t round_trip_poll(void *ctx)
+{
+	(void)ctx;
+	post_simple(0, 0, 64);
+	if (dq(1) == 1)
+		vq_split_used(&g.vq, g.chains[0].head, 0);
+	vq_split_flush(&g.vq);
+	return 1;
+}
+
+/* A head out of range every pass: the queue breaks, its error eventfd is
+ * written. */
+static uint32_t hostile_poll(void *ctx)
+{
+	(void)ctx;
+	post(300);
+	(void)dq(1);
+	return 1;
+}
+
+/* Start a worker on [neighbour, poll] and wait until it has made two
+ * whole passes, however long a write held it. */
+static void run_on_worker(struct worker *w, wk_poll_fn poll)
+{
+	struct wk_list *l = wk_list_new(2);
+
+	assert_non_null(l);
+	l->items[0] = (struct wk_item){neighbour_poll, NULL, NULL};
+	l->items[1] = (struct wk_item){poll, NULL, NULL};
+	assert_int_equal(wk_start(w, 0, -1), 0);
+	assert_null(wk_publish(w, l));
+	for (int i = 0; i < 2; i++)
+		if (wk_quiesce(w) < 0)
+			wk_settle(w);
+}
+
+/* The neighbour is polled again: the worker is not stuck.  Then stop. */
+static void assert_worker_goes_on(struct worker *w)
+{
+	uint64_t n = atomic_load(&neighbour_polls);
+
+	for (int i = 0; i < 2; i++)
+		if (wk_quiesce(w) < 0)
+			wk_settle(w);
+	assert_true(atomic_load(&neighbour_polls) > n);
+	free(wk_publish(w, NULL));
+	wk_stop(w);
+}
+
+static void test_call_fd_made_blocking_and_full_breaks_queue_not_worker(
+	void **st)
+{
+	struct worker w;
+	int hfd = full_blocking_eventfd();
+
+	(void)st;
+	guest_up((struct opts){.tx = true});
+	g.vq.call_fd = hfd;
+	run_on_worker(&w, round_trip_poll);
+	assert_true(g.vq.broken);
+	assert_only_error(VQ_ERR_CALL_BLOCKED);
+	assert_int_equal(g.vq.call_fd, -1);       /* never written again */
+	assert_int_equal(efd_take(g.err_fd), 1);  /* the front-end is told */
+	assert_worker_goes_on(&w);
+	assert_int_equal(efd_take(hfd), 0xfffffffffffffffeull);
+	close(hfd);
+	guest_down();
+}
+
+static void test_err_fd_made_blocking_and_full_does_not_hold_the_worker(
+	void **st)
+{
+	struct worker w;
+	int hfd = full_blocking_eventfd();
+
+	(void)st;
+	guest_up((struct opts){.tx = true});
+	g.vq.err_fd = hfd;
+	run_on_worker(&w, hostile_poll);
+	assert_true(g.vq.broken);
+	assert_only_error(VQ_ERR_HEAD_RANGE);
+	assert_int_equal(g.vq.err_fd, -1);
+	assert_worker_goes_on(&w);
+	assert_int_equal(efd_take(hfd), 0xfffffffffffffffeull);
+	close(hfd);
+	guest_down();
+}
+
+/* Non-blocking and full (the fd as vhostd set it): the counter is not
+ * zero, the guest sees it; the write's EAGAIN is no error. */
+static void test_full_nonblocking_call_fd_is_no_error(void **st)
+{
+	(void)st;
+	guest_up((struct opts){.tx = true});
+	assert_int_equal(write(g.call_fd, &(uint64_t){0xfffffffffffffffeull},
+			       sizeof(uint64_t)), sizeof(uint64_t));
+	round_trip(2);
+	assert_healthy();
+	assert_int_equal(g.vq.call_fd, g.call_fd);
+	assert_int_equal(efd_take(g.call_fd), 0xfffffffffffffffeull);
+	round_trip(2);
+	assert_int_equal(efd_take(g.call_fd), 1);
+	guest_down();
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 int main(void)
@@ -1423,6 +1561,11 @@ int main(void)
 		cmocka_unit_test(test_error_text_names_every_reason),
 		cmocka_unit_test(test_set_broken_counts_and_signals_once),
 		cmocka_unit_test(test_set_broken_without_err_fd_only_counts),
+		cmocka_unit_test(
+		    test_call_fd_made_blocking_and_full_breaks_queue_not_worker),
+		cmocka_unit_test(
+		    test_err_fd_made_blocking_and_full_does_not_hold_the_worker),
+		cmocka_unit_test(test_full_nonblocking_call_fd_is_no_error),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "datapath/worker.h"
 
@@ -200,6 +202,122 @@ static void test_publish_returns_the_old_list_only_after_the_abandoned_item(
 	wk_stop(&w);
 }
 
+/* ---- the watchdog (wk_watch) -------------------------------------------- */
+
+/* Call the watchdog every 10 ms until *flag is set. */
+static void watch_until(struct worker *w, _Atomic bool *flag)
+{
+	while (!atomic_load(flag)) {
+		wk_watch(w);
+		sleep_ms(10);
+	}
+}
+
+/* One write to an eventfd a front-end made blocking and full. */
+struct sleeper {
+	_Atomic bool armed, entered, returned;
+	int fd, err;
+};
+
+static uint32_t sleeper_poll(void *ctx)
+{
+	struct sleeper *s = ctx;
+
+	if (!atomic_load(&s->armed) || atomic_load(&s->returned))
+		return 0;
+	atomic_store(&s->entered, true);
+	if (write(s->fd, &(uint64_t){1}, sizeof(uint64_t)) < 0)
+		s->err = errno;
+	atomic_store(&s->returned, true);
+	return 0;
+}
+
+/* No control request waits for the worker: the watchdog alone gets it
+ * out of the write (EINTR), and its neighbour is polled again. */
+static void test_watchdog_interrupts_a_worker_asleep_in_a_system_call(
+	void **state)
+{
+	(void)state;
+	struct worker w;
+	struct counter c = {.canary = CANARY};
+	struct sleeper s = {.fd = eventfd(0, EFD_CLOEXEC)};
+	struct wk_list *l = wk_list_new(2);
+
+	assert_true(s.fd >= 0 && l != NULL);
+	assert_int_equal(write(s.fd, &(uint64_t){0xfffffffffffffffeull},
+			       sizeof(uint64_t)), sizeof(uint64_t));
+	l->items[0] = (struct wk_item){count_poll, &c, NULL};
+	l->items[1] = (struct wk_item){sleeper_poll, &s, NULL};
+	assert_int_equal(wk_start(&w, 0, -1), 0);
+	assert_null(wk_publish(&w, l));
+	atomic_store(&s.armed, true);
+	while (!atomic_load(&s.entered))
+		sleep_ms(1);
+	watch_until(&w, &s.returned);
+	assert_int_equal(s.err, EINTR);
+	uint64_t n = atomic_load(&c.polls);
+	assert_int_equal(wk_quiesce(&w), 0);
+	assert_int_equal(wk_quiesce(&w), 0);
+	assert_true(atomic_load(&c.polls) > n);
+	wk_stop(&w);
+	close(s.fd);
+}
+
+/* A hog that spins (uses its CPU) until told to stop. */
+static uint32_t spin_poll(void *ctx)
+{
+	struct hog *h = ctx;
+
+	if (!atomic_load(&h->armed))
+		return 0;
+	atomic_store(&h->entered, true);
+	while (!atomic_load(&h->abandoned))
+		;
+	return 0;
+}
+
+static void test_watchdog_abandons_an_item_that_spins(void **state)
+{
+	(void)state;
+	struct worker w;
+	struct hog h = {.canary = CANARY};
+	struct wk_list *l = wk_list_new(1);
+
+	assert_non_null(l);
+	l->items[0] = (struct wk_item){spin_poll, &h, hog_abandon};
+	assert_int_equal(wk_start(&w, 0, -1), 0);
+	assert_null(wk_publish(&w, l));
+	atomic_store(&h.armed, true);
+	while (!atomic_load(&h.entered))
+		sleep_ms(1);
+	watch_until(&w, &h.abandoned);
+	wk_settle(&w);
+	wk_stop(&w);
+}
+
+/* hog_poll sleeps, as a worker the host does not run: it uses no CPU
+ * time, so the watchdog interrupts it (its nanosleep returns early and
+ * it sleeps again) but never abandons it, however long it waits. */
+static void test_watchdog_never_abandons_a_worker_that_does_not_run(
+	void **state)
+{
+	(void)state;
+	struct worker w;
+	struct hog h = {.canary = CANARY};
+	struct counter c = {.canary = CANARY};
+
+	start_hog(&w, &h, &c);
+	for (int i = 0; i < 4 * WK_QUIESCE_TIMEOUT_MS / 10; i++) {
+		wk_watch(&w);
+		sleep_ms(10);
+	}
+	assert_false(atomic_load(&h.abandoned));
+	assert_true(atomic_load(&h.inside));
+	atomic_store(&h.abandoned, true);   /* let it go */
+	wk_settle(&w);
+	wk_stop(&w);
+}
+
 /* What the hooks saw: which thread, and in what order. */
 struct hook_log {
 	pthread_t started_in, stopped_in;
@@ -289,6 +407,11 @@ int main(void)
 		    test_quiesce_times_out_and_abandons_the_item_in_progress),
 		cmocka_unit_test(
 		    test_publish_returns_the_old_list_only_after_the_abandoned_item),
+		cmocka_unit_test(
+		    test_watchdog_interrupts_a_worker_asleep_in_a_system_call),
+		cmocka_unit_test(test_watchdog_abandons_an_item_that_spins),
+		cmocka_unit_test(
+		    test_watchdog_never_abandons_a_worker_that_does_not_run),
 		cmocka_unit_test(test_hooks_run_in_the_worker_around_its_passes),
 		cmocka_unit_test(test_removed_hook_is_not_run),
 		cmocka_unit_test(test_hook_table_is_bounded),
