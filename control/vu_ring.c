@@ -318,7 +318,9 @@ static bool is_eventfd(int fd)
  * link), and non-blocking; QEMU and DPDK create them EFD_NONBLOCK anyway.
  * O_NONBLOCK lives in the open file description, which the front-end
  * shares: it can clear the flag again through its own copy, so this
- * check alone does not make a worker's write() safe.
+ * check alone does not make a worker's write() safe: the control thread
+ * interrupts a worker stuck in one (datapath/worker.h, WK_INTERRUPT_MS)
+ * and that ring breaks (datapath/vq.c, CALL_BLOCKED).
  */
 static int ring_fd_ok(struct vu_dev *d, const char *req, uint32_t i, int fd)
 {
