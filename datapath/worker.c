@@ -279,7 +279,9 @@ void wk_watch(struct worker *w)
 		(cpu - w->wd.cpu0_ns) / 1000000u : stalled;
 	if (!w->wd.said) {
 		w->wd.said = true;
-		VLOG_RL(VLOG_LVL_ERR, TAG, "worker %u: no quiescent point for %"
+		/* A warning: the host may simply not have run it; what it
+		 * was stuck in says its own error (a queue broken). */
+		VLOG_RL(VLOG_LVL_WARN, TAG, "worker %u: no quiescent point for %"
 			PRIu64 " ms (it ran %" PRIu64 " ms of them); interrupting "
 			"it", w->id, stalled, ran_ms);
 	}
