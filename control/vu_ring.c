@@ -111,6 +111,18 @@ static int translate(struct vu_dev *d, uint32_t i, const char *why)
 			!avail ? a->avail_user_addr : a->used_user_addr, why);
 		return -EFAULT;
 	}
+	/* The alignments of virtio 1.x 2.7 / 2.8 must hold where vhostd
+	 * accesses the parts (atomically): a region whose mmap_offset and
+	 * userspace_addr differ modulo 16 moves aligned uvas off them. */
+	uintptr_t a_mask = pk ? 3 : 1;
+	if (((uintptr_t)desc & 15) || ((uintptr_t)avail & a_mask) ||
+	    ((uintptr_t)used & 3)) {
+		LOG_ERR(TAG, "%s: ring %u: parts misaligned in host memory "
+			"(desc %p, %s %p, %s %p): region offset and address "
+			"disagree", d->name, i, desc, pk ? "driver" : "avail",
+			avail, pk ? "device" : "used", used);
+		return -EFAULT;
+	}
 	vr->desc = desc;
 	vr->avail = avail;
 	vr->used = used;

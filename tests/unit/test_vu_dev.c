@@ -444,6 +444,33 @@ static void test_vring_addr_outside_guest_memory_refused_ring_not_ready(
 	assert_true(vu_vring_ready(&f->dev, 0));
 }
 
+/*
+ * The ring parts are accessed with atomics at their host addresses, so the
+ * virtio alignments (2.7: desc 16, avail 2, used 4) must hold there, not
+ * only for the uvas: a region whose mmap_offset and userspace_addr disagree
+ * modulo 16 shifts every ring in it.  Found by fuzz-vu-msg (UBSan:
+ * misaligned struct vring_used in vq_init).
+ */
+static void test_ring_misaligned_in_host_memory_refused_ring_not_ready(
+	void **state)
+{
+	struct fx *f = *state;
+	struct vu_mem_table t = {.nregions = 1};
+	int fd = dup_fd(f->memfd);
+
+	negotiate_all(f);
+	t.regions[0] = (struct vu_mem_region){
+		.guest_phys_addr = 0, .memory_size = MEM_SIZE - 0x1000,
+		.userspace_addr = UVA, .mmap_offset = 1};
+	assert_int_equal(req(f, VU_REQ_SET_MEM_TABLE, VERSION, &t, 8 + 32,
+			     &fd, 1), 0);
+	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 0, RING_SIZE), 0);
+	struct vu_vring_addr a = ring_addr(0);   /* uvas aligned */
+	assert_addr_refused(f, &a);
+	assert_int_equal(kick(f, 0, -1), 0);
+	assert_false(vu_vring_ready(&f->dev, 0));
+}
+
 static void test_full_ring_setup_makes_ring_ready(void **state)
 {
 	struct fx *f = *state;
@@ -1448,6 +1475,7 @@ int main(void)
 		T(test_vring_size_and_base_change_while_started_refused),
 		T(test_vring_addr_misaligned_refused_ring_not_ready),
 		T(test_vring_addr_outside_guest_memory_refused_ring_not_ready),
+		T(test_ring_misaligned_in_host_memory_refused_ring_not_ready),
 		T(test_full_ring_setup_makes_ring_ready),
 		T(test_ring_translation_follows_memory_table),
 		T(test_kick_nofd_flag_with_fd_attached_refused_fd_closed),
