@@ -7,13 +7,14 @@
 #           qemu-system-x86 + linux-image-amd64 + busybox-static (QEMU guests),
 #           numactl (the two-node QEMU guest),
 #           ethtool + util-linux (setpriv) (AF_XDP port on veth)
+#   fuzz:   clang + libclang-rt-14-dev (libFuzzer, tests/fuzz/run.sh)
 #   perf:   gnuplot-nox (bench.sh --plot)
 set -euo pipefail
 
 PKGS=(meson ninja-build pkg-config gcc libc6-dev libnuma-dev libbpf-dev
       libxdp-dev libcmocka-dev libdpdk-dev dpdk dpdk-dev iproute2 procps
       coreutils qemu-system-x86 linux-image-amd64 busybox-static gnuplot-nox
-      ethtool util-linux numactl)
+      ethtool util-linux numactl clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: unit, integration and interop tests,
 # once in a normal build and once under AddressSanitizer +
-# UndefinedBehaviorSanitizer.  Exits non-zero on any failure.
+# UndefinedBehaviorSanitizer, then each fuzz target briefly (clang).
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +31,8 @@ run() {
 
 run build-test
 run build-asan -Db_sanitize=address,undefined -Db_lundef=false
-echo "== all test suites passed (normal and ASan+UBSan builds)"
+# The libFuzzer targets (clang, tests/fuzz/README.md), 20 s each from
+# their seed corpora: any crash, sanitizer report, leak or time-out fails.
+echo "== build-fuzz: fuzz targets, 20 s each"
+bash tests/fuzz/run.sh 20
+echo "== all test suites passed (normal and ASan+UBSan builds, fuzz targets)"
