@@ -60,8 +60,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	/* Every refusal logs one line (its contract): not what we fuzz. */
-	FILE *null = fopen("/dev/null", "w");
+	/* Every refusal logs one line (its contract): not what we fuzz;
+	 * FUZZ_LOG=1 keeps them (replaying a finding). */
+	FILE *null = getenv("FUZZ_LOG") ? NULL : fopen("/dev/null", "w");
 	if (null)
 		stderr = null;
 	/* fds open before any input (inherited ones too) are not ours. */
@@ -83,7 +84,30 @@ static bool has(int bit)
 	return g.dev.features & BIT_ULL(bit);
 }
 
-/* vhostd_dp.c's vq_build(): the ring as the negotiated layout has it. */
+/* The datapath may touch [p, p + len): it must be guest memory. */
+static void check_in_guest(const struct vu_dev *d, uint32_t i,
+			   const char *part, const void *p, uint64_t len)
+{
+	const struct gmem *t = d->mem.table;
+	const uint8_t *b = p;
+
+	for (uint32_t k = 0; t && k < t->n; k++) {
+		const struct gmem_region *r = &t->r[k];
+		if (b >= r->hva && b < r->hva + r->size &&
+		    len <= r->size - (uint64_t)(b - r->hva))
+			return;
+	}
+	fprintf(stdout, "ring %u: %s (%llu bytes) is not inside guest "
+		"memory for the layout in force\n", i, part,
+		(unsigned long long)len);
+	fflush(stdout);
+	abort();
+}
+
+/* vhostd_dp.c's vq_build(): the ring as the negotiated layout has it,
+ * after checking that every part of it, in that layout, is guest memory
+ * (virtio 1.x 2.7 split: desc 16 * num, avail 6 + 2 * num, used
+ * 6 + 8 * num; 2.8 packed: desc 16 * num, two 4-byte event areas). */
 static bool vq_build(uint32_t i)
 {
 	struct vu_dev *d = &g.dev;
@@ -96,6 +120,12 @@ static bool vq_build(uint32_t i)
 	uint16_t used_at = (uint16_t)((vr->base >> 16) & 0x7fff);
 	if (packed && (at >= vr->num || used_at >= vr->num))
 		return false;
+	uint64_t n = vr->num;
+	check_in_guest(d, i, "descriptor ring", vr->desc, 16 * n);
+	check_in_guest(d, i, packed ? "driver area" : "avail ring", vr->avail,
+		       packed ? 4 : 6 + 2 * n);
+	check_in_guest(d, i, packed ? "device area" : "used ring", vr->used,
+		       packed ? 4 : 6 + 8 * n);
 	struct vq_cfg c = {
 		.index = i, .dev_name = d->name, .packed = packed,
 		.desc = vr->desc, .avail = vr->avail, .used = vr->used,
