@@ -17,8 +17,8 @@ targets=("$@")
 build=${FUZZ_BUILD:-build-fuzz}
 
 if [ ! -f "$build/build.ninja" ]; then
-	CC=clang meson setup "$build" -Dfuzz=true -Dtests=disabled \
-		-Ddpdk=disabled -Dinterop=disabled >/dev/null
+	CC=clang meson setup "$build" -Dfuzz=true -Ddpdk=disabled \
+		-Dinterop=disabled >/dev/null
 fi
 ninja -C "$build" $(printf 'tests/fuzz/fuzz-%s ' "${targets[@]}") >/dev/null
 
@@ -39,7 +39,7 @@ for t in "${targets[@]}"; do
 		grep -E '^#[0-9]+.*DONE' "$log" | tail -1 || true
 	else
 		fail=1
-		echo "fuzz-$t FAILED: $(grep -m1 -E 'ERROR|SUMMARY|runtime error' "$log" || tail -1 "$log")"
+		echo "fuzz-$t FAILED: $(grep -m1 -E 'ERROR|runtime error|left open|not inside' "$log" || tail -1 "$log")"
 		echo "   log: $log; input: $(ls -t "$found"/ | head -1 | sed "s|^|$found/|")"
 	fi
 done
