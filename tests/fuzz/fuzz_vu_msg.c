@@ -326,8 +326,22 @@ static void backend_read(void)
 		}
 		for (int k = 0; k < g.rx.nfds; k++)
 			note_fd(g.rx.fds[k]);
+		uint32_t req = g.rx.msg.hdr.request;
+		uint64_t refusals = g.dev.refusals;
+		uint8_t mac[6];
+		memcpy(mac, g.dev.mac, 6);
 		int err = vu_dev_handle_msg(&g.dev, g.sock[0], &g.rx.msg,
 					    g.rx.fds, g.rx.nfds);
+		/* A refused SET_CONFIG (connection kept: REPLY_ACK) changes
+		 * nothing, the MAC it carries included.  (A closed
+		 * connection resets the device to the configured MAC.) */
+		if (req == VU_REQ_SET_CONFIG && err == 0 &&
+		    g.dev.refusals != refusals &&
+		    memcmp(mac, g.dev.mac, 6) != 0) {
+			fprintf(stdout, "refused SET_CONFIG changed the MAC\n");
+			fflush(stdout);
+			abort();
+		}
 		vu_rx_init(&g.rx);
 		drain_replies();
 		if (err < 0) {
