@@ -14,8 +14,9 @@
  * saying how it is cut into descriptors, and the bytes (virtio-net header
  * first).  Guest memory is one heap block of exactly its size (ASan sees
  * anything outside it); every receive buffer is followed by guard bytes
- * that must still be there afterwards, and every used entry must lie
- * within the buffer it names.
+ * that must still be there afterwards, every used entry must lie
+ * within the buffer it names, and (no offloads, no aliasing, all
+ * delivered) each buffer must hold exactly the frame that was sent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ static struct {
 	struct vnet_path path;
 	uint32_t rx_off, rx_sz, nrx;
 	bool rx2;
+	uint32_t pk_at[MAX_PKTS], pk_len[MAX_PKTS];   /* posted packets */
+	bool all_plain;          /* no packet asks for an offload */
 } g;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -95,6 +98,10 @@ static unsigned post_tx(struct fz *f, const uint8_t *pk, size_t pklen)
 		if (len == 0)
 			break;
 		fz_bytes(&p, g.m + at, len);
+		g.pk_at[n] = at;
+		g.pk_len[n] = len;
+		if (len < 2 || g.m[at] || g.m[at + 1])   /* flags, gso_type */
+			g.all_plain = false;
 		unsigned nseg = 1 + (cut & 3);
 		uint32_t first = (cut >> 2) ? (cut >> 2) : 1, off = 0;
 		avail(0)->ring[n++] = (uint16_t)d;
@@ -158,6 +165,34 @@ static void check_rx(bool alias)
 	}
 }
 
+/* Plain packets, all delivered, one buffer each: buffer e->id holds a
+ * zero header (num_buffers 1) and then exactly the frame that was sent. */
+static void check_plain_copies(unsigned npk)
+{
+	const struct vnet_path *p = &g.path;
+
+	if (!g.all_plain || p->reflect || !p->dst || g.dst.mrg_rxbuf ||
+	    used(1)->idx != npk)
+		return;
+	for (unsigned k = 0; k < npk; k++) {
+		const struct vring_used_elem *e = &used(1)->ring[k];
+		const uint8_t *rx = g.m + g.rx_off + e->id * (g.rx_sz + GUARD);
+		const uint8_t *tx = g.m + g.pk_at[k] + p->src_hdr_len;
+		uint32_t flen = g.pk_len[k] - p->src_hdr_len;
+		static const uint8_t zero[10];
+		uint16_t nb = 1;
+		if (e->len != p->dst_hdr_len + flen ||
+		    memcmp(rx, zero, sizeof(zero)) != 0 ||
+		    (p->dst_hdr_len == 12 && memcmp(rx + 10, &nb, 2) != 0) ||
+		    memcmp(rx + p->dst_hdr_len, tx, flen) != 0) {
+			fprintf(stdout, "packet %u: delivered bytes differ "
+				"from the frame sent\n", k);
+			fflush(stdout);
+			abort();
+		}
+	}
+}
+
 static struct ofl_caps caps(uint8_t b)
 {
 	return (struct ofl_caps){b & 1, (b >> 1) & 1, (b >> 2) & 1,
@@ -186,6 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g.mem->n = 1;
 	g.mem->r[0] = (struct gmem_region){GPA, g.len, 0x7000000000, g.m};
 
+	g.all_plain = !alias;
 	post_rx();   /* first: with alias, the packets overwrite the guards */
 	unsigned npk = post_tx(&f, f.p, f.left);
 	bool ev = fl >> 7;
@@ -208,6 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    used(0)->idx != (g.src.broken ? used(0)->idx : npk))
 		abort();
 	check_rx(alias);
+	check_plain_copies(npk);
 	free(g.m);
 	free(g.mem);
 	return 0;
