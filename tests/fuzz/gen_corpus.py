@@ -407,8 +407,38 @@ def vu_seeds():
         ring_up(3, 0x100))
 
 
+def pending_inputs():
+    """Issue 15 items 1 and 6, which fuzz-vu-msg's checks catch; fixed on
+    their own branches (pending/ until merged, then regress/)."""
+    d = os.path.join('pending', 'vu-msg')
+    os.makedirs(d, exist_ok=True)
+    # Item 1: a packed ring with its event areas at the end of the 64 KiB
+    # region, then SET_FEATURES without RING_PACKED: the split rings the
+    # datapath would build lie past the region.
+    a = UVA
+    r = b'\0' + handshake(FEAT | 1 << 34, packed=True)
+    for i, (dsc, drv, dev) in enumerate(((0x100, 0xfff8, 0xfffc),
+                                         (0x200, 0xfff0, 0xfff4))):
+        r += rec(8, state(i, 4)) + rec(9, struct.pack(
+            '<IIQQQQ', i, 0, a + dsc, a + dev, a + drv, 0))
+        r += rec(10, state(i, 0)) + rec(13, u64(i), nfds=1)
+        r += rec(12, u64(i), nfds=1) + rec(18, state(i, 1))
+    r += rec(2, u64(FEAT), flags=1 | NEED_REPLY)
+    with open(os.path.join(d, 'features-flip-packed-to-split-at-region-end'),
+              'wb') as f:
+        f.write(r)
+    # Item 6: SET_CONFIG (migration flag) with a new MAC and MTU 0:
+    # refused, and the MAC must not have changed.
+    body = struct.pack('<III', 0, 12, 1) + bytes.fromhex('02aabbccddee') + \
+        struct.pack('<HHH', 1, 1, 0)
+    r = b'\0' + handshake(mem=False) + rec(25, body, flags=1 | NEED_REPLY)
+    with open(os.path.join(d, 'set-config-refused-changes-mac'), 'wb') as f:
+        f.write(r)
+
+
 if __name__ == '__main__':
     split_seeds()
     packed_seeds()
     vnet_seeds()
     vu_seeds()
+    pending_inputs()
