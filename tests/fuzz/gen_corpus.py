@@ -2,8 +2,9 @@
 """Writes the seed corpora of the ring fuzzers (corpus/vq-split,
 corpus/vq-packed) and of fuzz-vnet and fuzz-vu-msg (corpus/vnet,
 corpus/vu-msg): well-formed rings and messages, and a few hostile ones,
-in the input formats the harnesses' comments describe.  Run from
-tests/fuzz: python3 gen_corpus.py (it rewrites those directories)."""
+in the input formats the harnesses' comments describe, and the inputs of
+pending/vu-msg.  Run from tests/fuzz: python3 gen_corpus.py (it rewrites
+those files)."""
 import os
 import struct
 
