@@ -2,8 +2,8 @@
 """Writes the seed corpora of the ring fuzzers (corpus/vq-split,
 corpus/vq-packed) and of fuzz-vnet and fuzz-vu-msg (corpus/vnet,
 corpus/vu-msg): well-formed rings and messages, and a few hostile ones,
-in the input formats the harnesses' comments describe, and the inputs of
-pending/vu-msg.  Run from tests/fuzz: python3 gen_corpus.py (it rewrites
+in the input formats the harnesses' comments describe, and the hand-made
+regression inputs of regress/vu-msg.  Run from tests/fuzz: python3 gen_corpus.py (it rewrites
 those files)."""
 import os
 import struct
@@ -408,10 +408,10 @@ def vu_seeds():
         ring_up(3, 0x100))
 
 
-def pending_inputs():
-    """Issue 15 items 1 and 6, which fuzz-vu-msg's checks catch; fixed on
-    their own branches (pending/ until merged, then regress/)."""
-    d = os.path.join('pending', 'vu-msg')
+def regress_inputs():
+    """A ring layout flipped under set-up rings and a refused SET_CONFIG
+    that changed the MAC, which fuzz-vu-msg's checks catch."""
+    d = os.path.join('regress', 'vu-msg')
     os.makedirs(d, exist_ok=True)
     # Item 1: a packed ring with its event areas at the end of the 64 KiB
     # region, then SET_FEATURES without RING_PACKED: the split rings the
@@ -442,4 +442,4 @@ if __name__ == '__main__':
     packed_seeds()
     vnet_seeds()
     vu_seeds()
-    pending_inputs()
+    regress_inputs()
