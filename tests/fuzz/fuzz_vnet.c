@@ -236,6 +236,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g.path.snd = caps(snd);
 	g.path.rcv = caps(rcv);
 	g.path.reflect = (fl >> 3) & 1;
+	/* The receiver's largest frame: a 1500-byte MTU (rcv bit 4; plain
+	 * frames past it are dropped, so the byte-for-byte check is off) or
+	 * no MTU (VNET_FRAME_MAX). */
+	g.path.frame_max = (rcv >> 4) & 1 ? 1500u + 18u : VNET_FRAME_MAX;
+	if ((rcv >> 4) & 1)
+		g.all_plain = false;
 
 	unsigned taken = 0;
 	for (int i = 0; i < 4; i++)

@@ -194,6 +194,13 @@ static void dp_poll(void)
 			has(VIRTIO_NET_F_GUEST_TSO4),
 			has(VIRTIO_NET_F_GUEST_TSO6), false};
 		p->reflect = true;
+		/* As vhostd_dp.c: the guest's MTU with VIRTIO_NET_F_MTU and
+		 * no GUEST_TSO, else any frame up to VNET_FRAME_MAX. */
+		p->frame_max = has(VIRTIO_NET_F_MTU) && d->mtu &&
+			       !has(VIRTIO_NET_F_GUEST_TSO4) &&
+			       !has(VIRTIO_NET_F_GUEST_TSO6) ?
+			       MIN(d->mtu + VNET_L2_MAX, VNET_FRAME_MAX) :
+			       VNET_FRAME_MAX;
 		(void)vnet_path_poll(p);
 	}
 }
