@@ -4,7 +4,7 @@
  *
  * A struct gmem is an immutable table of the guest's memory regions, sorted
  * by guest-physical address and non-overlapping, each already mapped into
- * vhostd (control/vu_mem.c builds, publishes and frees it).  Every lookup
+ * vhostd (control/backend/vu_mem.c builds, publishes and frees it).  Every lookup
  * checks the whole range [addr, addr + len) with overflow-safe arithmetic:
  * a range that is not entirely inside one region is never translated.
  */

@@ -23,8 +23,8 @@
 #define GEN_HAVE_TSC 1
 #endif
 
-#include "control/vu_drv.h"
-#include "control/vu_front.h"
+#include "control/frontend/vu_drv.h"
+#include "control/frontend/vu_front.h"
 #include "datapath/compiler.h"
 
 #define GEN_MAGIC   0x4e475556u       /* "VUGN" read as little endian */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_port_spec.c: vhostd's command line (control/vhostd_opts.c), the
+ * fuzz_port_spec.c: vhostd's command line (control/daemon/vhostd_opts.c), the
  * --port NAME=TYPE:ARGS specs and every other option.
  *
  * Input: the arguments after "vhostd", one per line ('\n' separates them;
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/vhostd_opts.h"
-#include "control/vu_proto.h"
+#include "control/daemon/vhostd_opts.h"
+#include "control/wire/vu_proto.h"
 #include "fuzz.h"
 
 #define MAX_ARGS 128

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_vu_msg.c: the vhost-user message decoder (control/vu_msg.c) and the
+ * fuzz_vu_msg.c: the vhost-user message decoder (control/wire/vu_msg.c) and the
  * whole request table (vu_table.c, vu_dev.c and every handler), driven by a
  * sequence of messages over a real unix socket pair into a real struct
  * vu_dev, with a datapath that builds the rings as the daemon does and
@@ -33,9 +33,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "control/vhostd_opts.h"
-#include "control/vu_dev.h"
-#include "control/vu_msg.h"
+#include "control/daemon/vhostd_opts.h"
+#include "control/backend/vu_dev.h"
+#include "control/wire/vu_msg.h"
 #include "datapath/vnet.h"
 #include "fuzz.h"
 
@@ -49,7 +49,7 @@ static struct {
 	struct vu_rx rx;
 	bool fd_before[MAX_FD];   /* open before the first input */
 	bool mine[MAX_FD];        /* fds this input made or passed */
-	/* The datapath: the device's vqs as control/vhostd_dp.c builds
+	/* The datapath: the device's vqs as control/daemon/vhostd_dp.c builds
 	 * them, and one reflecting path per queue pair. */
 	struct vq vq[2 * MAX_QP];
 	bool live[2 * MAX_QP];

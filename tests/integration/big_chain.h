@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "control/vu_front.h"
+#include "control/frontend/vu_front.h"
 #include "datapath/vring.h"
 
 #define BIG_CHAIN_PART (1u << 27)

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/vu_drv.h"
-#include "control/vu_front.h"
-#include "control/vu_proto.h"
+#include "control/frontend/vu_drv.h"
+#include "control/frontend/vu_front.h"
+#include "control/wire/vu_proto.h"
 #include "vhostd_proc.h"
 
 #define IO_MS 3000

@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "control/vu_front.h"
+#include "control/frontend/vu_front.h"
 #include "datapath/vring.h"
 #include "packed_drv.h"
 

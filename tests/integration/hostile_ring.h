@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "control/vu_front.h"
+#include "control/frontend/vu_front.h"
 #include "datapath/vring.h"
 
 #define HRING_NBUF 80u       /* valid scratch buffers */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * packed_drv.h: a small driver for one virtio-net queue pair on packed
- * rings (virtio 1.x 2.8), for integration tests (vu_drv, control/vu_drv.h,
+ * rings (virtio 1.x 2.8), for integration tests (vu_drv, control/frontend/vu_drv.h,
  * drives split rings only).  The rings must have been set up by the
  * front-end library with VIRTIO_F_RING_PACKED acked (vu_front_vring_setup).
  *
@@ -41,7 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/vu_front.h"
+#include "control/frontend/vu_front.h"
 #include "datapath/vring.h"
 
 #define PD_HDR 12u

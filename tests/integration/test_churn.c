@@ -22,8 +22,8 @@
 
 #include <sys/eventfd.h>
 
-#include "control/vu_drv.h"
-#include "control/vu_front.h"
+#include "control/frontend/vu_drv.h"
+#include "control/frontend/vu_front.h"
 #include "packed_drv.h"
 #include "vhostd_proc.h"
 

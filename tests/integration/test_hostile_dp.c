@@ -49,8 +49,8 @@
 #include <sched.h>
 #include <sys/eventfd.h>
 
-#include "control/vu_drv.h"
-#include "control/vu_front.h"
+#include "control/frontend/vu_drv.h"
+#include "control/frontend/vu_front.h"
 #include "datapath/vq.h"
 #include "hostile_ring.h"
 #include "vhostd_proc.h"

@@ -47,7 +47,7 @@
 #include <sched.h>
 #include <sys/eventfd.h>
 
-#include "control/vu_front.h"
+#include "control/frontend/vu_front.h"
 #include "datapath/vq.h"
 #include "hostile_packed.h"
 #include "packed_drv.h"

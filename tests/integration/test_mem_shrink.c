@@ -35,8 +35,8 @@
 #include <sched.h>
 #include <sys/mman.h>
 
-#include "control/vu_drv.h"
-#include "control/vu_front.h"
+#include "control/frontend/vu_drv.h"
+#include "control/frontend/vu_front.h"
 #include "vhostd_proc.h"
 
 #define IO_MS 3000

@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#include "control/vu_front.h"
+#include "control/frontend/vu_front.h"
 #include "vhostd_proc.h"
 
 #define IO_MS 3000

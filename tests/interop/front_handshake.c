@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "control/vu_front.h"
+#include "control/frontend/vu_front.h"
 #include "datapath/log.h"
 
 struct hs_opts {

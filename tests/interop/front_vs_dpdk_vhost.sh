@@ -3,7 +3,7 @@
 #
 # front_vs_dpdk_vhost.sh FRONT_HANDSHAKE
 #
-# Interop test of the front-end library (control/vu_front.h) against a
+# Interop test of the front-end library (control/frontend/vu_front.h) against a
 # back-end nobody here wrote: DPDK's net_vhost PMD inside dpdk-testpmd.
 # Two cases, each with a fresh testpmd:
 #   server  testpmd listens, front_handshake connects, 1 memory region

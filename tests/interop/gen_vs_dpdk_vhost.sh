@@ -3,7 +3,7 @@
 #
 # gen_vs_dpdk_vhost.sh VU_GEN
 #
-# Traffic interop of the ring driver (control/vu_drv.h) and the generator
+# Traffic interop of the ring driver (control/frontend/vu_drv.h) and the generator
 # (perf/vu-gen) against a back-end nobody here wrote: DPDK's net_vhost in
 # dpdk-testpmd, forwarding in macswap mode, so every frame vu-gen sends
 # comes back with its MACs swapped.  testpmd forwards on one CPU, vu-gen

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vu-tap: a guest made of a kernel tap device.  Connects to a vhost-user
- * back-end as its front-end (control/vu_front.h), drives the rings with
+ * back-end as its front-end (control/frontend/vu_front.h), drives the rings with
  * vu_drv, and moves frames between them and a tap device: what the kernel
  * sends out of the tap goes onto the TX ring, what the back-end puts on the
  * RX ring is written into the tap.  So the tap's network stack (run it in
@@ -32,8 +32,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../../control/vu_drv.h"
-#include "../../control/vu_front.h"
+#include "../../control/frontend/vu_drv.h"
+#include "../../control/frontend/vu_front.h"
 
 #define MAX_QUEUES 8
 #define BURST 32

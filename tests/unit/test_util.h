@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control/vu_dev.h"
-#include "control/vu_proto.h"
+#include "control/backend/vu_dev.h"
+#include "control/wire/vu_proto.h"
 
 /* Number of open fds of this process (the directory's own fd included,
  * which is the same on every call, so counts compare). */

@@ -22,8 +22,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "control/vu_dev.h"
-#include "control/vu_msg.h"
+#include "control/backend/vu_dev.h"
+#include "control/wire/vu_msg.h"
 #include "test_util.h"
 
 #define NVRINGS (2 * TU_MAX_QUEUE_PAIRS)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_vu_mem.c: the guest memory map (control/vu_mem.c) and the datapath's
+ * test_vu_mem.c: the guest memory map (control/backend/vu_mem.c) and the datapath's
  * translation (datapath/gmem.h), with memfd-backed "guest RAM".
  *
  * The guest layout used throughout (R1 starts at a file offset that is not
@@ -14,7 +14,7 @@
  * The test keeps its own fd of each file and hands vu_mem a dup(), so it can
  * check through pread() that a translated pointer lands on the right byte
  * of the right file, and cut the file under the mapping (ftruncate) to
- * test the SIGBUS handler (control/vu_sigbus.h, installed once in main()).
+ * test the SIGBUS handler (control/backend/vu_sigbus.h, installed once in main()).
  * Each test ends by checking that every fd handed over was closed and every
  * mapping released.
  */
@@ -35,8 +35,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "control/vu_mem.h"
-#include "control/vu_sigbus.h"
+#include "control/backend/vu_mem.h"
+#include "control/backend/vu_sigbus.h"
 #include "datapath/dirty_log.h"
 #include "test_util.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_vu_msg.c: the vhost-user framing codec (control/vu_msg.c) over a real
+ * test_vu_msg.c: the vhost-user framing codec (control/wire/vu_msg.c) over a real
  * AF_UNIX stream socketpair.  Every test counts /proc/self/fd before and
  * after, so "the fds were closed" is proven, not assumed.
  */
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "control/vu_msg.h"
+#include "control/wire/vu_msg.h"
 #include "test_util.h"
 
 #define HDR_SIZE ((uint32_t)sizeof(struct vu_hdr))

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_vu_table.c: the request table and vu_validate() (control/vu_table.c),
+ * test_vu_table.c: the request table and vu_validate() (control/backend/vu_table.c),
  * against a device fresh from vu_dev_init() (2 queue pairs: rings 0..3).
  * State the checks depend on (negotiated features, a memory table) is set
  * directly on the device: the handlers are tested in test_vu_dev.c.
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/vu_table.h"
+#include "control/backend/vu_table.h"
 #include "test_util.h"
 
 #define NVRINGS (2 * TU_MAX_QUEUE_PAIRS)

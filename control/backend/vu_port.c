@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+#include "vu_port.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "../../datapath/log.h"
+#include "../wire/vu_sock.h"
+
+#define TAG "port"
+/* Messages handled per wake-up, so one chatty front-end cannot starve the
+ * other devices on the control thread (epoll is level-triggered). */
+#define MSGS_PER_WAKEUP 64
+
+static void try_connect(struct vu_port *p);
+
+static void drop_conn(struct vu_port *p, const char *why)
+{
+	if (p->cfd < 0)
+		return;
+	LOG_INFO(TAG, "%s: front-end %s; device reset", p->dev.name, why);
+	vu_loop_del(p->loop, p->cw);
+	p->cw = NULL;
+	close(p->cfd);
+	p->cfd = -1;
+	vu_rx_close_fds(&p->rx);
+	vu_rx_init(&p->rx);
+	vu_dev_disconnect(&p->dev);
+	p->disconnects++;
+}
+
+static void on_timer(struct vu_watch *w, uint32_t ev, void *arg)
+{
+	struct vu_port *p = arg;
+
+	(void)ev;
+	vu_loop_timer_del(p->loop, w);
+	p->timer = NULL;
+	try_connect(p);
+}
+
+static void schedule_reconnect(struct vu_port *p, uint32_t ms)
+{
+	if (p->timer)
+		return;
+	p->timer = vu_loop_timer(p->loop, ms, on_timer, p);
+	if (!p->timer)
+		LOG_ERR(TAG, "%s: cannot arm the reconnect timer: %s",
+			p->dev.name, strerror(errno));
+}
+
+static void on_conn(struct vu_watch *w, uint32_t ev, void *arg)
+{
+	struct vu_port *p = arg;
+	int r = 0;
+
+	(void)w;
+	for (int n = 0; n < MSGS_PER_WAKEUP; n++) {
+		r = vu_rx_read(&p->rx, p->cfd);
+		if (r <= 0)
+			break;
+		r = vu_dev_handle_msg(&p->dev, p->cfd, &p->rx.msg, p->rx.fds,
+				      p->rx.nfds);
+		p->rx.nfds = 0; /* consumed by the device */
+		vu_rx_init(&p->rx);
+		if (r < 0)
+			break;
+	}
+	if (r == 0 && !(ev & (EPOLLHUP | EPOLLERR)))
+		return;
+	if (r == -EPROTO)
+		LOG_ERR(TAG, "%s: malformed message header (bad version bits, "
+			"size over %u or too many fds); closing", p->dev.name,
+			VU_PAYLOAD_MAX);
+	drop_conn(p, r == -ECONNRESET || r == 0 ? "disconnected" :
+		     "closed after a protocol error");
+	if (p->client)
+		schedule_reconnect(p, VU_PORT_BACKOFF_MIN_MS);
+}
+
+static int attach_conn(struct vu_port *p, int fd)
+{
+	p->cfd = fd;
+	vu_rx_init(&p->rx);
+	p->cw = vu_loop_add(p->loop, fd, EPOLLIN, on_conn, p);
+	if (!p->cw) {
+		int err = -errno;
+		close(fd);
+		p->cfd = -1;
+		return err;
+	}
+	p->connects++;
+	LOG_INFO(TAG, "%s: front-end connected on %s", p->dev.name, p->path);
+	return 0;
+}
+
+static void on_accept(struct vu_watch *w, uint32_t ev, void *arg)
+{
+	struct vu_port *p = arg;
+
+	(void)w; (void)ev;
+	int fd = vu_sock_accept(p->lfd);
+	if (fd < 0)
+		return;
+	if (p->cfd >= 0) {
+		LOG_WARN(TAG, "%s: a second front-end connected to %s while one "
+			 "is attached; turned away", p->dev.name, p->path);
+		close(fd);
+		p->turned_away++;
+		return;
+	}
+	if (attach_conn(p, fd) < 0)
+		LOG_ERR(TAG, "%s: cannot watch the new connection",
+			p->dev.name);
+}
+
+static void try_connect(struct vu_port *p)
+{
+	int fd = vu_sock_connect(p->path);
+
+	if (fd >= 0 && attach_conn(p, fd) == 0) {
+		p->backoff_ms = VU_PORT_BACKOFF_MIN_MS;
+		p->warned_unreachable = false;
+		return;
+	}
+	if (!p->warned_unreachable)
+		LOG_WARN(TAG, "%s: no front-end listening on %s (%s); retrying "
+			 "with back-off", p->dev.name, p->path,
+			 strerror(fd < 0 ? -fd : errno));
+	p->warned_unreachable = true;
+	schedule_reconnect(p, p->backoff_ms);
+	p->backoff_ms = p->backoff_ms * 2 > VU_PORT_BACKOFF_MAX_MS ?
+			VU_PORT_BACKOFF_MAX_MS : p->backoff_ms * 2;
+}
+
+int vu_port_start(struct vu_port *p, struct vu_loop *loop,
+		  const struct vu_port_cfg *cfg)
+{
+	memset(p, 0, sizeof(*p));
+	p->lfd = p->cfd = -1;
+	p->loop = loop;
+	p->client = cfg->client;
+	p->backoff_ms = VU_PORT_BACKOFF_MIN_MS;
+	if (strlen(cfg->path) >= sizeof(p->path)) {
+		LOG_ERR(TAG, "%s: socket path too long: %s", cfg->dev.name,
+			cfg->path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(p->path, cfg->path);
+	int err = vu_dev_init(&p->dev, &cfg->dev);
+	if (err)
+		return err;
+	if (cfg->fd >= 0) {
+		err = attach_conn(p, cfg->fd);
+		if (err)
+			vu_dev_fini(&p->dev);
+		return err;
+	}
+	if (p->client) {
+		try_connect(p);
+		return 0;
+	}
+	p->lfd = vu_sock_listen(p->path);
+	if (p->lfd < 0) {
+		err = p->lfd;
+		LOG_ERR(TAG, "%s: cannot listen on %s: %s", p->dev.name, p->path,
+			err == -EADDRINUSE ? "another process serves it" :
+			err == -EEXIST ? "a file that is not a socket is there" :
+			strerror(-err));
+		vu_dev_fini(&p->dev);
+		return err;
+	}
+	p->created_socket = true;
+	p->lw = vu_loop_add(loop, p->lfd, EPOLLIN, on_accept, p);
+	if (!p->lw) {
+		err = -errno;
+		vu_port_stop(p);
+		return err;
+	}
+	LOG_INFO(TAG, "%s: listening on %s", p->dev.name, p->path);
+	return 0;
+}
+
+void vu_port_check_memory(struct vu_port *p)
+{
+	uintptr_t addr = vu_sigbus_take(&p->dev.mem.lost);
+	char what[256];
+
+	if (!addr)
+		return;
+	vu_mem_lost_text(&p->dev.mem, &p->dev.log_file, addr, what,
+			 sizeof(what));
+	LOG_ERR(TAG, "%s: guest memory lost: %s (the front-end shrank the file "
+		"or no huge page was left for it); device failed", p->dev.name,
+		what);
+	drop_conn(p, "dropped: its memory was lost");
+	if (p->client)
+		schedule_reconnect(p, VU_PORT_BACKOFF_MIN_MS);
+}
+
+void vu_port_stop(struct vu_port *p)
+{
+	drop_conn(p, "detached (vhostd stopping)");
+	if (p->timer)
+		vu_loop_timer_del(p->loop, p->timer);
+	p->timer = NULL;
+	if (p->lw)
+		vu_loop_del(p->loop, p->lw);
+	p->lw = NULL;
+	if (p->lfd >= 0)
+		close(p->lfd);
+	p->lfd = -1;
+	if (p->created_socket)
+		unlink(p->path);
+	p->created_socket = false;
+	vu_dev_fini(&p->dev);
+}

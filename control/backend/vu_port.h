@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vu_port.h: a vhost-user port: one device on one socket, in server mode
+ * (vhostd listens; one front-end at a time, later ones are turned away) or
+ * client mode (vhostd connects and reconnects with back-off, 100 ms doubling
+ * to 5 s).  A front-end that goes away resets the device; the port then
+ * waits for (server) or looks for (client) the next one.
+ */
+#ifndef VHOSTD_VU_PORT_H
+#define VHOSTD_VU_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vu_dev.h"
+#include "../wire/vu_loop.h"
+#include "../wire/vu_msg.h"
+
+#define VU_PORT_BACKOFF_MIN_MS 100u
+#define VU_PORT_BACKOFF_MAX_MS 5000u
+
+struct vu_port_cfg {
+	struct vu_dev_cfg dev;
+	const char *path;
+	bool client;
+	int fd;        /* >= 0: an already connected socket (--fd); no
+			* listening, no reconnect */
+};
+
+struct vu_port {
+	struct vu_dev dev;
+	char path[108];
+	bool client;
+	bool created_socket;         /* we bound path: unlink it at stop */
+	struct vu_loop *loop;
+	int lfd, cfd;                /* listener (server), connection */
+	struct vu_watch *lw, *cw, *timer;
+	struct vu_rx rx;
+	uint32_t backoff_ms;
+	bool warned_unreachable;
+	uint64_t connects, disconnects, turned_away;
+};
+
+/* Set the port up and start listening / connecting.  0 or -errno (with a
+ * log line naming the path). */
+int vu_port_start(struct vu_port *p, struct vu_loop *loop,
+		  const struct vu_port_cfg *cfg);
+
+/* Drop the front-end, close sockets, remove the socket file we created. */
+void vu_port_stop(struct vu_port *p);
+
+/*
+ * After vu_sigbus.h's eventfd fired: if a mapping of this device's memory
+ * was lost (its file shrank), log one error line naming the device and the
+ * mapping and fail the device like any protocol violation: the connection
+ * is closed and the device reset (rings stopped, memory unmapped); a
+ * client port reconnects.  Other devices are untouched.
+ */
+void vu_port_check_memory(struct vu_port *p);
+
+#endif

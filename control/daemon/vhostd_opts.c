@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: MIT */
+#include "vhostd_opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../datapath/vnet.h"
+#include "../../numa/cores.h"
+#include "../../pmd/port.h"
+#include "../wire/vu_proto.h"
+
+#define DEFAULT_MTU 1500
+
+static int bad(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "vhostd: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see --help)\n");
+	return -EINVAL;
+}
+
+/* Offloads: honoured on every path, passed through or done in software
+ * (datapath/offload.h).  TSO depends on the checksum offload. */
+#define TSO_HOST (BIT_ULL(VIRTIO_NET_F_HOST_TSO4) | BIT_ULL(VIRTIO_NET_F_HOST_TSO6))
+#define TSO_GUEST (BIT_ULL(VIRTIO_NET_F_GUEST_TSO4) | \
+		   BIT_ULL(VIRTIO_NET_F_GUEST_TSO6))
+#define OFFLOADS_HOST (BIT_ULL(VIRTIO_NET_F_CSUM) | TSO_HOST)
+#define OFFLOADS_GUEST (BIT_ULL(VIRTIO_NET_F_GUEST_CSUM) | TSO_GUEST)
+
+uint64_t vhostd_default_features(void)
+{
+	return BIT_ULL(VIRTIO_F_VERSION_1) |
+	       BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES) |
+	       BIT_ULL(VIRTIO_NET_F_MQ) | BIT_ULL(VIRTIO_NET_F_MTU) |
+	       BIT_ULL(VIRTIO_NET_F_MAC) | BIT_ULL(VIRTIO_NET_F_STATUS) |
+	       BIT_ULL(VHOST_F_LOG_ALL) | BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |
+	       BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |
+	       BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | OFFLOADS_HOST |
+	       OFFLOADS_GUEST | BIT_ULL(VIRTIO_F_IN_ORDER) |
+	       BIT_ULL(VIRTIO_F_RING_PACKED);
+}
+
+uint64_t vhostd_default_protocol_features(void)
+{
+	static const int bits[] = {
+		VU_PROTOCOL_F_MQ, VU_PROTOCOL_F_LOG_SHMFD, VU_PROTOCOL_F_RARP,
+		VU_PROTOCOL_F_REPLY_ACK, VU_PROTOCOL_F_MTU,
+		VU_PROTOCOL_F_BACKEND_REQ, VU_PROTOCOL_F_CONFIG,
+		VU_PROTOCOL_F_RESET_DEVICE, VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS,
+		VU_PROTOCOL_F_STATUS,
+	};
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bits); i++)
+		v |= BIT_ULL(bits[i]);
+	return v;
+}
+
+/* --no-feature NAME: what each name switches off. */
+static const struct {
+	const char *name;
+	uint64_t features, protocol;
+} feature_names[] = {
+	{"mq", BIT_ULL(VIRTIO_NET_F_MQ), BIT_ULL(VU_PROTOCOL_F_MQ)},
+	{"mtu", BIT_ULL(VIRTIO_NET_F_MTU), BIT_ULL(VU_PROTOCOL_F_MTU)},
+	{"mac", BIT_ULL(VIRTIO_NET_F_MAC), 0},
+	{"mrg-rxbuf", BIT_ULL(VIRTIO_NET_F_MRG_RXBUF), 0},
+	{"event-idx", BIT_ULL(VIRTIO_RING_F_EVENT_IDX), 0},
+	{"indirect", BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC), 0},
+	{"in-order", BIT_ULL(VIRTIO_F_IN_ORDER), 0},
+	{"packed", BIT_ULL(VIRTIO_F_RING_PACKED), 0},
+	{"status", BIT_ULL(VIRTIO_NET_F_STATUS), 0},
+	{"csum", OFFLOADS_HOST, 0},
+	{"guest-csum", OFFLOADS_GUEST, 0},
+	{"tso", TSO_HOST | TSO_GUEST, 0},
+	{"log", BIT_ULL(VHOST_F_LOG_ALL), BIT_ULL(VU_PROTOCOL_F_LOG_SHMFD)},
+	{"protocol-features", BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES), ~0ULL},
+	{"rarp", 0, BIT_ULL(VU_PROTOCOL_F_RARP)},
+	{"reply-ack", 0, BIT_ULL(VU_PROTOCOL_F_REPLY_ACK)},
+	{"backend-req", 0, BIT_ULL(VU_PROTOCOL_F_BACKEND_REQ)},
+	{"config", 0, BIT_ULL(VU_PROTOCOL_F_CONFIG)},
+	{"reset-device", 0, BIT_ULL(VU_PROTOCOL_F_RESET_DEVICE)},
+	{"mem-slots", 0, BIT_ULL(VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)},
+	{"device-status", 0, BIT_ULL(VU_PROTOCOL_F_STATUS)},
+};
+
+static int no_feature(struct vhostd_opts *o, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(feature_names); i++) {
+		if (strcmp(name, feature_names[i].name) == 0) {
+			o->features &= ~feature_names[i].features;
+			o->protocol_features &= ~feature_names[i].protocol;
+			return 0;
+		}
+	}
+	return bad("unknown feature name '%s'", name);
+}
+
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return (mac[0] & 1) ? -EINVAL : 0; /* multicast is no station MAC */
+}
+
+/* Locally administered MAC derived from the port name (FNV-1a), stable
+ * across restarts so a guest keeps its address. */
+static void default_mac(const char *name, uint8_t mac[6])
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *c = name; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+	mac[0] = 0x02;
+	for (int i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * i));
+}
+
+static int find_port(const struct vhostd_opts *o, const char *name)
+{
+	for (int i = 0; i < o->nports; i++)
+		if (strcmp(o->ports[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static struct port_opt *new_port(struct vhostd_opts *o, const char *name)
+{
+	if (o->nports >= VHOSTD_MAX_PORTS) {
+		bad("too many ports (at most 64), at '%s'", name);
+		return NULL;
+	}
+	if (!*name || strlen(name) >= VHOSTD_NAME_MAX ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789_-.") != strlen(name)) {
+		bad("port name '%s' must be 1-31 of [A-Za-z0-9_.-]", name);
+		return NULL;
+	}
+	if (find_port(o, name) >= 0) {
+		bad("port name '%s' given twice", name);
+		return NULL;
+	}
+	struct port_opt *p = &o->ports[o->nports++];
+	memset(p, 0, sizeof(*p));
+	strcpy(p->name, name);
+	p->fd = -1;
+	p->peer = -1;
+	p->queues = VU_MAX_QUEUE_PAIRS;
+	p->mtu = DEFAULT_MTU;
+	default_mac(name, p->mac);
+	return p;
+}
+
+static int port_option(struct port_opt *p, char *kv)
+{
+	char *val = strchr(kv, '=');
+
+	if (strcmp(kv, "client") == 0) {
+		p->client = true;
+		return 0;
+	}
+	if (!val)
+		return bad("unknown port option '%s'", kv);
+	*val++ = '\0';
+	if (strcmp(kv, "queues") == 0 &&
+	    parse_u32(val, 1, VU_MAX_QUEUE_PAIRS, &p->queues) == 0)
+		return 0;
+	if (strcmp(kv, "mac") == 0 && parse_mac(val, p->mac) == 0)
+		return 0;
+	uint32_t mtu;
+	if (strcmp(kv, "mtu") == 0 && parse_u32(val, 68, 65535, &mtu) == 0) {
+		p->mtu = (uint16_t)mtu;
+		return 0;
+	}
+	fprintf(stderr, "vhostd: bad port option %s=%s (queues=1..%u, "
+		"mac=XX:XX:XX:XX:XX:XX unicast, mtu=68..65535)\n", kv, val,
+		VU_MAX_QUEUE_PAIRS);
+	return -EINVAL;
+}
+
+/* NAME=TYPE:ARGS of a pmd/ type; its arguments are parsed when it opens. */
+static int parse_nic_port(struct vhostd_opts *o, const char *name,
+			  const char *type, const char *args)
+{
+	char why[160];
+
+	if (!port_type_find(type)) {
+		fprintf(stderr, "vhostd: %s\n",
+			port_type_missing(type, why, sizeof(why)));
+		return -EINVAL;
+	}
+	if (strlen(args) >= sizeof(o->ports[0].nic_args))
+		return bad("port '%s': arguments longer than 255 bytes", name);
+	struct port_opt *p = new_port(o, name);
+	if (!p)
+		return -EINVAL;
+	p->kind = PORT_NIC;
+	snprintf(p->nic_type, sizeof(p->nic_type), "%s", type);
+	strcpy(p->nic_args, args);
+	return 0;
+}
+
+/* NAME=vhost:PATH[,opt...] */
+static int parse_port(struct vhostd_opts *o, char *spec)
+{
+	char *eq = strchr(spec, '=');
+	if (!eq)
+		return bad("--port '%s' is not NAME=TYPE:ARGS", spec);
+	*eq = '\0';
+	char *type = eq + 1, *colon = strchr(type, ':');
+	if (!colon)
+		return bad("--port type and arguments missing for '%s'", spec);
+	*colon = '\0';
+	if (strcmp(type, "vhost") != 0)
+		return parse_nic_port(o, spec, type, colon + 1);
+	struct port_opt *p = new_port(o, spec);
+	if (!p)
+		return -EINVAL;
+	p->kind = PORT_VHOST;
+	char *save = NULL, *tok = strtok_r(colon + 1, ",", &save);
+	if (!tok || strlen(tok) >= sizeof(p->path))
+		return bad("vhost port '%s' needs a socket path (< 108 bytes)",
+			   p->name);
+	strcpy(p->path, tok);
+	while ((tok = strtok_r(NULL, ",", &save)))
+		if (port_option(p, tok) < 0)
+			return -EINVAL;
+	return 0;
+}
+
+static bool port_wired(const struct port_opt *p)
+{
+	return p->peer >= 0 || p->reflect || p->source_len;
+}
+
+static int parse_link(struct vhostd_opts *o, char *spec)
+{
+	char *eq = strchr(spec, '=');
+	if (!eq)
+		return bad("--link '%s' is not A=B", spec);
+	*eq = '\0';
+	int a = find_port(o, spec), b = find_port(o, eq + 1);
+	if (a < 0 || b < 0)
+		return bad("--link names an unknown port: '%s'",
+			   a < 0 ? spec : eq + 1);
+	if (a == b)
+		return bad("--link of '%s' to itself (use --reflect)", spec);
+	if (port_wired(&o->ports[a]) || port_wired(&o->ports[b]))
+		return bad("port '%s' is already linked, reflecting or a "
+			   "source", port_wired(&o->ports[a]) ? spec : eq + 1);
+	o->ports[a].peer = b;
+	o->ports[b].peer = a;
+	return 0;
+}
+
+static int parse_reflect(struct vhostd_opts *o, const char *name)
+{
+	int a = find_port(o, name);
+
+	if (a < 0)
+		return bad("--reflect names an unknown port: '%s'", name);
+	if (port_wired(&o->ports[a]))
+		return bad("port '%s' is already linked, reflecting or a "
+			   "source", name);
+	o->ports[a].reflect = true;
+	return 0;
+}
+
+/* NAME=SIZE: vhostd feeds NAME's receive queues with SIZE-byte frames. */
+static int parse_source(struct vhostd_opts *o, char *spec)
+{
+	char *eq = strchr(spec, '=');
+	uint32_t len;
+
+	if (!eq)
+		return bad("--source '%s' is not NAME=SIZE", spec);
+	*eq = '\0';
+	int a = find_port(o, spec);
+	if (a < 0)
+		return bad("--source names an unknown port: '%s'", spec);
+	if (parse_u32(eq + 1, VNET_SOURCE_MIN, VNET_SOURCE_MAX, &len))
+		return bad("--source size '%s' is not 60..9216 bytes", eq + 1);
+	if (port_wired(&o->ports[a]))
+		return bad("port '%s' is already linked, reflecting or a "
+			   "source", spec);
+	o->ports[a].source_len = len;
+	return 0;
+}
+
+/* "1,3-5", "node0:2", ...: numa/cores.h. */
+static int parse_cores(struct vhostd_opts *o, const char *list)
+{
+	cpu_set_t allowed;
+	char why[512];
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return bad("cannot read the CPUs allowed to vhostd%s", "");
+	if (numa_cores_parse(numa_topo_get(), &allowed, list, &o->cores, why,
+			     sizeof(why)) < 0)
+		return bad("--cores %s", why);
+	o->ncores = CPU_COUNT(&o->cores);
+	return 0;
+}
+
+/* Default: one worker core, the last one allowed (CPU 0 usually does the
+ * host's housekeeping). */
+static void default_cores(struct vhostd_opts *o)
+{
+	cpu_set_t allowed;
+
+	CPU_ZERO(&o->cores);
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+		for (int c = CPU_SETSIZE - 1; c >= 0; c--)
+			if (CPU_ISSET(c, &allowed)) {
+				CPU_SET(c, &o->cores);
+				break;
+			}
+	o->ncores = CPU_COUNT(&o->cores);
+}
+
+enum { OPT_PORT = 256, OPT_LINK, OPT_REFLECT, OPT_CORES, OPT_LOGLVL,
+       OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT, OPT_SOURCE, OPT_CONTROL,
+       OPT_PLACEMENT };
+
+static const struct option long_opts[] = {
+	{"port", required_argument, NULL, OPT_PORT},
+	{"link", required_argument, NULL, OPT_LINK},
+	{"reflect", required_argument, NULL, OPT_REFLECT},
+	{"source", required_argument, NULL, OPT_SOURCE},
+	{"control", required_argument, NULL, OPT_CONTROL},
+	{"cores", required_argument, NULL, OPT_CORES},
+	{"print-placement", no_argument, NULL, OPT_PLACEMENT},
+	{"log-level", required_argument, NULL, OPT_LOGLVL},
+	{"print-capabilities", no_argument, NULL, OPT_CAPS},
+	{"socket-path", required_argument, NULL, OPT_SOCKPATH},
+	{"fd", required_argument, NULL, OPT_FD},
+	{"no-feature", required_argument, NULL, OPT_NOFEAT},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Links and reflects name ports, so they are resolved after every port. */
+/* Parsing cuts arguments up in place: it works on copies, so that argv
+ * (what ps and pkill -f show) stays as it was given. */
+#define ARG_MAX_LEN 512
+struct deferred { int opt; char arg[ARG_MAX_LEN]; };
+
+static int parse_fd_port(struct vhostd_opts *o, const char *arg)
+{
+	uint32_t fd;
+
+	struct stat st;
+
+	if (parse_u32(arg, 0, 1u << 30, &fd) || fstat((int)fd, &st) < 0 ||
+	    !S_ISSOCK(st.st_mode))
+		return bad("--fd '%s' is not an open socket", arg);
+	struct port_opt *p = new_port(o, "vhost0");
+	if (!p)
+		return -EINVAL;
+	p->fd = (int)fd;
+	snprintf(p->path, sizeof(p->path), "fd:%u", fd);
+	return 0;
+}
+
+static int parse_one(struct vhostd_opts *o, int c, char *arg,
+		     struct deferred *later, int *nlater)
+{
+	enum vlog_level lvl;
+
+	switch (c) {
+	case OPT_PORT:
+		return parse_port(o, arg);
+	case OPT_LINK:
+	case OPT_REFLECT:
+	case OPT_SOURCE:
+		later[*nlater].opt = c;
+		strcpy(later[(*nlater)++].arg, arg);
+		return 0;
+	case OPT_CORES:
+		return parse_cores(o, arg);
+	case OPT_LOGLVL:
+		if (vlog_parse_level(arg, &lvl) < 0)
+			return bad("--log-level '%s': use err, warn, info or "
+				   "debug", arg);
+		o->log_level = lvl;
+		return 0;
+	case OPT_CAPS:
+		o->print_capabilities = true;
+		return 0;
+	case OPT_PLACEMENT:
+		o->print_placement = true;
+		return 0;
+	case OPT_SOCKPATH: {
+		struct port_opt *p = new_port(o, "vhost0");
+		if (!p || strlen(arg) >= sizeof(p->path))
+			return bad("--socket-path '%s' unusable", arg);
+		strcpy(p->path, arg);
+		return 0;
+	}
+	case OPT_FD:
+		return parse_fd_port(o, arg);
+	case OPT_CONTROL:
+		if (strlen(arg) >= sizeof(o->control_path) || !*arg)
+			return bad("--control '%s': path empty or too long", arg);
+		strcpy(o->control_path, arg);
+		return 0;
+	case OPT_NOFEAT:
+		return no_feature(o, arg);
+	case 'h':
+		o->help = true;
+		return 0;
+	case 'V':
+		o->version = true;
+		return 0;
+	default:
+		return -EINVAL; /* getopt printed why */
+	}
+}
+
+int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv)
+{
+	struct deferred later[2 * VHOSTD_MAX_PORTS];
+	int nlater = 0, c, err;
+
+	memset(o, 0, sizeof(*o));
+	o->log_level = VLOG_LVL_INFO;
+	o->features = vhostd_default_features();
+	o->protocol_features = vhostd_default_protocol_features();
+	default_cores(o);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
+		if (nlater >= (int)ARRAY_SIZE(later))
+			return bad("too many --link/--reflect/--source "
+				   "options%s", "");
+		char arg[ARG_MAX_LEN];
+		if (optarg && strlen(optarg) >= sizeof(arg))
+			return bad("argument longer than 511 bytes: '%.60s...'",
+				   optarg);
+		if (optarg)
+			strcpy(arg, optarg);
+		err = parse_one(o, c, optarg ? arg : NULL, later, &nlater);
+		if (err)
+			return err;
+	}
+	if (optind < argc)
+		return bad("unexpected argument '%s'", argv[optind]);
+	for (int i = 0; i < nlater; i++) {
+		err = later[i].opt == OPT_LINK ? parse_link(o, later[i].arg) :
+		      later[i].opt == OPT_SOURCE ?
+		      parse_source(o, later[i].arg) :
+		      parse_reflect(o, later[i].arg);
+		if (err)
+			return err;
+	}
+	if (!(o->features & BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES)))
+		o->protocol_features = 0;
+	return 0;
+}
+
+void vhostd_usage(FILE *out)
+{
+	fprintf(out,
+"Usage: vhostd [OPTIONS]\n"
+"A vhost-user-net back-end: guests' virtio-net queues served by poll-mode\n"
+"worker cores.\n\n"
+"  --port NAME=vhost:PATH[,client][,queues=N][,mac=MAC][,mtu=N]\n"
+"        a vhost-user port; listens on PATH, or with 'client' connects to\n"
+"        a front-end listening there and reconnects when it goes away.\n"
+"        queues caps the queue pairs offered (1..128, default 128).\n"
+"  --port NAME=TYPE:ARGS\n"
+"        a NIC port of a pmd/ type (this build: %s):\n"
+"          afxdp:IFACE[,queues=N][,start-queue=Q][,zerocopy|copy][,busy-poll]\n"
+"          dpdk:DEVARGS[,queues=N]   (a PCI address or a vdev)\n"
+"          loop:[queues=N][,offloads][,node=N]  (a wire looped back: tests)\n"
+"  --link A=B           cross-connect two ports (both directions)\n"
+"  --reflect NAME       send every packet back out of NAME, MACs swapped\n"
+"  --source NAME=SIZE   fill NAME's receive queues with SIZE-byte frames\n"
+"                       (60..9216) as fast as the guest takes them, and\n"
+"                       discard its TX: a benchmark/test traffic source\n"
+"  --control PATH       control socket: per-queue and per-worker counters\n"
+"                       (vhostctl PATH stats)\n"
+"  --cores LIST         worker cores, e.g. 2,3 or 2-5; nodeN: every core\n"
+"                       of NUMA node N; nodeN:K: K cores of node N, the\n"
+"                       highest first (default: the last core vhostd may\n"
+"                       run on)\n"
+"  --print-placement    print on stdout, whenever it changes, where each\n"
+"                       queue pair is polled and its memory lives\n"
+"  --log-level LEVEL    err, warn, info (default) or debug\n"
+"  --no-feature NAME    do not offer NAME: mq mtu mac mrg-rxbuf event-idx\n"
+"                       indirect in-order packed status log csum\n"
+"                       guest-csum tso protocol-features rarp reply-ack\n"
+"                       backend-req config reset-device mem-slots\n"
+"                       device-status\n"
+"  --socket-path=PATH   same as --port vhost0=vhost:PATH\n"
+"  --fd=N               serve the connected vhost-user socket N as vhost0\n"
+"  --print-capabilities print the back-end capabilities (JSON) and exit\n"
+"  -h, --help           this text\n"
+"  -V, --version        print the version and exit\n",
+		port_type_names());
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhostd_opts.h: vhostd's command line.
+ *
+ * The contract scripts rely on (options may be added, never changed):
+ *   --port NAME=vhost:PATH[,client][,queues=N][,mac=MAC][,mtu=N]
+ *   --port NAME=TYPE:ARGS   (a NIC port, pmd/port.h: afxdp, dpdk, loop)
+ *   --link A=B   --reflect NAME   --cores LIST   --log-level LEVEL
+ *   --help   --version   --print-capabilities
+ *   --source NAME=SIZE   --control PATH   --print-placement
+ * plus the vhost-user back-end conventions --socket-path=PATH and --fd=N
+ * (a port named "vhost0"), and --no-feature NAME to switch one off.
+ */
+#ifndef VHOSTD_OPTS_H
+#define VHOSTD_OPTS_H
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../datapath/log.h"
+
+#define VHOSTD_MAX_PORTS 64
+#define VHOSTD_NAME_MAX 32
+
+/* A guest (vhost-user) or a NIC port of a pmd/ type. */
+enum port_kind { PORT_VHOST, PORT_NIC };
+
+struct port_opt {
+	char name[VHOSTD_NAME_MAX];
+	enum port_kind kind;
+	char nic_type[16];      /* PORT_NIC: "afxdp", "dpdk", "loop" */
+	char nic_args[256];     /* PORT_NIC: what follows "TYPE:" */
+	char path[108];
+	bool client;
+	int fd;                 /* --fd: connected socket, else -1 */
+	uint32_t queues;        /* queue pairs offered */
+	uint8_t mac[6];
+	uint16_t mtu;
+	int peer;               /* index of the linked port, -1 */
+	bool reflect;
+	uint32_t source_len;    /* --source: frame size, 0 = not a source */
+};
+
+struct vhostd_opts {
+	struct port_opt ports[VHOSTD_MAX_PORTS];
+	int nports;
+	cpu_set_t cores;
+	int ncores;
+	enum vlog_level log_level;
+	char control_path[108]; /* --control, "" = none */
+	uint64_t features;      /* virtio/vhost feature bits offered */
+	uint64_t protocol_features;
+	bool help, version, print_capabilities;
+	bool print_placement;   /* --print-placement */
+};
+
+/* Parse argv into o.  0 on success; -EINVAL after printing one line to
+ * stderr that names the offending argument. */
+int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv);
+
+void vhostd_usage(FILE *out);
+
+/* The features vhostd offers before any --no-feature. */
+uint64_t vhostd_default_features(void);
+uint64_t vhostd_default_protocol_features(void);
+
+#endif

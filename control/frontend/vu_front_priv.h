@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vu_front_priv.h: state and message core shared by the vu_front*.c files.
+ * Not for users of the library (they include vu_front.h).
+ */
+#ifndef VHOSTD_VU_FRONT_PRIV_H
+#define VHOSTD_VU_FRONT_PRIV_H
+
+#include "vu_front.h"
+#include "../wire/vu_proto.h"
+
+#define VU_FRONT_LOG_TAG "front"
+
+struct vu_front {
+	int sock;
+	int io_timeout_ms;
+	uint64_t features_offered;
+	uint64_t features_acked;
+	uint64_t protocol_offered;
+	uint64_t protocol_acked;
+	uint64_t queue_num;
+	uint64_t max_mem_slots;
+	bool mem_ready;
+	struct vu_guestmem mem;
+	struct vu_front_vring vrings[VU_FRONT_MAX_VRINGS];
+};
+
+/*
+ * Send request req (payload of size bytes, fds attached) that has no reply
+ * body.  With REPLY_ACK acked, need_reply is set and the ack is awaited
+ * and decoded as described in vu_front.h.
+ */
+int vu_front_xact(struct vu_front *f, uint32_t req, const void *payload,
+		  uint32_t size, const int *fds, int nfds);
+
+/*
+ * Send request req and read its reply body, which must carry the reply
+ * flag, the same request id and exactly reply_size bytes (-EPROTO
+ * otherwise).  Fds that come with the reply are closed.
+ */
+int vu_front_xact_reply(struct vu_front *f, uint32_t req, const void *payload,
+			uint32_t size, const int *fds, int nfds, void *reply,
+			uint32_t reply_size);
+
+/* Like vu_front_xact_reply() but any reply size is accepted; the whole
+ * reply (header and payload) lands in *reply. */
+int vu_front_xact_msg(struct vu_front *f, uint32_t req, const void *payload,
+		      uint32_t size, const int *fds, int nfds,
+		      struct vu_msg *reply);
+
+/* Decode a REPLY_ACK u64: 0, -ack for 2..4095, -EIO otherwise. */
+int vu_front_ack_to_errno(uint64_t ack);
+
+#endif
