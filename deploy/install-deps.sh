@@ -2,11 +2,15 @@
 # Install what vhostd needs to build and test on Debian 12 (idempotent:
 # nothing is downloaded when everything is already there).
 #   build:  meson ninja-build pkg-config gcc libnuma-dev libbpf-dev
-#           libxdp-dev libcmocka-dev libdpdk-dev
+#           libxdp-dev libcmocka-dev libdpdk-dev libjson-c-dev (control API,
+#           config file) libmicrohttpd-dev (--metrics) libsystemd-dev (sd_notify,
+#           journald, the fd store)
 #   tests:  dpdk (runtime) + dpdk-dev (dpdk-testpmd), iproute2, procps,
 #           qemu-system-x86 + linux-image-amd64 + busybox-static (QEMU guests),
 #           numactl (the two-node QEMU guest),
 #           ethtool + util-linux (setpriv) (AF_XDP port on veth)
+#           systemd (systemd-analyze verify), python3-prometheus-client (the
+#           metrics format's parser), openvswitch-switch-dpdk (OVS-DPDK peer)
 #   fuzz:   clang + libclang-rt-14-dev (libFuzzer, tests/fuzz/run.sh)
 #   perf:   gnuplot-nox (bench.sh --plot)
 set -euo pipefail
@@ -14,7 +18,9 @@ set -euo pipefail
 PKGS=(meson ninja-build pkg-config gcc libc6-dev libnuma-dev libbpf-dev
       libxdp-dev libcmocka-dev libdpdk-dev dpdk dpdk-dev iproute2 procps
       coreutils qemu-system-x86 linux-image-amd64 busybox-static gnuplot-nox
-      ethtool util-linux numactl clang libclang-rt-14-dev)
+      ethtool util-linux numactl clang libclang-rt-14-dev
+      libjson-c-dev libmicrohttpd-dev libsystemd-dev systemd
+      python3-prometheus-client openvswitch-switch-dpdk)
 
 missing=()
 for p in "${PKGS[@]}"; do
