@@ -24,11 +24,14 @@ static void drop_conn(struct vu_port *p, const char *why)
 	LOG_INFO(TAG, "%s: front-end %s; device reset", p->dev.name, why);
 	vu_loop_del(p->loop, p->cw);
 	p->cw = NULL;
+	/* The device first: once the socket closes, the front-end reads the
+	 * rings' positions (QEMU takes the used index as the next avail one)
+	 * and no worker may move them after that. */
+	vu_dev_disconnect(&p->dev);
 	close(p->cfd);
 	p->cfd = -1;
 	vu_rx_close_fds(&p->rx);
 	vu_rx_init(&p->rx);
-	vu_dev_disconnect(&p->dev);
 	p->disconnects++;
 }
 

@@ -192,6 +192,8 @@ uint32_t dp_npairs(const struct dp_port *p)
 /* Place what changed and give every worker a new list of its paths. */
 static int publish(struct dp *dp)
 {
+	if (dp->halted)
+		return 0;
 	bool changed = dp_place(dp);
 	struct wk_list **lists = calloc(dp->nworkers, sizeof(*lists));
 
@@ -291,6 +293,10 @@ static void dp_resume(struct vu_dev *d, void *ctx)
 
 	if (!p || !p->paused)
 		return;
+	if (dp->halted) {       /* nothing is polled again: touch no path */
+		p->paused = false;
+		return;
+	}
 	/* Each started queue pair's state on the node of its rings. */
 	if (dp_qps_ensure(dp, p) < 0)
 		LOG_ERR(TAG, "%s: out of memory for queue state: some queue "
@@ -419,6 +425,13 @@ int dp_start(struct dp *dp)
 			if (!dp->ports[i].paused)
 				path_refresh(dp, &dp->ports[i], qp);
 	return publish(dp);
+}
+
+void dp_halt(struct dp *dp)
+{
+	for (uint32_t w = 0; w < dp->nworkers; w++)
+		free(wk_publish(&dp->workers[w], NULL));
+	dp->halted = true;
 }
 
 void dp_watch(struct dp *dp)

@@ -85,6 +85,7 @@ struct dp {
 	struct dp_port *ports;
 	uint32_t nports;
 	struct numa_slab slab;     /* struct dp_qp blocks */
+	bool halted;               /* dp_halt(): nothing is polled again */
 	FILE *placement_out;       /* --print-placement: print changes here */
 	char *placement_last;      /* what was printed there last */
 };
@@ -135,6 +136,17 @@ void dp_placement_print(const struct dp *dp, FILE *f);
 /* --print-placement: print the polled queue pairs' lines to
  * dp->placement_out if they differ from what was printed last. */
 void dp_placement_changed(struct dp *dp);
+
+/*
+ * A planned stop, before any front-end's connection closes: take every
+ * path off every worker and wait until each has finished its pass (every
+ * used entry of what it took published, every guest notified: worker.h),
+ * then nothing is polled again and no port's state is read for another
+ * port's sake (devices may be torn down in any order).  A front-end that
+ * sees its connection close after this reads ring positions that no
+ * worker moves any more.
+ */
+void dp_halt(struct dp *dp);
 
 /* Stop the workers and free everything. */
 void dp_fini(struct dp *dp);

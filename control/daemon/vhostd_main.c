@@ -253,6 +253,11 @@ static int start_ports(struct daemon *d)
 static void stop_all(struct daemon *d)
 {
 	vu_ctl_stop(d->ctl);
+	/* Workers first: every burst finished and published before any
+	 * front-end sees its connection close (it reads the rings' positions
+	 * then), and no port is read on behalf of another torn down before. */
+	if (d->dp.workers)
+		dp_halt(&d->dp);
 	for (int i = 0; i < d->nports_started; i++)
 		if (d->vhost_started[i])
 			vu_port_stop(&d->ports[i]);
