@@ -71,10 +71,10 @@ nohuge) MEM_ARGS="--no-huge -m 1024" GEN_MEM= ;;
 *) echo "--mem huge|nohuge"; exit 2 ;;
 esac
 
-HDR="%-8s %-7s %5s %-6s %3s %8s %10s %10s %7s %14s\n"
+HDR="%-8s %-7s %5s %-6s %3s %8s %10s %10s %7s %14s %12s %9s\n"
 header() {
 	printf "$HDR" method test size ring mrg in_order "vhostd Mpps" \
-		"dpdk Mpps" ratio "vhostd cyc/pkt"
+		"dpdk Mpps" ratio "vhostd cyc/pkt" "dpdk cyc/pkt" "cyc ratio"
 }
 
 # fail_run LABEL WHY: the run is nan; say which and why, with log tails.
@@ -126,6 +126,8 @@ gen_run() {
 		c=$(vh_cycles "$W/st.1" "$W/st.2")
 		d=$(vh_drops "$W/st.1" "$W/st.2")
 		[ -z "$d" ] || note "drops: $label: $d"
+	elif [ -s "$f.cy.2" ]; then
+		c=$(dpdk_cycles "$f.cy.1" "$f.cy.2")
 	fi
 	res=$(grep -a '^RESULT' "$W/g.out")
 	[ -n "$res" ] || { fail_run "$label" "vu-gen printed no RESULT"; be_stop "$be"; return; }
@@ -158,7 +160,11 @@ tp_sample() {
 	echo "$EPOCHREALTIME" >"$f.ts.$2"   # the replies may lag: own clock
 	sched_threads "${BE_PID[$1]}" >"$f.bew.$2"
 	sched_threads "${FE_PID[$1]}" >"$f.few.$2"
-	[ "$1" != vhostd ] || timeout 5 "$VHOSTCTL" "$W/ctl" stats >"$f.st.$2"
+	if [ "$1" = vhostd ]; then
+		timeout 5 "$VHOSTCTL" "$W/ctl" stats >"$f.st.$2"
+	elif [ -n "${BE_FD[dpdk]:-}" ]; then
+		be_dpdk_cycles >"$f.cy.$2"
+	fi
 }
 
 tp_col() { if [ "$1" = txonly ]; then echo TX; else echo RX; fi; }
@@ -201,6 +207,8 @@ tp_window() {
 		d=$(vh_drops "$f.st.1" "$f.st.2" |
 			sed 's/ drop_no_peer=[0-9]*//g; s/ring=[0-9]*;//g')
 		[ -z "$d" ] || note "drops: $label: $d"
+	elif [ -s "$f.cy.2" ]; then
+		c=$(dpdk_cycles "$f.cy.1" "$f.cy.2")
 	fi
 	echo "$(awk -v r="$pps" 'BEGIN {printf "%.3f", r / 1e6}') $c" \
 		"$(core_share "$f.bew.1" "$f.bew.2" "$t1" "$t2")" \
@@ -262,30 +270,35 @@ fail_window() { echo "nan nan"; }
 # row and appends it to the plot data.  The run functions run in this
 # shell (output to a file, not $(...)) so that the EXIT trap knows every PID.
 row() {
-	local m=$1 t=$2 s=$3 rg=$4 mg=$5 io=$6 fn=$7 run v c d r; shift 7
+	local m=$1 t=$2 s=$3 rg=$4 mg=$5 io=$6 fn=$7 run v c d dc r rc; shift 7
 	: >"$W/v.txt"; : >"$W/d.txt"; : >"$W/c.txt"; : >"$W/q.txt"
+	: >"$W/dc.txt"; : >"$W/qc.txt"
 	for run in $(seq "$RUNS"); do
 		# Every other pair DPDK goes first: a spell that starts or ends
 		# inside a pair favours each side equally often.
 		if ((run % 2)); then
 			$fn vhostd "$@" >"$W/r"; read -r v c <"$W/r"
-			$fn dpdk "$@" >"$W/r"; read -r d _ <"$W/r"
+			$fn dpdk "$@" >"$W/r"; read -r d dc <"$W/r"
 		else
-			$fn dpdk "$@" >"$W/r"; read -r d _ <"$W/r"
+			$fn dpdk "$@" >"$W/r"; read -r d dc <"$W/r"
 			$fn vhostd "$@" >"$W/r"; read -r v c <"$W/r"
 		fi
 		echo "${v:-nan}" >>"$W/v.txt"; echo "${c:-nan}" >>"$W/c.txt"
-		echo "${d:-nan}" >>"$W/d.txt"
+		echo "${d:-nan}" >>"$W/d.txt"; echo "${dc:-nan}" >>"$W/dc.txt"
 		echo "$(ratio "${v:-nan}" "${d:-nan}")" | tr -d x >>"$W/q.txt"
+		# Cycles: vhostd's over DPDK's, per pair, like the rate.
+		echo "$(ratio "${c:-nan}" "${dc:-nan}")" | tr -d x >>"$W/qc.txt"
 	done
 	v=$(median <"$W/v.txt") d=$(median <"$W/d.txt") c=$(median <"$W/c.txt")
+	dc=$(median <"$W/dc.txt") rc=$(median <"$W/qc.txt")
+	[ "$rc" = nan ] || rc=${rc}x
 	# The ratio is the median of each run's vhostd/DPDK pair, run back to
 	# back: the host's slow and fast spells (2x apart here) then cancel
 	# out, where a ratio of the two medians could pair a slow spell of one
 	# back-end with a fast one of the other.
 	r=$(median <"$W/q.txt")
 	[ "$r" = nan ] || r=${r}x
-	printf "$HDR" "$m" "$t" "$s" "$rg" "$mg" "$io" "$v" "$d" "$r" "$c"
+	printf "$HDR" "$m" "$t" "$s" "$rg" "$mg" "$io" "$v" "$d" "$r" "$c" "$dc" "$rc"
 	echo "$v $d" >"$W/last_row"
 	local lbl="$t mrg=$mg"
 	[ "$rg" = packed ] && lbl="$t packed mrg=$mg"

@@ -75,7 +75,7 @@ note() { echo "$*" >>"$W/notes"; }
 # ---- dpdk-testpmd front-ends: virtio-user on FE_CORE, driven by fifos ---
 # Each back-end has its own front-end (side: vhostd or dpdk); both pairs
 # can be up at once, with one of them stopped (pair_pause).
-declare -A FE_PID FE_FD BE_PID
+declare -A FE_PID FE_FD BE_PID BE_FD
 
 # fe_start SIDE SOCK MRG IN_ORDER FWD SIZE [PACKED]
 fe_start() {
@@ -183,26 +183,58 @@ be_dpdk() {
 	rxonly) fwd=txonly ;;
 	loop) fwd=macswap ;;
 	esac
-	# --stats-period: without it a non-interactive testpmd exits at EOF.
+	# Interactive, driven by a fifo like the front-ends, so that each
+	# window can read its forwarding cycles: --record-core-cycles counts
+	# the forwarding lcores' busy cycles and packets ("show fwd stats
+	# all": "total cycles=C / total <mode> packets=P").
 	# Main lcore on BE_CORE, one forwarding lcore per BE_CORES entry.
-	local lc=0@$BE_CORE n=0 c
+	local lc=0@$BE_CORE n=0 c fd
 	for c in ${BE_CORES//,/ }; do n=$((n + 1)); lc+=",$n@$c"; done
-	start_bg "$W/be.dpdk.log" "$TESTPMD" --no-pci $MEM_ARGS \
+	rm -f "$W/be.dpdk.cmd"; mkfifo "$W/be.dpdk.cmd"
+	exec {fd}<>"$W/be.dpdk.cmd"
+	BE_FD[dpdk]=$fd
+	stdbuf -oL "$TESTPMD" --no-pci $MEM_ARGS \
 		--file-prefix="$PFX-be" --lcores "$lc" \
-		--vdev "net_vhost0,iface=$1,queues=$QUEUES" -- \
+		--vdev "net_vhost0,iface=$1,queues=$QUEUES" -- -i \
 		--rxq=$QUEUES --txq=$QUEUES --nb-cores=$n \
 		--total-num-mbufs=$NB_MBUFS --forward-mode=$fwd --txpkts="$3" \
-		--auto-start --stats-period 1
-	BE_PID[dpdk]=$BG_PID
-	wait_for "$BG_PID" $START_WAIT test -S "$1"
+		--record-core-cycles <"$W/be.dpdk.cmd" >"$W/be.dpdk.log" 2>&1 &
+	BE_PID[dpdk]=$!
+	PIDS+=("$!")
+	wait_for "${BE_PID[dpdk]}" $START_WAIT log_has "$W/be.dpdk.log" "testpmd> " &&
+		wait_for "${BE_PID[dpdk]}" $START_WAIT test -S "$1" || return 1
+	echo start >&"${BE_FD[dpdk]}"
+}
+
+# be_dpdk_cycles: "CYCLES PACKETS" of testpmd's forwarding lcores so far
+# (waits for the reply to "show fwd stats all").
+be_dpdk_cycles() {
+	local log=$W/be.dpdk.log n
+	n=$(grep -ac 'CPU cycles/packet=' "$log")
+	echo "show fwd stats all" >&"${BE_FD[dpdk]}"
+	wait_for "${BE_PID[dpdk]}" 10 be_dpdk_replied "$n" || return 1
+	grep -a 'CPU cycles/packet=' "$log" | tail -n 1 |
+		sed -E 's/.*total cycles=([0-9]+) \/ total [a-z]+ packets=([0-9]+).*/\1 \2/'
+}
+be_dpdk_replied() {
+	[ "$(grep -ac 'CPU cycles/packet=' "$W/be.dpdk.log")" -gt "$1" ]
+}
+
+# dpdk_cycles BEFORE AFTER: cycles/packet between two be_dpdk_cycles.
+dpdk_cycles() {
+	awk 'FNR == 1 && NR == 1 { c = $1; p = $2; next }
+		{ if ($2 > p) printf "%.0f", ($1 - c) / ($2 - p); else print "nan" }' \
+		"$1" "$2"
 }
 
 # be_stop SIDE
 be_stop() {
 	[ -n "${BE_PID[$1]:-}" ] || return 0
 	kill -CONT "${BE_PID[$1]}" 2>/dev/null
+	[ -z "${BE_FD[$1]:-}" ] || echo quit >&"${BE_FD[$1]}"
 	stop_pid "${BE_PID[$1]}" INT 10
-	unset "BE_PID[$1]"
+	[ -z "${BE_FD[$1]:-}" ] || exec {BE_FD[$1]}>&-
+	unset "BE_PID[$1]" "BE_FD[$1]"
 	[ "$1" = vhostd ] ||
 		rm -rf /var/run/dpdk/"$PFX"-be /dev/hugepages/"$PFX"-be*
 }
