@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Guest to guest: two guests' traffic through a switch, vhostd against
+# OVS-DPDK, in the same run with the same front-ends:
+#
+#   guest a (virtio-user 0) <--> back-end on core 1 <--> guest b (virtio-user 1)
+#
+# The two guests are one dpdk-testpmd (core 0) with two virtio-user ports in
+# mac forwarding: "start tx_first 32" sends a burst from each port (source
+# MAC its own, destination the other guest's), and from then on what
+# either port receives goes out of the other one addressed to the other
+# guest, so both directions stay busy and both MACs are learned.  Mpps is
+# the sum of both ports' RX rate over a window of SECONDS.  Back-ends:
+#   link    vhostd --link a=b
+#   bridge  vhostd --bridge br0, both ports on it (learning bridge)
+#   ovs     OVS-DPDK (Debian's ovs-vswitchd-dpdk), a private ovsdb and
+#           ovs-vswitchd under the work dir, a netdev bridge with the NORMAL
+#           action between two dpdkvhostuser ports, its PMD on core 1
+# Runs take turns (the order rotates from run to run) so that a noisy spell
+# of this shared host hits each back-end; one row per size with medians and
+# the median of the per-run ratios to ovs and to link.  Cycles per packet:
+# vhostd's worker busy cycles over packets; OVS's "avg processing cycles per
+# packet" of dpif-netdev/pmd-stats-show over the same window.
+#   perf/bench_g2g.sh [BUILD_DIR] [RUNS] [SECONDS]          # build 3 5
+# SIZES="64 1518" and BACKENDS="link bridge ovs" by default (a back-end
+# this host or build lacks is left out with a note).  Needs root and 256
+# free 2 MiB hugepages for OVS.
+set -u
+export LC_ALL=C
+case ${1:-} in -h|--help) sed -n '2,27s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+B=${1:-build} RUNS=${2:-3} SECS=${3:-5}
+SIZES=${SIZES:-64 1518} BACKENDS=${BACKENDS:-link bridge ovs}
+VHOSTD=$B/control/vhostd VHOSTCTL=$B/control/vhostctl
+TESTPMD=$(command -v dpdk-testpmd) || { echo "no dpdk-testpmd"; exit 77; }
+OVS_VSWITCHD=${OVS_VSWITCHD:-/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk}
+for x in "$VHOSTD" "$VHOSTCTL"; do [ -x "$x" ] || { echo "$x: not built"; exit 2; }; done
+[ "$(id -u)" -eq 0 ] || { echo "needs root"; exit 77; }
+[ ! -e /tmp/bench.running ] ||
+	{ echo "/tmp/bench.running exists: someone is measuring; not now"; exit 75; }
+W=$(mktemp -d /tmp/vhostd-bench-g2g.XXXXXX)
+PFX=vhbench-g2g-$$
+MEM_ARGS="--no-huge -m 1024"
+# shellcheck source=perf/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"
+MAC_A=02:00:00:00:00:0a MAC_B=02:00:00:00:00:0b
+OVS_PIDS=()
+
+ovs_down() {
+	local p
+	for p in "${OVS_PIDS[@]}"; do stop_pid "$p" TERM 5; done
+	OVS_PIDS=()
+	rm -rf "$W/ovs"
+}
+g2g_cleanup() { ovs_down; cleanup; }
+trap g2g_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Which back-ends can run here.
+have=()
+for be in $BACKENDS; do
+	case $be in
+	link) have+=(link) ;;
+	bridge)
+		if "$VHOSTD" --help 2>&1 | grep -q -- '--bridge'; then have+=(bridge)
+		else note "bridge: this vhostd has no --bridge; left out"; fi ;;
+	ovs)
+		if [ -x "$OVS_VSWITCHD" ] && command -v ovsdb-server >/dev/null; then
+			have+=(ovs)
+		else note "ovs: $OVS_VSWITCHD or ovsdb-server missing; left out"; fi ;;
+	*) echo "unknown back-end $be"; exit 2 ;;
+	esac
+done
+
+# ---- back-ends: each makes $W/sock.a and $W/sock.b for the guests ----------
+
+be_vhostd() {   # be_vhostd link|bridge
+	local wiring=(--link a=b) pa="a=vhost:$W/sock.a" pb="b=vhost:$W/sock.b"
+	if [ "$1" = bridge ]; then
+		wiring=(--bridge br0); pa+=",bridge=br0"; pb+=",bridge=br0"
+	fi
+	rm -f "$W/ctl" "$W/sock.a" "$W/sock.b"
+	start_bg "$W/be.log" "$VHOSTD" --port "$pa" --port "$pb" "${wiring[@]}" \
+		--cores $BE_CORE --control "$W/ctl"
+	BE_PID[g2g]=$BG_PID
+	wait_for "$BG_PID" $START_WAIT log_has "$W/be.log" "control socket"
+}
+
+ovs_vsctl() { ovs-vsctl --db="unix:$W/ovs/db.sock" --timeout=20 "$@"; }
+# ovs-vswitchd's control socket: OVS_RUNDIR/PROGRAM.PID.ctl.
+ovs_appctl() {
+	ovs-appctl -t "$W/ovs/${OVS_VSWITCHD##*/}.$(cat "$W/ovs/vswitchd.pid").ctl" "$@"
+}
+
+be_ovs() {
+	local d=$W/ovs
+	mkdir -p "$d"
+	export OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d
+	ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema &&
+		ovsdb-server "$d/conf.db" --no-chdir --unixctl="$d/ovsdb.ctl" --remote="punix:$d/db.sock" \
+			--pidfile="$d/ovsdb.pid" --detach --log-file="$d/ovsdb.log" \
+			2>/dev/null ||
+		return 1
+	OVS_PIDS+=("$(cat "$d/ovsdb.pid")")
+	ovs_vsctl --no-wait init &&
+		ovs_vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
+			other_config:dpdk-socket-mem=256 other_config:dpdk-socket-limit=256 \
+			other_config:dpdk-extra="--file-prefix=$PFX-ovs" \
+			other_config:pmd-cpu-mask=$((1 << BE_CORE)) \
+			other_config:dpdk-lcore-mask=$((1 << BE_CORE)) || return 1
+	"$OVS_VSWITCHD" "unix:$d/db.sock" --pidfile="$d/vswitchd.pid" --detach --no-chdir \
+		--log-file="$d/vswitchd.log" >/dev/null 2>&1 || return 1
+	OVS_PIDS+=("$(cat "$d/vswitchd.pid")")
+	BE_PID[g2g]=$(cat "$d/vswitchd.pid")
+	ovs_vsctl add-br br0 -- set bridge br0 datapath_type=netdev &&
+		ovs_vsctl add-port br0 a -- set Interface a type=dpdkvhostuser &&
+		ovs_vsctl add-port br0 b -- set Interface b type=dpdkvhostuser ||
+		return 1
+	# The internal port stays down: floods are not copied to the host.
+	ip link set br0 down 2>/dev/null
+	wait_for "${BE_PID[g2g]}" $START_WAIT test -S "$d/a" &&
+		wait_for "${BE_PID[g2g]}" $START_WAIT test -S "$d/b" &&
+		ln -sf "$d/a" "$W/sock.a" && ln -sf "$d/b" "$W/sock.b"
+}
+
+be_up() {
+	case $1 in
+	link|bridge) be_vhostd "$1" ;;
+	ovs) be_ovs ;;
+	esac
+}
+be_down() {
+	if [ "$1" = ovs ]; then ovs_down; unset "BE_PID[g2g]"; return; fi
+	[ -n "${BE_PID[g2g]:-}" ] && stop_pid "${BE_PID[g2g]}" INT 10
+	unset "BE_PID[g2g]"
+}
+
+# ---- the two guests: one testpmd, two virtio-user ports --------------------
+
+guests_up() {   # guests_up SIZE
+	local fd
+	rm -f "$W/fe.cmd"; mkfifo "$W/fe.cmd"
+	exec {fd}<>"$W/fe.cmd"
+	FE_FD[g2g]=$fd
+	stdbuf -oL "$TESTPMD" --no-pci $MEM_ARGS --file-prefix="$PFX-fe" \
+		--lcores 0@$FE_CORE,1@$FE_CORE \
+		--vdev "net_virtio_user0,path=$W/sock.a,queues=1,mac=$MAC_A" \
+		--vdev "net_virtio_user1,path=$W/sock.b,queues=1,mac=$MAC_B" \
+		-- -i --total-num-mbufs=$((2 * NB_MBUFS)) --forward-mode=mac \
+		--eth-peer=0,$MAC_B --eth-peer=1,$MAC_A --nb-cores=1 \
+		--txpkts="$1" <"$W/fe.cmd" >"$W/fe.log" 2>&1 &
+	FE_PID[g2g]=$!
+	PIDS+=("$!")
+	wait_for "${FE_PID[g2g]}" $START_WAIT log_has "$W/fe.log" "testpmd> " ||
+		return 1
+	fe_cmd g2g "start tx_first 32"
+}
+
+guests_down() {
+	[ -n "${FE_PID[g2g]:-}" ] || return 0
+	fe_cmd g2g quit
+	stop_pid "${FE_PID[g2g]}" 0 10
+	exec {FE_FD[g2g]}>&-
+	unset "FE_PID[g2g]"
+	rm -rf /var/run/dpdk/"$PFX"-fe
+}
+
+# rx_pps: both ports' "since last show" RX rate, summed.
+rx_pps() {
+	local n
+	n=$(grep -ac 'Tx-pps:' "$W/fe.log")
+	fe_cmd g2g "show port stats all"
+	wait_for "${FE_PID[g2g]}" 10 fe_two_more "$n" || return 1
+	grep -a 'Rx-pps:' "$W/fe.log" | tail -n 2 | awk '{s += $2} END {print s}'
+}
+fe_two_more() { [ "$(grep -ac 'Tx-pps:' "$W/fe.log")" -ge $(($1 + 2)) ]; }
+
+# be_cycles BE 1|2: the back-end's counters at a window's start or end.
+be_cycles() {
+	case $1 in
+	link|bridge) timeout 5 "$VHOSTCTL" "$W/ctl" stats >"$W/st.$2" ;;
+	ovs)
+		if [ "$2" = 1 ]; then ovs_appctl \
+				dpif-netdev/pmd-stats-clear >/dev/null
+		else ovs_appctl \
+				dpif-netdev/pmd-stats-show >"$W/st.2"
+		fi ;;
+	esac
+}
+cycles_of() {
+	case $1 in
+	link|bridge) vh_cycles "$W/st.1" "$W/st.2" ;;
+	ovs) awk '/avg processing cycles per packet/ {
+			gsub(/[()]/, "", $NF); c = $(NF - 1) }
+		END { if (c != "") printf "%.0f", c; else print "nan" }' "$W/st.2" ;;
+	esac
+}
+
+# run BE SIZE -> "mpps cycles" (nan nan when it could not run)
+run() {
+	local label="$2B $1 run $r" pps c
+	if ! be_up "$1" || ! guests_up "$2"; then
+		echo "  $label: did not start" >&2
+		note "FAILED $label: $(tail -n 3 "$W/be.log" "$W/fe.log" 2>/dev/null | tr '\n' ' ')"
+		guests_down; be_down "$1"; echo "nan nan"; return
+	fi
+	sleep 1
+	rx_pps >/dev/null; be_cycles "$1" 1
+	sleep "$SECS"
+	pps=$(rx_pps); be_cycles "$1" 2
+	c=$(cycles_of "$1")
+	guests_down; be_down "$1"
+	[ -n "$pps" ] && [ "$pps" -gt 0 ] 2>/dev/null ||
+		{ echo "  $label: no traffic" >&2; note "FAILED $label: no traffic"; echo "nan nan"; return; }
+	echo "  $label: $(awk -v p="$pps" 'BEGIN {printf "%.3f", p / 1e6}') Mpps, $c cycles/packet" >&2
+	awk -v p="$pps" -v c="$c" 'BEGIN {printf "%.3f %s\n", p / 1e6, c}'
+}
+
+printf "%-5s" size
+for be in "${have[@]}"; do printf " %10s %8s" "$be Mpps" "cyc/pkt"; done
+for be in "${have[@]}"; do
+	[ "$be" = ovs ] || printf " %10s" "$be/ovs"
+done
+for be in "${have[@]}"; do
+	[ "$be" = bridge ] && [[ " ${have[*]} " == *" link "* ]] && printf " %12s" "bridge/link"
+done
+echo
+for size in $SIZES; do
+	for be in "${have[@]}"; do : >"$W/m.$be"; : >"$W/c.$be"; done
+	: >"$W/q.bridge.ovs"; : >"$W/q.link.ovs"; : >"$W/q.bridge.link"
+	for ((r = 1; r <= RUNS; r++)); do
+		n=${#have[@]}
+		for ((i = 0; i < n; i++)); do
+			be=${have[$(((i + r) % n))]}
+			read -r m c < <(run "$be" "$size")
+			echo "$m" >"$W/last.$be"; echo "$m" >>"$W/m.$be"; echo "$c" >>"$W/c.$be"
+		done
+		for a in bridge link; do
+			for b in ovs link; do
+				[ "$a" != "$b" ] && [ -f "$W/last.$a" ] && [ -f "$W/last.$b" ] &&
+					ratio "$(cat "$W/last.$a")" "$(cat "$W/last.$b")" | tr -d x >>"$W/q.$a.$b"
+			done
+		done
+	done
+	printf "%-5s" "$size"
+	for be in "${have[@]}"; do
+		printf " %10s %8s" "$(median <"$W/m.$be")" "$(median <"$W/c.$be")"
+	done
+	for be in "${have[@]}"; do
+		[ "$be" = ovs ] && continue
+		q=$(median <"$W/q.$be.ovs"); [ "$q" = nan ] || q=${q}x
+		printf " %10s" "$q"
+	done
+	if [[ " ${have[*]} " == *" bridge "* && " ${have[*]} " == *" link "* ]]; then
+		q=$(median <"$W/q.bridge.link"); [ "$q" = nan ] || q=${q}x
+		printf " %12s" "$q"
+	fi
+	echo
+	rm -f "$W"/last.*
+done
+[ ! -s "$W/notes" ] || { echo; cat "$W/notes"; }
