@@ -23,23 +23,41 @@ struct wk_list *wk_list_new(uint32_t n)
 	return l;
 }
 
-/* One pass over the list: the unit between two quiescent points. */
+/*
+ * One pass over the list: the unit between two quiescent points.
+ * The TSC is read once per item (and once at the start): the cycles
+ * between two reads go to the item in between when it moved packets.
+ * A poll that moves a burst costs thousands of cycles and a TSC read
+ * about twenty, so per-item accounting is nearly free where it matters;
+ * an idle pass over one item reads it twice instead of once.
+ */
 static inline void wk_pass(struct worker *w)
 {
 	struct wk_list *l = atomic_load_explicit(&w->list,
 						 memory_order_acquire);
-	if (l) {
-		uint64_t t0 = wk_cycles(), moved = 0;
-		for (uint32_t i = 0; i < l->n; i++) {
-			atomic_store_explicit(&w->busy, &l->items[i],
-					      memory_order_relaxed);
-			moved += l->items[i].poll(l->items[i].ctx);
+	uint64_t t0 = wk_cycles(), t = t0, moved = 0;
+
+	for (uint32_t i = 0; l && i < l->n; i++) {
+		const struct wk_item *it = &l->items[i];
+		atomic_store_explicit(&w->busy, it, memory_order_relaxed);
+		uint32_t n = it->poll(it->ctx);
+		uint64_t t1 = wk_cycles();
+		if (n && it->stats) {
+			STAT_ADD(it->stats->packets, n);
+			STAT_ADD(it->stats->cycles, t1 - t);
 		}
+		moved += n;
+		t = t1;
+	}
+	if (l)
 		atomic_store_explicit(&w->busy, NULL, memory_order_relaxed);
-		if (moved) {
-			STAT_ADD(w->stats.packets, moved);
-			STAT_ADD(w->stats.busy_cycles, wk_cycles() - t0);
-		}
+	else
+		t = wk_cycles();
+	if (moved) {
+		STAT_ADD(w->stats.packets, moved);
+		STAT_ADD(w->stats.busy_cycles, t - t0);
+	} else {
+		STAT_ADD(w->stats.idle_cycles, t - t0);
 	}
 	STAT_INC(w->stats.passes);
 	/* Release: everything this pass did happens before the epoch the

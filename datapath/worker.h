@@ -34,10 +34,22 @@ typedef uint32_t (*wk_poll_fn)(void *ctx);
  * returns promptly (see wk_quiesce). */
 typedef void (*wk_abandon_fn)(void *ctx);
 
+/*
+ * An item's own counters.  They belong to what the item polls (a path),
+ * not to the list: lists are rebuilt on every change, these live as long
+ * as the thing they count.  Written by the polling worker only (STAT_ADD),
+ * read untorn by anyone (STAT_READ).
+ */
+struct wk_item_stats {
+	uint64_t cycles;         /* TSC cycles in polls that moved packets */
+	uint64_t packets;        /* what those polls returned */
+};
+
 struct wk_item {
 	wk_poll_fn poll;
 	void *ctx;
 	wk_abandon_fn abandon;   /* NULL: the item cannot be abandoned */
+	struct wk_item_stats *stats; /* NULL: not counted per item */
 };
 
 struct wk_list {
@@ -49,6 +61,7 @@ struct wk_stats {
 	uint64_t passes;
 	uint64_t packets;
 	uint64_t busy_cycles;   /* TSC cycles in passes that moved packets */
+	uint64_t idle_cycles;   /* TSC cycles in passes that moved none */
 };
 
 struct worker {

@@ -218,7 +218,7 @@ static int publish(struct dp *dp)
 			struct wk_list *l = lists[q->worker];
 			l->items[l->n++] = (struct wk_item){
 				p->source ? vnet_source_poll : vnet_path_poll,
-				&q->path, vnet_path_abandon};
+				&q->path, vnet_path_abandon, &q->wk};
 		}
 	}
 	for (uint32_t w = 0; w < dp->nworkers; w++)

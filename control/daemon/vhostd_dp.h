@@ -53,6 +53,7 @@ struct dp_qp {
 	int worker;                /* polling worker, -1: not placed */
 	int ring_node;             /* a guest's: node of its rings, -1 */
 	int mem_node, nic_node;    /* the path's guest memory and NIC */
+	struct wk_item_stats wk;   /* the worker's cycles in path polls */
 };
 
 struct dp_port {

@@ -1373,8 +1373,8 @@ static void run_on_worker(struct worker *w, wk_poll_fn poll)
 	struct wk_list *l = wk_list_new(2);
 
 	assert_non_null(l);
-	l->items[0] = (struct wk_item){neighbour_poll, NULL, NULL};
-	l->items[1] = (struct wk_item){poll, NULL, NULL};
+	l->items[0] = (struct wk_item){neighbour_poll, NULL, NULL, NULL};
+	l->items[1] = (struct wk_item){poll, NULL, NULL, NULL};
 	assert_int_equal(wk_start(w, 0, -1), 0);
 	assert_null(wk_publish(w, l));
 	for (int i = 0; i < 2; i++)

@@ -37,7 +37,7 @@ static struct wk_list *one_item_list(struct counter *c)
 	struct wk_list *l = wk_list_new(1);
 
 	assert_non_null(l);
-	l->items[0] = (struct wk_item){count_poll, c, NULL};
+	l->items[0] = (struct wk_item){count_poll, c, NULL, NULL};
 	return l;
 }
 
@@ -59,6 +59,78 @@ static void test_published_list_is_polled(void **state)
 	assert_true(atomic_load(&c.polls) > 0);
 	assert_true(w.stats.packets > 0 || atomic_load(&c.polls) > 0);
 	wk_stop(&w); /* frees the published list */
+}
+
+static uint32_t three_poll(void *ctx)
+{
+	atomic_fetch_add_explicit(&((struct counter *)ctx)->polls, 1,
+				  memory_order_relaxed);
+	return 3;
+}
+
+static uint32_t idle_poll(void *ctx)
+{
+	atomic_fetch_add_explicit(&((struct counter *)ctx)->polls, 1,
+				  memory_order_relaxed);
+	return 0;
+}
+
+/* Per-item counters: an item that moves packets gets them and the cycles
+ * of its polls; one that moves none gets nothing; the worker's busy cycles
+ * cover the items', and a pass that moved nothing counts as idle. */
+static void test_item_counts_its_own_packets_and_cycles(void **state)
+{
+	(void)state;
+	struct worker w;
+	struct counter busy = {.canary = CANARY}, idle = {.canary = CANARY};
+	struct wk_item_stats bs = {0, 0}, is = {0, 0};
+	struct wk_list *l = wk_list_new(2);
+
+	assert_non_null(l);
+	l->items[0] = (struct wk_item){idle_poll, &idle, NULL, &is};
+	l->items[1] = (struct wk_item){three_poll, &busy, NULL, &bs};
+	assert_int_equal(wk_start(&w, 0, -1), 0);
+	assert_null(wk_publish(&w, l));
+	while (atomic_load(&busy.polls) < 1000)
+		sleep_ms(1);
+	wk_stop(&w);   /* joined: every counter below is final */
+	uint64_t polls = atomic_load(&busy.polls);
+	assert_int_equal(bs.packets, 3 * polls);
+	assert_true(bs.cycles > 0);
+	assert_int_equal(is.packets, 0);
+	assert_int_equal(is.cycles, 0);
+	assert_int_equal(w.stats.packets, bs.packets);
+	assert_true(w.stats.busy_cycles >= bs.cycles);
+	/* Passes over the empty list before the publish were idle. */
+	assert_true(w.stats.passes >= polls);
+}
+
+static void test_pass_that_moves_nothing_is_idle(void **state)
+{
+	(void)state;
+	struct worker w;
+	struct counter idle = {.canary = CANARY};
+	struct wk_item_stats is = {0, 0};
+	struct wk_list *l = wk_list_new(1);
+
+	assert_non_null(l);
+	l->items[0] = (struct wk_item){idle_poll, &idle, NULL, &is};
+	assert_int_equal(wk_start(&w, 0, -1), 0);
+	assert_null(wk_publish(&w, l));
+	while (atomic_load(&idle.polls) < 1000)
+		sleep_ms(1);
+	free(wk_publish(&w, NULL));   /* an empty list is idle too */
+	uint64_t idle0 = __atomic_load_n(&w.stats.idle_cycles, __ATOMIC_RELAXED);
+	uint64_t passes0 = __atomic_load_n(&w.stats.passes, __ATOMIC_RELAXED);
+	while (__atomic_load_n(&w.stats.passes, __ATOMIC_RELAXED) <
+	       passes0 + 1000)
+		sleep_ms(1);
+	wk_stop(&w);
+	assert_int_equal(w.stats.packets, 0);
+	assert_int_equal(w.stats.busy_cycles, 0);
+	assert_true(w.stats.idle_cycles > idle0);
+	assert_int_equal(is.cycles, 0);
+	assert_int_equal(is.packets, 0);
 }
 
 static void test_old_list_is_unused_once_publish_returns(void **state)
@@ -153,8 +225,8 @@ static void start_hog(struct worker *w, struct hog *h, struct counter *c)
 	struct timespec ts = {0, 100000};
 
 	assert_non_null(l);
-	l->items[0] = (struct wk_item){count_poll, c, NULL};
-	l->items[1] = (struct wk_item){hog_poll, h, hog_abandon};
+	l->items[0] = (struct wk_item){count_poll, c, NULL, NULL};
+	l->items[1] = (struct wk_item){hog_poll, h, hog_abandon, NULL};
 	assert_int_equal(wk_start(w, 0, -1), 0);
 	assert_null(wk_publish(w, l));
 	atomic_store(&h->armed, true);
@@ -246,8 +318,8 @@ static void test_watchdog_interrupts_a_worker_asleep_in_a_system_call(
 	assert_true(s.fd >= 0 && l != NULL);
 	assert_int_equal(write(s.fd, &(uint64_t){0xfffffffffffffffeull},
 			       sizeof(uint64_t)), sizeof(uint64_t));
-	l->items[0] = (struct wk_item){count_poll, &c, NULL};
-	l->items[1] = (struct wk_item){sleeper_poll, &s, NULL};
+	l->items[0] = (struct wk_item){count_poll, &c, NULL, NULL};
+	l->items[1] = (struct wk_item){sleeper_poll, &s, NULL, NULL};
 	assert_int_equal(wk_start(&w, 0, -1), 0);
 	assert_null(wk_publish(&w, l));
 	atomic_store(&s.armed, true);
@@ -284,7 +356,7 @@ static void test_watchdog_abandons_an_item_that_spins(void **state)
 	struct wk_list *l = wk_list_new(1);
 
 	assert_non_null(l);
-	l->items[0] = (struct wk_item){spin_poll, &h, hog_abandon};
+	l->items[0] = (struct wk_item){spin_poll, &h, hog_abandon, NULL};
 	assert_int_equal(wk_start(&w, 0, -1), 0);
 	assert_null(wk_publish(&w, l));
 	atomic_store(&h.armed, true);
@@ -400,6 +472,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_published_list_is_polled),
+		cmocka_unit_test(test_item_counts_its_own_packets_and_cycles),
+		cmocka_unit_test(test_pass_that_moves_nothing_is_idle),
 		cmocka_unit_test(test_old_list_is_unused_once_publish_returns),
 		cmocka_unit_test(test_rapid_handoffs_never_touch_freed_state),
 		cmocka_unit_test(test_publish_to_stopped_worker_returns_at_once),
