@@ -24,18 +24,21 @@ struct wk_list *wk_list_new(uint32_t n)
 }
 
 /*
- * One pass over the list: the unit between two quiescent points.
- * The TSC is read once per item (and once at the start): the cycles
- * between two reads go to the item in between when it moved packets.
- * A poll that moves a burst costs thousands of cycles and a TSC read
- * about twenty, so per-item accounting is nearly free where it matters;
- * an idle pass over one item reads it twice instead of once.
+ * One pass over the list: the unit between two quiescent points.  t0 is
+ * the TSC when the previous pass ended; returns the TSC now.  The TSC is
+ * read once per item (once per pass over an empty list): the cycles
+ * between two reads go to the item in between when it moved packets, and
+ * the whole pass, from the end of the one before, to the worker's busy
+ * cycles when any item moved packets, else to its idle cycles.  So busy
+ * plus idle is all the time the worker ran, and a one-item pass reads the
+ * TSC once, as it did before per-item counting; a poll that moves a
+ * burst costs thousands of cycles, a TSC read about twenty.
  */
-static inline void wk_pass(struct worker *w)
+static inline uint64_t wk_pass(struct worker *w, uint64_t t0)
 {
 	struct wk_list *l = atomic_load_explicit(&w->list,
 						 memory_order_acquire);
-	uint64_t t0 = wk_cycles(), t = t0, moved = 0;
+	uint64_t t = t0, moved = 0;
 
 	for (uint32_t i = 0; l && i < l->n; i++) {
 		const struct wk_item *it = &l->items[i];
@@ -51,7 +54,7 @@ static inline void wk_pass(struct worker *w)
 	}
 	if (l)
 		atomic_store_explicit(&w->busy, NULL, memory_order_relaxed);
-	else
+	if (!l || !l->n)
 		t = wk_cycles();
 	if (moved) {
 		STAT_ADD(w->stats.packets, moved);
@@ -63,6 +66,7 @@ static inline void wk_pass(struct worker *w)
 	/* Release: everything this pass did happens before the epoch the
 	 * control plane waits for. */
 	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
+	return t;
 }
 
 /* Thread hooks: written by the control thread before workers start (the
@@ -135,8 +139,12 @@ static void *wk_main(void *arg)
 
 	for (uint32_t i = 0; i < n; i++)
 		hooks[i].start(hooks[i].arg);
+	/* Passes follow each other: each starts when the last one ended.
+	 * Anything done between two passes (waiting) must take a new start
+	 * time, or it is counted in the next pass. */
+	uint64_t t = wk_cycles();
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed))
-		wk_pass(w);
+		t = wk_pass(w, t);
 	for (uint32_t i = n; i-- > 0;)
 		if (hooks[i].stop)
 			hooks[i].stop(hooks[i].arg);

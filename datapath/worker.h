@@ -60,8 +60,11 @@ struct wk_list {
 struct wk_stats {
 	uint64_t passes;
 	uint64_t packets;
-	uint64_t busy_cycles;   /* TSC cycles in passes that moved packets */
-	uint64_t idle_cycles;   /* TSC cycles in passes that moved none */
+	/* TSC cycles of passes that moved packets, and of those that moved
+	 * none, each pass from the end of the one before: together, all the
+	 * time the worker ran. */
+	uint64_t busy_cycles;
+	uint64_t idle_cycles;
 };
 
 struct worker {

@@ -15,8 +15,10 @@
 
 #include "../../datapath/log.h"
 #include "vhostd_dp.h"
+#include "vhostd_metrics.h"
 #include "vhostd_opts.h"
 #include "vu_ctl.h"
+#include "vu_metrics.h"
 #include "../wire/vu_loop.h"
 #include "../backend/vu_port.h"
 #include "../backend/vu_sigbus.h"
@@ -34,6 +36,7 @@ struct daemon {
 	int nports_started;
 	struct dp dp;
 	struct vu_ctl *ctl;
+	struct vu_metrics *metrics;
 	int sigfd;
 };
 
@@ -69,6 +72,21 @@ static int start_control(struct daemon *d)
 	cmds[2].arg = &d->dp;
 	return vu_ctl_start(&d->ctl, d->loop, d->opts.control_path, cmds,
 			    (int)ARRAY_SIZE(cmds));
+}
+
+static void metrics_page(FILE *out, void *arg)
+{
+	dp_metrics_write(arg, out);
+}
+
+/* --metrics: the Prometheus page, served on the control loop. */
+static int start_metrics(struct daemon *d)
+{
+	if (!d->opts.metrics)
+		return 0;
+	return vu_metrics_start(&d->metrics, d->loop,
+				(const struct sockaddr *)&d->opts.metrics_sa,
+				d->opts.metrics_len, metrics_page, &d->dp);
 }
 
 static void print_capabilities(void)
@@ -253,6 +271,7 @@ static int start_ports(struct daemon *d)
 static void stop_all(struct daemon *d)
 {
 	vu_ctl_stop(d->ctl);
+	vu_metrics_stop(d->metrics);
 	/* Workers first: every burst finished and published before any
 	 * front-end sees its connection close (it reads the rings' positions
 	 * then), and no port is read on behalf of another torn down before. */
@@ -320,6 +339,8 @@ int main(int argc, char **argv)
 		err = start_watchdog(&d);
 	if (!err)
 		err = start_control(&d);
+	if (!err)
+		err = start_metrics(&d);
 	if (!err) {
 		LOG_INFO(TAG, "vhostd %s: %d port(s), features 0x%llx, protocol "
 			 "features 0x%llx", VHOSTD_VERSION, d.opts.nports,

@@ -12,6 +12,7 @@
 #include "../../numa/cores.h"
 #include "../../pmd/port.h"
 #include "../wire/vu_proto.h"
+#include "vu_metrics.h"
 
 #define DEFAULT_MTU 1500
 
@@ -342,7 +343,7 @@ static void default_cores(struct vhostd_opts *o)
 
 enum { OPT_PORT = 256, OPT_LINK, OPT_REFLECT, OPT_CORES, OPT_LOGLVL,
        OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT, OPT_SOURCE, OPT_CONTROL,
-       OPT_PLACEMENT };
+       OPT_PLACEMENT, OPT_METRICS };
 
 static const struct option long_opts[] = {
 	{"port", required_argument, NULL, OPT_PORT},
@@ -352,6 +353,7 @@ static const struct option long_opts[] = {
 	{"control", required_argument, NULL, OPT_CONTROL},
 	{"cores", required_argument, NULL, OPT_CORES},
 	{"print-placement", no_argument, NULL, OPT_PLACEMENT},
+	{"metrics", required_argument, NULL, OPT_METRICS},
 	{"log-level", required_argument, NULL, OPT_LOGLVL},
 	{"print-capabilities", no_argument, NULL, OPT_CAPS},
 	{"socket-path", required_argument, NULL, OPT_SOCKPATH},
@@ -382,6 +384,22 @@ static int parse_fd_port(struct vhostd_opts *o, const char *arg)
 		return -EINVAL;
 	p->fd = (int)fd;
 	snprintf(p->path, sizeof(p->path), "fd:%u", fd);
+	return 0;
+}
+
+/* ADDR:PORT, checked now so that a bad one stops vhostd before it starts. */
+static int parse_metrics(struct vhostd_opts *o, const char *arg)
+{
+	char why[160];
+
+	if (!vu_metrics_available())
+		return bad("--metrics: this build has no HTTP server "
+			   "(libmicrohttpd was not found at configure time)%s",
+			   "");
+	if (vu_metrics_addr_parse(arg, &o->metrics_sa, &o->metrics_len, why,
+				  sizeof(why)) < 0)
+		return bad("%s", why);
+	o->metrics = true;
 	return 0;
 }
 
@@ -429,6 +447,8 @@ static int parse_one(struct vhostd_opts *o, int c, char *arg,
 		return 0;
 	case OPT_NOFEAT:
 		return no_feature(o, arg);
+	case OPT_METRICS:
+		return parse_metrics(o, arg);
 	case 'h':
 		o->help = true;
 		return 0;
@@ -502,6 +522,8 @@ void vhostd_usage(FILE *out)
 "                       discard its TX: a benchmark/test traffic source\n"
 "  --control PATH       control socket: per-queue and per-worker counters\n"
 "                       (vhostctl PATH stats)\n"
+"  --metrics ADDR:PORT  serve GET /metrics (Prometheus text) on ADDR:PORT\n"
+"                       (127.0.0.1:9100, [::1]:9100; port 0: any free)\n"
 "  --cores LIST         worker cores, e.g. 2,3 or 2-5; nodeN: every core\n"
 "                       of NUMA node N; nodeN:K: K cores of node N, the\n"
 "                       highest first (default: the last core vhostd may\n"

@@ -8,6 +8,7 @@
  *   --link A=B   --reflect NAME   --cores LIST   --log-level LEVEL
  *   --help   --version   --print-capabilities
  *   --source NAME=SIZE   --control PATH   --print-placement
+ *   --metrics ADDR:PORT
  * plus the vhost-user back-end conventions --socket-path=PATH and --fd=N
  * (a port named "vhost0"), and --no-feature NAME to switch one off.
  */
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "../../datapath/log.h"
 
@@ -54,6 +56,9 @@ struct vhostd_opts {
 	uint64_t protocol_features;
 	bool help, version, print_capabilities;
 	bool print_placement;   /* --print-placement */
+	bool metrics;           /* --metrics ADDR:PORT, parsed into: */
+	struct sockaddr_storage metrics_sa;
+	socklen_t metrics_len;
 };
 
 /* Parse argv into o.  0 on success; -EINVAL after printing one line to
