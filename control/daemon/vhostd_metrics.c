@@ -182,13 +182,17 @@ static void put_drops(struct prom *pm, const struct mq *m, const void *arg)
 	}
 }
 
-/* Every reason, zeros too: a rate needs the series before the first. */
+/* Only the reasons that happened (as vhostctl prints them): a ring breaks
+ * once, for one reason, and 19 zeros on every ring of every port would be
+ * most of the page; vhostd_queue_broken is the series to alert on. */
 static void put_errors(struct prom *pm, const struct mq *m, const void *arg)
 {
 	char reason[32];
 
 	(void)arg;
 	for (int e = 0; e < VQ_ERR_MAX; e++) {
+		if (!STAT_READ(m->vq->stats.errors[e]))
+			continue;
 		reason_label(reason, sizeof(reason), err_name[e]);
 		prom_u64(pm, PROM_LABELS({"port", m->port},
 					 {"queue", m->queue},
@@ -204,7 +208,8 @@ static void fam_queue_reasons(struct prom *pm, const struct dp *dp)
 		    "Packets taken from a tx ring and dropped, by reason");
 	for_each_ring(pm, dp, 2, put_drops, NULL);
 	prom_family(pm, "vhostd_queue_errors_total", PROM_COUNTER,
-		    "Ring errors (the ring was marked broken), by reason");
+		    "Ring errors (the ring was marked broken), by reason; "
+		    "only reasons that occurred");
 	for_each_ring(pm, dp, 3, put_errors, NULL);
 }
 
