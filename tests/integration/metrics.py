@@ -215,6 +215,21 @@ def trickle(socks):
             pass
 
 
+def nonreaders(port, n):
+    """Clients that ask for the page again and again and never read it:
+    the server's writes wait on them, nobody else does."""
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        try:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
+        except OSError:
+            pass
+        socks.append(s)
+    return socks
+
+
 def garbage(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=2)
     try:
@@ -322,7 +337,7 @@ def main():
           == 1, "r0 not detached before the front-end")
 
     # Hostile clients stay connected throughout the traffic.
-    lazy = slowloris(port, 4)
+    lazy = slowloris(port, 4) + nonreaders(port, 4)
     print("garbage request answered:", garbage(port))
     gen = subprocess.Popen([GEN, "--backend", "vhostd", "--core",
                             str(GEN_CPU), "--duration", "3",
