@@ -361,8 +361,12 @@ def main():
         time.sleep(0.2)
     out = gen.communicate(timeout=30)[0]
     check(gen.returncode == 0, f"vu-gen failed: {out}")
+    # Loss is not the point here (a host too busy to run the worker for a
+    # while loses what was in flight at the end): every frame that came
+    # back must be intact, and some must have.
     res = re.search(r"^RESULT.*", out, re.M)
-    check(res and " loss=0 " in res.group(0) + " ", f"vu-gen: {out}")
+    check(res and " bad=0 " in res.group(0) and " rx=0 " not in res.group(0),
+          f"vu-gen: {out}")
     check(running_seen, "r0 never seen running")
     check(scrapes >= 5, f"only {scrapes} scrapes during traffic")
     print(f"{scrapes} scrapes during traffic, counters monotonic; "
@@ -380,8 +384,14 @@ def main():
     time.sleep(0.3)
 
     # 3. Traffic stopped (the front-end left): the page equals vhostctl.
-    after, fams = scrape(port)
-    check_monotonic(prev, after)
+    # On a starved host vhostd may see the hang-up a little later.
+    for _ in range(100):
+        after, fams = scrape(port)
+        check_monotonic(prev, after)
+        if get(after, "vhostd_port_guest_state", port="r0",
+               state="detached") == 1:
+            break
+        time.sleep(0.05)
     text, _ = vhostctl(ctl)
     after, _ = scrape(port)
     n = check_against_vhostctl(after, text)
@@ -404,7 +414,7 @@ def main():
     check(get(after, "vhostd_worker_idle_cycles_total", **wk) > 0,
           "no idle cycles")
     check(get(after, "vhostd_port_guest_state", port="r0", state="detached")
-          == 1, "r0 not detached after the front-end left")
+          == 1, "r0 not detached 5 s after the front-end left")
     print(f"{n} values equal to vhostctl stats; r0 tx: {int(pk)} packets, "
           f"{qcy / polled:.0f} cycles/packet")
 
