@@ -67,6 +67,7 @@ static int front_new(struct vu_front **out, int fd, int io_timeout_ms)
 	}
 	f->sock = fd;
 	f->io_timeout_ms = io_timeout_ms;
+	f->backend_fd = -1;
 	for (uint32_t i = 0; i < VU_FRONT_MAX_VRINGS; i++)
 		f->vrings[i].kick_fd = f->vrings[i].call_fd = -1;
 	*out = f;
@@ -169,6 +170,7 @@ void vu_front_close(struct vu_front *f)
 		if (f->vrings[i].call_fd >= 0)
 			close(f->vrings[i].call_fd);
 	}
+	vu_front_backend_close(f);
 	if (f->mem_ready)
 		vu_guestmem_fini(&f->mem);
 	if (f->sock >= 0)

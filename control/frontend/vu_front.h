@@ -89,6 +89,10 @@ int vu_front_accept(struct vu_front **out, const char *path,
  */
 void vu_front_close(struct vu_front *f);
 
+/* Why the last call that failed failed: the request, and the back-end's
+ * answer or the local error ("" before any failure).  Owned by f. */
+const char *vu_front_why(const struct vu_front *f);
+
 /* The connected socket (for poll(); do not close it). */
 int vu_front_sock(const struct vu_front *f);
 

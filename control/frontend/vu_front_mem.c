@@ -21,6 +21,29 @@ struct vu_guestmem *vu_front_mem(struct vu_front *f)
 	return f->mem_ready ? &f->mem : NULL;
 }
 
+/*
+ * Spec, SET_MEM_TABLE: after POSTCOPY_LISTEN the back-end replies with the
+ * bases of its mappings (same layout, without need_reply) and we
+ * acknowledge them with an empty SET_MEM_TABLE.
+ */
+static int front_mem_table_postcopy(struct vu_front *f,
+				    const struct vu_mem_table *t,
+				    uint32_t size, const int *fds, uint32_t n)
+{
+	struct vu_msg r;
+	int ret = vu_front_xact_full(f, VU_REQ_SET_MEM_TABLE, 0, t, size, fds,
+				     (int)n, &r, NULL, NULL);
+
+	if (ret < 0)
+		return ret;
+	if (r.hdr.size != size || r.payload.mem.nregions != n)
+		return vu_front_fail(f, -EPROTO, "postcopy SET_MEM_TABLE "
+				     "answered %u bytes, %u regions; want %u, "
+				     "%u", r.hdr.size, r.payload.mem.nregions,
+				     size, n);
+	return vu_front_xact(f, VU_REQ_SET_MEM_TABLE, NULL, 0, NULL, 0);
+}
+
 int vu_front_set_mem_table(struct vu_front *f)
 {
 	struct vu_mem_table t;
@@ -44,6 +67,8 @@ int vu_front_set_mem_table(struct vu_front *f)
 	/* Like QEMU: the header of the table plus the regions in use. */
 	uint32_t size = (uint32_t)(offsetof(struct vu_mem_table, regions) +
 				   n * sizeof(struct vu_mem_region));
+	if (f->postcopy_listening)
+		return front_mem_table_postcopy(f, &t, size, fds, n);
 	return vu_front_xact(f, VU_REQ_SET_MEM_TABLE, &t, size, fds, (int)n);
 }
 

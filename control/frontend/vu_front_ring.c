@@ -9,6 +9,7 @@
 #include "../../datapath/compiler.h"
 #include "../../datapath/log.h"
 #include "vu_front_priv.h"
+#include "vu_front_req.h"
 
 /* virtio 1.x 2.7 (split virtqueues): part sizes and alignments.  Packed
  * (2.8): the descriptor ring as large, a 4-byte driver area (our avail)
@@ -199,6 +200,44 @@ int vu_front_vring_stop(struct vu_front *f, uint32_t idx, uint32_t *base)
 	if (base)
 		*base = r.num;
 	return 0;
+}
+
+/* The single ring requests (vu_front_req.h), for tests and tools. */
+int vu_front_set_vring_num(struct vu_front *f, uint32_t idx, uint32_t num)
+{
+	return ring_state(f, VU_REQ_SET_VRING_NUM, idx, num);
+}
+
+int vu_front_set_vring_base(struct vu_front *f, uint32_t idx, uint32_t base)
+{
+	return ring_state(f, VU_REQ_SET_VRING_BASE, idx, base);
+}
+
+int vu_front_set_vring_endian(struct vu_front *f, uint32_t idx, bool big)
+{
+	return ring_state(f, VU_REQ_SET_VRING_ENDIAN, idx, big ? 1 : 0);
+}
+
+int vu_front_vring_kick_inband(struct vu_front *f, uint32_t idx)
+{
+	return ring_state(f, VU_REQ_VRING_KICK, idx, 0);
+}
+
+int vu_front_set_vring_addr(struct vu_front *f,
+			    const struct vu_vring_addr *addr)
+{
+	return vu_front_xact(f, VU_REQ_SET_VRING_ADDR, addr, sizeof(*addr),
+			     NULL, 0);
+}
+
+int vu_front_set_vring_kick(struct vu_front *f, uint32_t idx, int fd)
+{
+	return ring_fd(f, VU_REQ_SET_VRING_KICK, idx, fd);
+}
+
+int vu_front_set_vring_call(struct vu_front *f, uint32_t idx, int fd)
+{
+	return ring_fd(f, VU_REQ_SET_VRING_CALL, idx, fd);
 }
 
 int vu_front_set_vring_err(struct vu_front *f, uint32_t idx, int fd)

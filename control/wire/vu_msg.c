@@ -21,6 +21,19 @@ const char *vu_request_name(uint32_t req)
 	return "UNKNOWN";
 }
 
+static const char *const backend_names[VU_BACKEND_MAX] = {
+#define VU_X_BNAME(name, id) [id] = "VHOST_USER_BACKEND_" #name,
+	VU_BACKEND_REQUEST_IDS(VU_X_BNAME)
+#undef VU_X_BNAME
+};
+
+const char *vu_backend_request_name(uint32_t req)
+{
+	if (req < VU_BACKEND_MAX && backend_names[req])
+		return backend_names[req];
+	return "UNKNOWN";
+}
+
 void vu_close_fds(int *fds, int nfds)
 {
 	for (int i = 0; i < nfds; i++) {

@@ -65,12 +65,30 @@ enum vu_request {
 	VU_REQ_MAX
 };
 
-/* Back-end -> front-end requests (on the SET_BACKEND_REQ_FD channel). */
+/* Back-end -> front-end requests (on the SET_BACKEND_REQ_FD channel):
+ * X(name, id).  The spec defines 1..8; 4 and 5 need INBAND_NOTIFICATIONS,
+ * 6..8 SHARED_OBJECT. */
+#define VU_BACKEND_REQUEST_IDS(X)          \
+	X(IOTLB_MSG, 1)                    \
+	X(CONFIG_CHANGE_MSG, 2)            \
+	X(VRING_HOST_NOTIFIER_MSG, 3)      \
+	X(VRING_CALL, 4)                   \
+	X(VRING_ERR, 5)                    \
+	X(SHARED_OBJECT_ADD, 6)            \
+	X(SHARED_OBJECT_REMOVE, 7)         \
+	X(SHARED_OBJECT_LOOKUP, 8)
+
 enum vu_backend_request {
-	VU_BACKEND_IOTLB_MSG = 1,
-	VU_BACKEND_CONFIG_CHANGE_MSG = 2,
-	VU_BACKEND_VRING_HOST_NOTIFIER_MSG = 3,
+	VU_BACKEND_NONE = 0,
+#define VU_X_BENUM(name, id) VU_BACKEND_##name = id,
+	VU_BACKEND_REQUEST_IDS(VU_X_BENUM)
+#undef VU_X_BENUM
+	VU_BACKEND_MAX
 };
+
+/* "VHOST_USER_BACKEND_IOTLB_MSG" for a back-end request id, "UNKNOWN"
+ * otherwise. */
+const char *vu_backend_request_name(uint32_t req);
 
 /* "VHOST_USER_GET_FEATURES" for a request id, "UNKNOWN" otherwise. */
 const char *vu_request_name(uint32_t req);
@@ -178,6 +196,55 @@ struct vu_config {
 	uint8_t region[VU_MAX_CONFIG_SIZE];
 } __attribute__((packed));
 
+/* IOTLB_MSG (both directions): struct vhost_iotlb_msg. */
+#define VU_IOTLB_MISS        1
+#define VU_IOTLB_UPDATE      2
+#define VU_IOTLB_INVALIDATE  3
+#define VU_IOTLB_ACCESS_FAIL 4
+#define VU_IOTLB_PERM_RO     1
+#define VU_IOTLB_PERM_WO     2
+#define VU_IOTLB_PERM_RW     3
+struct vu_iotlb {
+	uint64_t iova;
+	uint64_t size;
+	uint64_t uaddr;
+	uint8_t perm;
+	uint8_t type;
+	uint8_t reserved[6]; /* the C struct's tail padding: 32 bytes on the
+			      * wire, as QEMU and DPDK send it */
+} __attribute__((packed));
+
+/* BACKEND_VRING_HOST_NOTIFIER_MSG: u64 = index (bits 0-7), no-fd flag
+ * (bit 8). */
+struct vu_vring_area {
+	uint64_t u64;
+	uint64_t size;
+	uint64_t offset;
+} __attribute__((packed));
+
+/* GET/SET_INFLIGHT_FD. */
+struct vu_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+} __attribute__((packed));
+
+/* GET_SHARED_OBJECT and BACKEND_SHARED_OBJECT_*: a 16-byte UUID. */
+struct vu_shared {
+	uint8_t uuid[16];
+} __attribute__((packed));
+
+/* SET_DEVICE_STATE_FD parameters; its u64 reply: bits 0-7 error, bit 8
+ * no fd returned. */
+#define VU_TRANSFER_SAVE 0u
+#define VU_TRANSFER_LOAD 1u
+#define VU_TRANSFER_PHASE_STOPPED 0u
+struct vu_transfer_state {
+	uint32_t direction;
+	uint32_t phase;
+} __attribute__((packed));
+
 union vu_payload {
 	uint64_t u64;
 	struct vu_vring_state state;
@@ -186,6 +253,11 @@ union vu_payload {
 	struct vu_mem_single memreg;
 	struct vu_log log;
 	struct vu_config config;
+	struct vu_iotlb iotlb;
+	struct vu_vring_area area;
+	struct vu_inflight inflight;
+	struct vu_shared shared;
+	struct vu_transfer_state transfer;
 	uint8_t raw[4096];
 };
 
