@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "vu_front.h"
+#include "vu_front_backend.h"
 
 /* 4 RESET_OWNER (deprecated by the spec; still a request). */
 int vu_front_reset_owner(struct vu_front *f);

@@ -22,8 +22,9 @@
 
 #include "../wire/vu_proto.h"
 
-/* Enough for SET_MEM_TABLE (8) and a few ADD_MEM_REG tests beyond it. */
-#define VU_GUESTMEM_MAX_REGIONS 32
+/* Enough for ADD_MEM_REG up to vhostd's 509 slots and one beyond
+ * (vu-probe fills a back-end's slots). */
+#define VU_GUESTMEM_MAX_REGIONS 512
 
 enum vu_guestmem_backing {
 	VU_GUESTMEM_MEMFD = 0,     /* memfd_create(), normal pages */
