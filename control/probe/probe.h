@@ -130,6 +130,24 @@ void probe_reflect(struct probe *p);
 void probe_not_negotiated(struct probe *p);
 void probe_malformed(struct probe *p);
 
+/* A raw request for probe_send_bad(). */
+struct bad {
+	const char *request;
+	const char *check;
+	uint32_t req, flags;      /* flags besides need_reply */
+	const void *payload;
+	uint32_t size;            /* what the header says */
+	size_t len;               /* what is sent */
+	int nfds;                 /* eventfds attached */
+	bool u64_reply;           /* a valid request of this id gets a u64
+				   * reply: one is "served", not an ack */
+	bool memfd;               /* attach 1 MiB memfds, not eventfds */
+};
+
+/* Send b raw on the current session (with need_reply when REPLY_ACK was
+ * acked), judge the answer against a refusal, close the session. */
+void probe_send_bad(struct probe *p, const struct bad *b);
+
 /* Output (probe_out.c) ------------------------------------------------ */
 
 /* Offered features and protocol features by name, one line each. */

@@ -6,25 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "probe.h"
 #include "../frontend/vu_front_req.h"
 
-struct bad {
-	const char *request;
-	const char *check;
-	uint32_t req, flags;      /* flags besides need_reply */
-	const void *payload;
-	uint32_t size;            /* what the header says */
-	size_t len;               /* what is sent */
-	int nfds;                 /* eventfds attached */
-	bool u64_reply;           /* a valid request of this id gets a u64
-				   * reply: one is "served", not an ack */
-};
 
 /* Send b on the current session and judge the answer (refusal wanted). */
-static void send_bad(struct probe *p, const struct bad *b)
+void probe_send_bad(struct probe *p, const struct bad *b)
 {
 	struct vu_hdr h = {.request = b->req, .flags = b->flags,
 			   .size = b->size};
@@ -35,8 +25,13 @@ static void send_bad(struct probe *p, const struct bad *b)
 
 	if (ack)
 		h.flags |= VU_FLAG_NEED_REPLY;
-	for (int i = 0; i < n; i++)
-		fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	for (int i = 0; i < n; i++) {
+		fds[i] = b->memfd ? memfd_create("vu-probe", MFD_CLOEXEC)
+				  : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (b->memfd && fds[i] >= 0 && ftruncate(fds[i], 1 << 20) < 0) {
+			/* an empty file: still a request to refuse */
+		}
+	}
 	int rc = vu_front_raw_send(p->f, &h, b->payload, b->len, fds, n);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
@@ -73,7 +68,7 @@ static void run(struct probe *p, enum probe_level lvl, const struct bad *b)
 {
 	if (p->dead || probe_need(p, lvl) < 0)
 		return;
-	send_bad(p, b);
+	probe_send_bad(p, b);
 }
 
 static void bad_frames(struct probe *p)
@@ -83,27 +78,27 @@ static void bad_frames(struct probe *p)
 	static const struct vu_vring_state st = {.index = 0, .num = 256};
 
 	run(p, PL_NEGOTIATED, &(struct bad){"SET_FEATURES", "4-byte payload",
-		VU_REQ_SET_FEATURES, VU_VERSION, &feat, 4, 4, 0, false});
+		VU_REQ_SET_FEATURES, VU_VERSION, &feat, 4, 4, 0, false, false});
 	run(p, PL_NEGOTIATED, &(struct bad){"GET_FEATURES",
 		"8-byte payload (none allowed)", VU_REQ_GET_FEATURES,
-		VU_VERSION, &feat, 8, 8, 0, true});
+		VU_VERSION, &feat, 8, 8, 0, true, false});
 	run(p, PL_NEGOTIATED, &(struct bad){"SET_PROTOCOL_FEATURES",
 		"reserved flag bit 6", VU_REQ_SET_PROTOCOL_FEATURES,
-		VU_VERSION | 0x40, &proto, 8, 8, 0, false});
+		VU_VERSION | 0x40, &proto, 8, 8, 0, false, false});
 	run(p, PL_NEGOTIATED, &(struct bad){"SET_PROTOCOL_FEATURES",
 		"reply flag from the front-end", VU_REQ_SET_PROTOCOL_FEATURES,
-		VU_VERSION | VU_FLAG_REPLY, &proto, 8, 8, 0, false});
+		VU_VERSION | VU_FLAG_REPLY, &proto, 8, 8, 0, false, false});
 	run(p, PL_NEGOTIATED, &(struct bad){"SET_PROTOCOL_FEATURES",
 		"version 2", VU_REQ_SET_PROTOCOL_FEATURES, 0x2, &proto, 8, 8,
-		0, false});
+		0, false, false});
 	run(p, PL_NEGOTIATED, &(struct bad){"(id 0)", "request id 0", 0,
-		VU_VERSION, NULL, 0, 0, 0, false});
+		VU_VERSION, NULL, 0, 0, 0, false, false});
 	run(p, PL_NEGOTIATED, &(struct bad){"(id 99)", "unknown request id",
-		99, VU_VERSION, NULL, 0, 0, 0, false});
+		99, VU_VERSION, NULL, 0, 0, 0, false, false});
 	run(p, PL_NEGOTIATED, &(struct bad){"SET_FEATURES", "with an fd",
-		VU_REQ_SET_FEATURES, VU_VERSION, &feat, 8, 8, 1, false});
+		VU_REQ_SET_FEATURES, VU_VERSION, &feat, 8, 8, 1, false, false});
 	run(p, PL_MEMORY, &(struct bad){"SET_VRING_NUM", "with 9 fds",
-		VU_REQ_SET_VRING_NUM, VU_VERSION, &st, 8, 8, 9, false});
+		VU_REQ_SET_VRING_NUM, VU_VERSION, &st, 8, 8, 9, false, false});
 }
 
 static void bad_rings(struct probe *p)
@@ -124,33 +119,33 @@ static void bad_rings(struct probe *p)
 	snprintf(check, sizeof(check), "ring index %u (queue num %llu)",
 		 beyond, (unsigned long long)p->queue_num);
 	run(p, PL_MEMORY, &(struct bad){"SET_VRING_NUM", check,
-		VU_REQ_SET_VRING_NUM, VU_VERSION, &range, 8, 8, 0, false});
+		VU_REQ_SET_VRING_NUM, VU_VERSION, &range, 8, 8, 0, false, false});
 	if (!(p->want_features & p->features & BIT_ULL(VIRTIO_F_RING_PACKED)))
 		run(p, PL_MEMORY, &(struct bad){"SET_VRING_NUM",
 			"split ring of 3 entries", VU_REQ_SET_VRING_NUM,
-			VU_VERSION, &odd, 8, 8, 0, false});
+			VU_VERSION, &odd, 8, 8, 0, false, false});
 	run(p, PL_MEMORY, &(struct bad){"SET_VRING_NUM", "65536 entries",
-		VU_REQ_SET_VRING_NUM, VU_VERSION, &big, 8, 8, 0, false});
+		VU_REQ_SET_VRING_NUM, VU_VERSION, &big, 8, 8, 0, false, false});
 	run(p, PL_MEMORY, &(struct bad){"SET_VRING_NUM", "0 entries",
-		VU_REQ_SET_VRING_NUM, VU_VERSION, &zero, 8, 8, 0, false});
+		VU_REQ_SET_VRING_NUM, VU_VERSION, &zero, 8, 8, 0, false, false});
 	run(p, PL_MEMORY, &(struct bad){"SET_VRING_KICK",
 		"no fd, no-fd flag clear", VU_REQ_SET_VRING_KICK, VU_VERSION,
-		&kick0, 8, 8, 0, false});
+		&kick0, 8, 8, 0, false, false});
 	run(p, PL_MEMORY, &(struct bad){"SET_VRING_KICK",
 		"reserved payload bit 9", VU_REQ_SET_VRING_KICK, VU_VERSION,
-		&kick_bits, 8, 8, 1, false});
+		&kick_bits, 8, 8, 1, false, false});
 	/* The size first (QEMU's order): the ring's extent is known. */
 	if (!p->dead && probe_need(p, PL_MEMORY) == 0 &&
 	    vu_front_set_vring_num(p->f, 0, 256) == 0)
-		send_bad(p, &(struct bad){"SET_VRING_ADDR",
+		probe_send_bad(p, &(struct bad){"SET_VRING_ADDR",
 			"256 entries, outside guest memory",
 			VU_REQ_SET_VRING_ADDR, VU_VERSION, &out, sizeof(out),
-			sizeof(out), 0, false});
+			sizeof(out), 0, false, false});
 	/* Out of order: ring addresses before any memory table. */
 	probe_close(p);
 	run(p, PL_NEGOTIATED, &(struct bad){"SET_VRING_ADDR",
 		"before any memory table", VU_REQ_SET_VRING_ADDR, VU_VERSION,
-		&out, sizeof(out), sizeof(out), 0, false});
+		&out, sizeof(out), sizeof(out), 0, false, false});
 }
 
 static void bad_memory(struct probe *p)
@@ -167,13 +162,13 @@ static void bad_memory(struct probe *p)
 			.memory_size = 1 << 20, .userspace_addr = 0x7f0000000000,
 		};
 	run(p, PL_NEGOTIATED, &(struct bad){"SET_MEM_TABLE", "9 regions",
-		VU_REQ_SET_MEM_TABLE, VU_VERSION, &t, full, full, 8, false});
+		VU_REQ_SET_MEM_TABLE, VU_VERSION, &t, full, full, 8, false, true});
 	run(p, PL_NEGOTIATED, &(struct bad){"SET_MEM_TABLE",
 		"2 regions, 1 fd", VU_REQ_SET_MEM_TABLE, VU_VERSION, &t2, two,
-		two, 1, false});
+		two, 1, false, true});
 	run(p, PL_NEGOTIATED, &(struct bad){"SET_MEM_TABLE",
 		"a region of size 0", VU_REQ_SET_MEM_TABLE, VU_VERSION, &t0,
-		8 + 32, 8 + 32, 1, false});
+		8 + 32, 8 + 32, 1, false, true});
 }
 
 static void bad_values(struct probe *p)
@@ -186,12 +181,12 @@ static void bad_values(struct probe *p)
 	char check[64];
 	snprintf(check, sizeof(check), "bit %d, not offered", bit);
 	run(p, PL_NEGOTIATED, &(struct bad){"SET_FEATURES", check,
-		VU_REQ_SET_FEATURES, VU_VERSION, &feat, 8, 8, 0, false});
+		VU_REQ_SET_FEATURES, VU_VERSION, &feat, 8, 8, 0, false, false});
 	if (p->protocol & p->want_protocol & BIT_ULL(VU_PROTOCOL_F_MTU) &&
 	    p->features & BIT_ULL(VIRTIO_NET_F_MTU)) {
 		static const uint64_t mtu = 10;
 		run(p, PL_NEGOTIATED, &(struct bad){"NET_SET_MTU", "MTU 10",
-			VU_REQ_NET_SET_MTU, VU_VERSION, &mtu, 8, 8, 0, false});
+			VU_REQ_NET_SET_MTU, VU_VERSION, &mtu, 8, 8, 0, false, false});
 	}
 	if (p->protocol & BIT_ULL(VU_PROTOCOL_F_CONFIG) &&
 	    !p->dead && probe_need(p, PL_NEGOTIATED) == 0) {

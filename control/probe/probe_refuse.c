@@ -243,6 +243,27 @@ static const char *gate_name(int gate, char *buf, size_t len)
 	return buf;
 }
 
+/* ADD/REM_MEM_REG without CONFIGURE_MEM_SLOTS: the library will not send
+ * them (it needs the slot protocol), so they go raw, with a memfd. */
+static void mem_reg_raw(struct probe *p)
+{
+	static const char *const names[] = {"ADD_MEM_REG", "REM_MEM_REG"};
+	static const uint32_t ids[] = {VU_REQ_ADD_MEM_REG, VU_REQ_REM_MEM_REG};
+	struct vu_mem_single m = {.region = {.guest_phys_addr = 1ULL << 32,
+					     .memory_size = 1 << 20,
+					     .userspace_addr = 1ULL << 40}};
+
+	for (int i = 0; i < 2; i++) {
+		if (p->dead || probe_need(p, PL_MEMORY) < 0 ||
+		    vu_front_has_protocol(p->f,
+					  VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+			return;
+		probe_send_bad(p, &(struct bad){names[i],
+			"protocol bit 15 not acked", ids[i], VU_VERSION, &m,
+			sizeof(m), sizeof(m), i == 0 ? 1 : 0, false, true});
+	}
+}
+
 void probe_not_negotiated(struct probe *p)
 {
 	char check[64];
@@ -263,4 +284,5 @@ void probe_not_negotiated(struct probe *p)
 		if (v != PV_REFUSED)
 			probe_close(p);
 	}
+	mem_reg_raw(p);
 }
