@@ -200,10 +200,69 @@ static void bad_values(struct probe *p)
 	}
 }
 
+/* b on a fresh session whose ring 0 has a size (SET_VRING_NUM 256). */
+static void run_sized(struct probe *p, const struct bad *b)
+{
+	probe_close(p);
+	if (!p->dead && probe_need(p, PL_MEMORY) == 0 &&
+	    vu_front_set_vring_num(p->f, 0, 256) == 0)
+		probe_send_bad(p, b);
+}
+
+/* Values out of the range their field allows. */
+static void bad_ranges(struct probe *p)
+{
+	static const struct vu_vring_state base = {.index = 0,
+						   .num = 0x10000};
+	static const struct vu_vring_state en = {.index = 0, .num = 2};
+	static const uint64_t status = 0x100, mtu = 65536;
+	uint64_t proto = p->protocol & p->want_protocol;
+
+	if (!(p->want_features & p->features & BIT_ULL(VIRTIO_F_RING_PACKED)))
+		run_sized(p, &(struct bad){"SET_VRING_BASE",
+			"split ring, base 0x10000", VU_REQ_SET_VRING_BASE,
+			VU_VERSION, &base, 8, 8, 0, false, false});
+	run_sized(p, &(struct bad){"SET_VRING_ENABLE", "num 2",
+		VU_REQ_SET_VRING_ENABLE, VU_VERSION, &en, 8, 8, 0, false,
+		false});
+	if (proto & BIT_ULL(VU_PROTOCOL_F_STATUS))
+		run(p, PL_NEGOTIATED, &(struct bad){"SET_STATUS",
+			"0x100 (not a byte)", VU_REQ_SET_STATUS, VU_VERSION,
+			&status, 8, 8, 0, false, false});
+	if (proto & BIT_ULL(VU_PROTOCOL_F_MTU) &&
+	    p->features & BIT_ULL(VIRTIO_NET_F_MTU))
+		run(p, PL_NEGOTIATED, &(struct bad){"NET_SET_MTU", "MTU 65536",
+			VU_REQ_NET_SET_MTU, VU_VERSION, &mtu, 8, 8, 0, false,
+			false});
+}
+
+/* ADD_MEM_REG over a region in place; REM_MEM_REG of one never added. */
+static void bad_slots(struct probe *p)
+{
+	struct vu_mem_single over = {.region = {
+		.guest_phys_addr = 0, .memory_size = 1 << 20,
+		.userspace_addr = 1ULL << 40}};
+	struct vu_mem_single none = {.region = {
+		.guest_phys_addr = 1ULL << 40, .memory_size = 1 << 20,
+		.userspace_addr = 1ULL << 41}};
+
+	if (!(p->protocol & p->want_protocol &
+	      BIT_ULL(VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)))
+		return;
+	run(p, PL_MEMORY, &(struct bad){"ADD_MEM_REG",
+		"over the table's region at 0", VU_REQ_ADD_MEM_REG, VU_VERSION,
+		&over, sizeof(over), sizeof(over), 1, false, true});
+	run(p, PL_MEMORY, &(struct bad){"REM_MEM_REG", "a region never added",
+		VU_REQ_REM_MEM_REG, VU_VERSION, &none, sizeof(none),
+		sizeof(none), 0, false, false});
+}
+
 void probe_malformed(struct probe *p)
 {
 	bad_frames(p);
 	bad_rings(p);
 	bad_memory(p);
 	bad_values(p);
+	bad_ranges(p);
+	bad_slots(p);
 }
