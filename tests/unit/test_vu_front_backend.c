@@ -237,6 +237,24 @@ static void test_iotlb_update_from_backend_refused(void **state)
 	assert_int_equal(chan_reply(x, VU_BACKEND_IOTLB_MSG, NULL), EINVAL);
 }
 
+static void test_iotlb_without_iommu_platform_refused(void **state)
+{
+	struct fx *x = *state;
+	struct vu_iotlb m = {.iova = 0x1000, .type = VU_IOTLB_MISS};
+	struct vu_msg ack = {.hdr = {VU_REQ_SET_FEATURES,
+				     VU_VERSION | VU_FLAG_REPLY, 8}};
+	int fds[VU_MAX_FDS], n = 0;
+
+	/* Features acked again, without VIRTIO_F_IOMMU_PLATFORM. */
+	assert_int_equal(vu_msg_send(x->peer, &ack, NULL, 0), 0);
+	assert_int_equal(vu_front_set_features(x->f,
+		BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES)), 0);
+	peer_read(x, VU_REQ_SET_FEATURES, fds, &n);
+	send_chan(x, VU_BACKEND_IOTLB_MSG, NR, &m, sizeof(m), -1);
+	assert_int_equal(x->calls, 0);
+	assert_int_equal(chan_reply(x, VU_BACKEND_IOTLB_MSG, NULL), EPERM);
+}
+
 static void test_wrong_size_refused(void **state)
 {
 	struct fx *x = *state;
@@ -370,6 +388,7 @@ int main(void)
 		T(test_callback_error_is_the_ack),
 		T(test_iotlb_miss_reaches_callback),
 		T(test_iotlb_update_from_backend_refused),
+		T(test_iotlb_without_iommu_platform_refused),
 		T(test_wrong_size_refused),
 		T(test_unknown_request_refused),
 		T(test_reply_flag_in_request_refused),
