@@ -19,6 +19,10 @@
  * (vhostd acks with an errno), any other non-zero ack (1 is what DPDK and
  * libvhost-user send) as -EIO.
  *
+ * Every other request of the spec has its typed call in vu_front_req.h
+ * (which maps each id 1..43 to its call); the back-end request channel is
+ * vu_front_backend.h.  vu_front_why() says why the last failure failed.
+ *
  * One struct vu_front per connection; not thread safe.
  */
 #ifndef VHOSTD_VU_FRONT_H
