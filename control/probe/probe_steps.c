@@ -49,7 +49,7 @@ void probe_negotiation(struct probe *p)
 		return;
 	p->features = v;
 	uint32_t s = p->sessions;
-	probe_judge(p, "SET_OWNER", "first request", PE_SERVE,
+	probe_judge(p, "SET_OWNER", "session start", PE_SERVE,
 		    vu_front_set_owner(p->f));
 	if (!same(p, s))
 		return;
