@@ -711,7 +711,7 @@ static void run_case(void **state)
 			fail_msg("b ring %u's error eventfd fired", i);
 
 	/* (a) exactly one error line, naming the queue and the reason. */
-	int nerr = log_count(off, "vhostd[err]", NULL, line, sizeof(line));
+	int nerr = log_count(off, "level=err ", NULL, line, sizeof(line));
 	int nbroken = log_count(off, " broken", NULL, NULL, 0);
 	if (r->err == LEGAL) {
 		if (nerr != 0 || nbroken != 0)

@@ -147,7 +147,7 @@ static void assert_daemon_ok(void)
 static void assert_one_error(long off, const char *s1, const char *s2)
 {
 	char line[1024];
-	int n = log_count(off, "vhostd[err]", s1, line, sizeof(line));
+	int n = log_count(off, "level=err ", s1, line, sizeof(line));
 
 	if (n != 1 || (s2 && !strstr(line, s2)))
 		fail_msg("want one error line with '%s' and '%s'; got %d, "
@@ -453,7 +453,7 @@ static void cut_while_running(const struct up *o, bool cut_log,
 		fail_msg("a's connection still open %d ms after its file was "
 			 "cut; log %s", WAIT_MS, logpath);
 	assert_one_error(off, " a: guest memory lost: ", want);
-	if (log_count(off, "vhostd[err]", " b: ", NULL, 0) != 0)
+	if (log_count(off, "level=err ", " b: ", NULL, 0) != 0)
 		fail_msg("an error line names b; log %s", logpath);
 	assert_daemon_ok();
 
@@ -531,7 +531,7 @@ static void test_memory_sealed_against_shrinking_is_accepted_and_works(
 	assert_int_equal(errno, EPERM);
 	reflect_ok(a.d, "a sealed");
 	reflect_ok(b.d, "b");
-	assert_int_equal(log_count(off, "vhostd[err]", NULL, NULL, 0), 0);
+	assert_int_equal(log_count(off, "level=err ", NULL, NULL, 0), 0);
 	assert_daemon_ok();
 }
 
