@@ -166,12 +166,21 @@ int vu_port_start(struct vu_port *p, struct vu_loop *loop,
 		try_connect(p);
 		return 0;
 	}
-	p->lfd = vu_sock_listen(p->path);
+	err = cfg->perm ? vu_perm_mkdirs(p->path, cfg->perm) : 0;
+	if (err) {
+		LOG_ERR(TAG, "%s: cannot create the directory of %s: %s",
+			p->dev.name, p->path, strerror(-err));
+		vu_dev_fini(&p->dev);
+		return err;
+	}
+	p->lfd = vu_sock_listen_perm(p->path, cfg->perm);
 	if (p->lfd < 0) {
 		err = p->lfd;
 		LOG_ERR(TAG, "%s: cannot listen on %s: %s", p->dev.name, p->path,
 			err == -EADDRINUSE ? "another process serves it" :
 			err == -EEXIST ? "a file that is not a socket is there" :
+			err == -EPERM && cfg->perm ? "cannot give the socket "
+			"its group (vhostd is not a member)" :
 			strerror(-err));
 		vu_dev_fini(&p->dev);
 		return err;

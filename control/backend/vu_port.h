@@ -15,6 +15,7 @@
 #include "vu_dev.h"
 #include "../wire/vu_loop.h"
 #include "../wire/vu_msg.h"
+#include "../wire/vu_perm.h"
 
 #define VU_PORT_BACKOFF_MIN_MS 100u
 #define VU_PORT_BACKOFF_MAX_MS 5000u
@@ -25,6 +26,9 @@ struct vu_port_cfg {
 	bool client;
 	int fd;        /* >= 0: an already connected socket (--fd); no
 			* listening, no reconnect */
+	const struct vu_sock_perm *perm; /* the listening socket's mode and
+					  * group, and its missing
+					  * directories'; NULL: as created */
 };
 
 struct vu_port {

@@ -11,15 +11,18 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../datapath/log.h"
 #include "vhostd_dp.h"
 #include "vhostd_metrics.h"
+#include "vhostd_notify.h"
 #include "vhostd_opts.h"
 #include "vu_ctl.h"
 #include "vu_metrics.h"
 #include "../wire/vu_loop.h"
+#include "../wire/vu_perm.h"
 #include "../backend/vu_port.h"
 #include "../backend/vu_sigbus.h"
 
@@ -66,12 +69,25 @@ static int start_control(struct daemon *d)
 		 cmd_placement, NULL},
 	};
 
-	if (!d->opts.control_path[0])
+	const char *path = d->opts.control_path;
+	int err;
+
+	if (!path[0])
 		return 0;
 	cmds[0].arg = &d->dp;
 	cmds[2].arg = &d->dp;
-	return vu_ctl_start(&d->ctl, d->loop, d->opts.control_path, cmds,
-			    (int)ARRAY_SIZE(cmds));
+	err = vu_perm_mkdirs(path, &d->opts.ctl_perm);
+	if (!err)
+		err = vu_ctl_start(&d->ctl, d->loop, path, cmds,
+				   (int)ARRAY_SIZE(cmds));
+	else
+		LOG_ERR(TAG, "control socket %s: cannot create its directory: "
+			"%s", path, strerror(-err));
+	/* Born 0700 under vhostd's umask: this only opens it up. */
+	if (!err && (err = vu_perm_apply(path, &d->opts.ctl_perm)))
+		LOG_ERR(TAG, "control socket %s: cannot set its mode/group: %s",
+			path, strerror(-err));
+	return err;
 }
 
 static void metrics_page(FILE *out, void *arg)
@@ -89,10 +105,21 @@ static int start_metrics(struct daemon *d)
 				d->opts.metrics_len, metrics_page, &d->dp);
 }
 
+/* vhost-user.json @VHostUserBackendCapabilities: a union on "type" whose
+ * "net" branch has no member (only gpu, input and block list features). */
 static void print_capabilities(void)
 {
-	/* vhost-user.json @VHostUserBackendCapabilities for type "net". */
-	printf("{\n  \"type\": \"net\",\n  \"features\": []\n}\n");
+	printf("{\n  \"type\": \"net\"\n}\n");
+}
+
+/* vhost-user.rst, back-end program conventions: with --print-capabilities
+ * "other options and arguments should be ignored". */
+static bool wants_capabilities(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--print-capabilities") == 0)
+			return true;
+	return false;
 }
 
 static void on_signal(struct vu_watch *w, uint32_t ev, void *arg)
@@ -191,6 +218,7 @@ static void fill_port_cfg(const struct vhostd_opts *o, const struct port_opt *po
 	pc->path = po->path;
 	pc->client = po->client;
 	pc->fd = po->fd;
+	pc->perm = &o->sock_perm;
 }
 
 /*
@@ -270,6 +298,7 @@ static int start_ports(struct daemon *d)
 
 static void stop_all(struct daemon *d)
 {
+	vhostd_notify_stopping();
 	vu_ctl_stop(d->ctl);
 	vu_metrics_stop(d->metrics);
 	/* Workers first: every burst finished and published before any
@@ -288,6 +317,7 @@ static void stop_all(struct daemon *d)
 	free(d->nics);
 	free(d->specs);
 	free(d->vhost_started);
+	vu_perm_rmdirs();       /* after every socket in them is gone */
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	vu_loop_free(d->loop);
@@ -298,12 +328,12 @@ int main(int argc, char **argv)
 	static struct daemon d = {.sigfd = -1};
 	int err;
 
-	if (vhostd_opts_parse(&d.opts, argc, argv) < 0)
-		return 2;
-	if (d.opts.print_capabilities) {
+	if (wants_capabilities(argc, argv)) {
 		print_capabilities();
 		return 0;
 	}
+	if (vhostd_opts_parse(&d.opts, argc, argv) < 0)
+		return 2;
 	if (d.opts.help) {
 		vhostd_usage(stdout);
 		return 0;
@@ -318,6 +348,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	vlog_set_level(d.opts.log_level);
+	vlog_use_journal(vlog_journal_stream());
+	/* Sockets and directories are born private; --socket-mode and
+	 * --control-mode open them up, nothing else does. */
+	umask(077);
 	const struct numa_topo *topo = numa_topo_get();
 	numa_topo_log(topo);
 	d.loop = vu_loop_new();
@@ -346,6 +380,9 @@ int main(int argc, char **argv)
 			 "features 0x%llx", VHOSTD_VERSION, d.opts.nports,
 			 (unsigned long long)d.opts.features,
 			 (unsigned long long)d.opts.protocol_features);
+		char status[64];
+		snprintf(status, sizeof(status), "%d port(s)", d.opts.nports);
+		vhostd_notify_ready(status);
 		err = vu_loop_run(d.loop);
 	}
 	stop_all(&d);

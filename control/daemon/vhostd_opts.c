@@ -343,7 +343,8 @@ static void default_cores(struct vhostd_opts *o)
 
 enum { OPT_PORT = 256, OPT_LINK, OPT_REFLECT, OPT_CORES, OPT_LOGLVL,
        OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT, OPT_SOURCE, OPT_CONTROL,
-       OPT_PLACEMENT, OPT_METRICS };
+       OPT_PLACEMENT, OPT_METRICS, OPT_SOCKMODE, OPT_SOCKGROUP,
+       OPT_CTLMODE, OPT_CTLGROUP };
 
 static const struct option long_opts[] = {
 	{"port", required_argument, NULL, OPT_PORT},
@@ -359,6 +360,10 @@ static const struct option long_opts[] = {
 	{"socket-path", required_argument, NULL, OPT_SOCKPATH},
 	{"fd", required_argument, NULL, OPT_FD},
 	{"no-feature", required_argument, NULL, OPT_NOFEAT},
+	{"socket-mode", required_argument, NULL, OPT_SOCKMODE},
+	{"socket-group", required_argument, NULL, OPT_SOCKGROUP},
+	{"control-mode", required_argument, NULL, OPT_CTLMODE},
+	{"control-group", required_argument, NULL, OPT_CTLGROUP},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -400,6 +405,36 @@ static int parse_metrics(struct vhostd_opts *o, const char *arg)
 				  sizeof(why)) < 0)
 		return bad("%s", why);
 	o->metrics = true;
+	return 0;
+}
+
+/* --socket-mode/--socket-group, --control-mode/--control-group. */
+static int parse_perm(struct vhostd_opts *o, int c, const char *arg)
+{
+	struct vu_sock_perm *p = c == OPT_SOCKMODE || c == OPT_SOCKGROUP ?
+				 &o->sock_perm : &o->ctl_perm;
+	const char *opt = c == OPT_SOCKMODE ? "--socket-mode" :
+			  c == OPT_SOCKGROUP ? "--socket-group" :
+			  c == OPT_CTLMODE ? "--control-mode" : "--control-group";
+	int err;
+
+	if (c == OPT_SOCKMODE || c == OPT_CTLMODE) {
+		if (vu_perm_parse_mode(arg, &p->mode) < 0) {
+			fprintf(stderr, "vhostd: %s '%s': not an octal mode "
+				"0000..0777 (e.g. 0660)\n", opt, arg);
+			return -EINVAL;
+		}
+		o->ctl_mode_set |= c == OPT_CTLMODE;
+		return 0;
+	}
+	err = vu_perm_parse_group(arg, &p->gid);
+	if (err) {
+		fprintf(stderr, "vhostd: %s '%s': %s\n", opt, arg,
+			err == -ENOENT ? "no such group" :
+			err == -EINVAL ? "not a group name or number" :
+			strerror(-err));
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -449,6 +484,11 @@ static int parse_one(struct vhostd_opts *o, int c, char *arg,
 		return no_feature(o, arg);
 	case OPT_METRICS:
 		return parse_metrics(o, arg);
+	case OPT_SOCKMODE:
+	case OPT_SOCKGROUP:
+	case OPT_CTLMODE:
+	case OPT_CTLGROUP:
+		return parse_perm(o, c, arg);
 	case 'h':
 		o->help = true;
 		return 0;
@@ -470,6 +510,8 @@ int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv)
 	o->features = vhostd_default_features();
 	o->protocol_features = vhostd_default_protocol_features();
 	default_cores(o);
+	o->sock_perm = (struct vu_sock_perm){0660, VU_PERM_GID_KEEP};
+	o->ctl_perm = (struct vu_sock_perm){0600, VU_PERM_GID_KEEP};
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
 		if (nlater >= (int)ARRAY_SIZE(later))
@@ -497,6 +539,9 @@ int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv)
 	}
 	if (!(o->features & BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES)))
 		o->protocol_features = 0;
+	/* A control group without a mode means the group may use it. */
+	if (o->ctl_perm.gid != VU_PERM_GID_KEEP && !o->ctl_mode_set)
+		o->ctl_perm.mode = 0660;
 	return 0;
 }
 
@@ -524,6 +569,14 @@ void vhostd_usage(FILE *out)
 "                       (vhostctl PATH stats)\n"
 "  --metrics ADDR:PORT  serve GET /metrics (Prometheus text) on ADDR:PORT\n"
 "                       (127.0.0.1:9100, [::1]:9100; port 0: any free)\n"
+"  --socket-mode MODE   mode of every vhost-user socket vhostd listens on\n"
+"                       (octal, default 0660; connecting needs write)\n"
+"  --socket-group GROUP their group (name or number; default vhostd's),\n"
+"                       e.g. kvm for a distribution's QEMU user; missing\n"
+"                       directories above them are created with it\n"
+"  --control-mode MODE  the control socket's mode (default 0600, 0660\n"
+"                       with --control-group)\n"
+"  --control-group GROUP the control socket's group\n"
 "  --cores LIST         worker cores, e.g. 2,3 or 2-5; nodeN: every core\n"
 "                       of NUMA node N; nodeN:K: K cores of node N, the\n"
 "                       highest first (default: the last core vhostd may\n"

@@ -9,6 +9,8 @@
  *   --help   --version   --print-capabilities
  *   --source NAME=SIZE   --control PATH   --print-placement
  *   --metrics ADDR:PORT
+ *   --socket-mode MODE   --socket-group GROUP
+ *   --control-mode MODE  --control-group GROUP
  * plus the vhost-user back-end conventions --socket-path=PATH and --fd=N
  * (a port named "vhost0"), and --no-feature NAME to switch one off.
  */
@@ -22,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "../../datapath/log.h"
+#include "../wire/vu_perm.h"
 
 #define VHOSTD_MAX_PORTS 64
 #define VHOSTD_NAME_MAX 32
@@ -59,6 +62,11 @@ struct vhostd_opts {
 	bool metrics;           /* --metrics ADDR:PORT, parsed into: */
 	struct sockaddr_storage metrics_sa;
 	socklen_t metrics_len;
+	/* Who may connect: every vhost-user socket vhostd listens on (and
+	 * directories it creates for them), and the control socket. */
+	struct vu_sock_perm sock_perm;
+	struct vu_sock_perm ctl_perm;
+	bool ctl_mode_set;      /* --control-mode given */
 };
 
 /* Parse argv into o.  0 on success; -EINVAL after printing one line to

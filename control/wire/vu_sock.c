@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "vu_sock.h"
+#include "vu_perm.h"
 
 #include <errno.h>
 #include <string.h>
@@ -33,6 +34,11 @@ static int path_in_use(const struct sockaddr_un *sa)
 
 int vu_sock_listen(const char *path)
 {
+	return vu_sock_listen_perm(path, NULL);
+}
+
+int vu_sock_listen_perm(const char *path, const struct vu_sock_perm *perm)
+{
 	struct sockaddr_un sa;
 	struct stat st;
 	int err = fill_addr(&sa, path);
@@ -50,9 +56,18 @@ int vu_sock_listen(const char *path)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 4) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
+		close(fd);
+		return err;
+	}
+	/* Between bind and listen a connect is refused: nobody gets in
+	 * before the socket has its mode and group. */
+	err = perm ? vu_perm_apply(path, perm) : 0;
+	if (!err && listen(fd, 4) < 0)
+		err = -errno;
+	if (err) {
+		unlink(path);
 		close(fd);
 		return err;
 	}

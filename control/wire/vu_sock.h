@@ -13,6 +13,12 @@
  */
 int vu_sock_listen(const char *path);
 
+/* The same, giving the socket file perm's mode and group before it
+ * listens (perm NULL: as created).  A failure to set them is returned
+ * and the socket file removed. */
+struct vu_sock_perm;
+int vu_sock_listen_perm(const char *path, const struct vu_sock_perm *perm);
+
 /* Connect to path; the socket returned is non-blocking.  A negative errno
  * (-ENOENT, -ECONNREFUSED when nobody listens, -EAGAIN when the listener's
  * backlog is full) means "try again later". */
