@@ -112,7 +112,11 @@ if [ $PERSIST = 1 ]; then
 		"$(printf '%s ' "${ARGS[@]}" | sed 's/--persist //; s/ $//')" \
 		>"$ENV_FILE"
 	grep -q -- --mount "$ENV_FILE" || sed -i 's/$/ --mount/' "$ENV_FILE"
-	install -m 0644 "$here/systemd/vhostd-hugepages.service" "$UNIT_DIR/"
+	# From a source tree the unit gets its paths here; installed (meson
+	# install), the script finds its unit in place already.
+	unit_in=$here/systemd/vhostd-hugepages.service.in
+	[ ! -f "$unit_in" ] || sed "s|@pkgdatadir@|$SHARE|g" "$unit_in" \
+		>"$UNIT_DIR/vhostd-hugepages.service"
 	systemctl daemon-reload 2>/dev/null &&
 		systemctl enable vhostd-hugepages.service 2>/dev/null ||
 		echo "systemd not running: enable vhostd-hugepages.service by hand"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vhostd_notify.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,15 +31,21 @@ static void notify(const char *state)
 #endif
 }
 
+static bool ready_sent;
+
 void vhostd_notify_ready(const char *status)
 {
 	char msg[256];
 
+	ready_sent = true;
 	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", status);
 	notify(msg);
 }
 
+/* Only a service that said it was ready stops; one that failed to start
+ * just exits (systemd reads its status). */
 void vhostd_notify_stopping(void)
 {
-	notify("STOPPING=1\nSTATUS=stopping");
+	if (ready_sent)
+		notify("STOPPING=1\nSTATUS=stopping");
 }

@@ -14,7 +14,8 @@
  * summary for `systemctl status`. */
 void vhostd_notify_ready(const char *status);
 
-/* vhostd is detaching its front-ends and will exit. */
+/* vhostd is detaching its front-ends and will exit (sent only after
+ * READY=1: a start that failed just exits). */
 void vhostd_notify_stopping(void);
 
 #endif
