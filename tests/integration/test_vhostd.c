@@ -44,6 +44,11 @@ static int group_setup(void **state)
 	if (vhostd_start(&proc, vhostd_bin, logpath, args) < 0 ||
 	    !wait_path(sock0, 5000) || !wait_path(sock1, 5000))
 		return -1;
+	/* The sockets exist before vhostd is done starting (workers, the
+	 * watchdog's timer): count its fds once it says it runs. */
+	for (int i = 0; i < 500 && !log_has(logpath, " port(s), features ",
+					    NULL); i++)
+		msleep(10);
 	idle_fds = count_fds(proc.pid);
 	return 0;
 }
