@@ -106,7 +106,7 @@ export VHOSTD_NUMA_SYSFS=$T
 start two --reflect a --cores node0,node1
 guest two --queues 2
 stop two
-log_has two "numa: 2 nodes (sysfs)"
+log_has two "comp=numa 2 nodes (sysfs)"
 log_has two "no 2 MiB hugepage to be had on node 0"
 for qp in 0 1; do
 	has two "^placement port=a qp=$qp worker=0 core=0 core_node=0 mem_node=0 nic_node=- state_node=0 state_huge=no guest_huge=no "

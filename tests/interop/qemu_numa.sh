@@ -5,7 +5,7 @@
 # node 1 and once to node 0 (numactl --membind=N --cpunodebind=N),
 #   vhostd --port a=vhost:SOCK --reflect a --cores 0,1 --print-placement
 # and vu-gen sends frames through it.  For each run, vhostd must have logged
-# "numa: 2 nodes" (node 0 with core 0, node 1 with core 1), printed a
+# "comp=numa 2 nodes" (node 0 with core 0, node 1 with core 1), printed a
 # placement line for queue pair 0 of port a with core_node=N and
 # mem_node=N (the worker on the node of the rings' memory), and vu-gen's
 # frames must have come back intact; vhostd exits 0 on SIGTERM.  The guest
@@ -133,10 +133,10 @@ for N in 1 0; do
 	[ "$rc" = rc=0 ] || cfail "node $N: vhostd exit code ${rc#rc=} after SIGTERM"
 
 	# vhostd sees the guest's topology.
-	echo "$err" | grep -qE "numa: 2 nodes" ||
-		cfail "node $N: vhostd did not log 'numa: 2 nodes'"
+	echo "$err" | grep -qE "comp=numa 2 nodes" ||
+		cfail "node $N: vhostd did not log 'comp=numa 2 nodes'"
 	for k in 0 1; do
-		echo "$err" | grep -qE "numa: node $k: cores $k([ ,]|\$)" ||
+		echo "$err" | grep -qE "comp=numa node $k: cores $k([ ,]|\$)" ||
 			cfail "node $N: vhostd did not log node $k with core $k"
 	done
 

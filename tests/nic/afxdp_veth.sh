@@ -47,10 +47,10 @@ refused() {
 		--port "g=vhost:$WORK/bad.sock" --link g=n >"$log" 2>&1
 	rc=$?
 	[ $rc -eq 1 ] || fail "$what: exit code $rc, expected 1"
-	grep -qE "afxdp: n: .*$re" "$log" || fail "$what: no '$re' in the log"
-	[ "$(grep -c '\[err\] afxdp' "$log")" -eq 1 ] ||
+	grep -qE "comp=afxdp n: .*$re" "$log" || fail "$what: no '$re' in the log"
+	[ "$(grep -c 'level=err comp=afxdp ' "$log")" -eq 1 ] ||
 		fail "$what: not exactly one error line"
-	echo "ok: $what: $(grep '\[err\] afxdp' "$log" | cut -c1-150)"
+	echo "ok: $what: $(grep 'level=err comp=afxdp ' "$log" | cut -c1-150)"
 }
 
 refused "missing interface" "no interface 'vxnone$$'" "vxnone$$"

@@ -89,7 +89,7 @@ if [ "$(id -u)" -eq 0 ] && ip netns add "$NS" 2>/dev/null; then
 		--port r=dpdk:net_ring0 >"$WORK/nohuge" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
-		grep -q "main: vhostd .* port(s)" "$WORK/nohuge" && break
+		grep -q "comp=main vhostd .* port(s)" "$WORK/nohuge" && break
 		kill -0 $pid 2>/dev/null || break
 		sleep 0.1
 	done
