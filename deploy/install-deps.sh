@@ -9,7 +9,8 @@
 #           qemu-system-x86 + linux-image-amd64 + busybox-static (QEMU guests),
 #           numactl (the two-node QEMU guest),
 #           ethtool + util-linux (setpriv) (AF_XDP port on veth)
-#           systemd (systemd-analyze verify), python3-prometheus-client (the
+#           systemd (systemd-analyze verify), libxml2-utils (xmllint: the
+#           libvirt example), python3-prometheus-client (the
 #           metrics format's parser), openvswitch-switch-dpdk (OVS-DPDK peer)
 #   fuzz:   clang + libclang-rt-14-dev (libFuzzer, tests/fuzz/run.sh)
 #   perf:   gnuplot-nox (bench.sh --plot)
@@ -20,7 +21,7 @@ PKGS=(meson ninja-build pkg-config gcc libc6-dev libnuma-dev libbpf-dev
       coreutils qemu-system-x86 linux-image-amd64 busybox-static gnuplot-nox
       ethtool util-linux numactl clang libclang-rt-14-dev
       libjson-c-dev libmicrohttpd-dev libsystemd-dev systemd
-      python3-prometheus-client openvswitch-switch-dpdk)
+      python3-prometheus-client openvswitch-switch-dpdk libxml2-utils)
 
 missing=()
 for p in "${PKGS[@]}"; do
