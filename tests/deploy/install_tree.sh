@@ -28,7 +28,13 @@ case $DATADIR in /*) ;; *) DATADIR=$PREFIX/$DATADIR ;; esac
 VHOSTD=$BINDIR/vhostd
 DOC=$DATADIR/doc/vhostd
 
-# The tree: each file with its mode.
+# The tree: each file with its mode (vu-probe is built with json-c only).
+want=11
+if [ -x "$BUILD/control/vu-probe" ]; then
+	want=12
+	[ "$(stat -c %a "$D$BINDIR/vu-probe" 2>/dev/null)" = 755 ] ||
+		bad "vu-probe not installed 0755 in $BINDIR"
+fi
 while read -r mode f; do
 	p=$D$f
 	if [ ! -f "$p" ]; then
@@ -50,8 +56,8 @@ done <<LIST
 755 $DOC/examples/cloud-hypervisor-vm1.sh
 LIST
 n=$(find "$D" -type f | wc -l)
-[ "$n" -eq 11 ] && ok "11 files installed" ||
-	bad "$n files installed, wanted 11: $(find "$D" -type f | sed "s|^$D||")"
+[ "$n" -eq "$want" ] && ok "$want files installed" ||
+	bad "$n files installed, wanted $want: $(find "$D" -type f | sed "s|^$D||")"
 grep -l '@[a-z]*dir@' "$D$UNITDIR"/* "$D$DATADIR"/qemu/vhost-user/* &&
 	bad "an unsubstituted @...@ left in a unit or the descriptor"
 
