@@ -266,6 +266,11 @@ static inline void pkt_start(const struct vnet_path *p,
 	memcpy(pk->pre, h, sizeof(*h));
 	if (p->reflect && len >= 12)
 		head = MAX(head, 12u);
+	/* A tag change edits the bytes behind the MACs in pre (pkt_vlan):
+	 * a bridge hands over tagged frames of at least 18 bytes, untagged
+	 * ones of at least 14. */
+	if (unlikely(p->vlan_op != VNET_VLAN_KEEP))
+		head = MAX(head, 12u + VNET_VLAN_LEN);
 	head = MIN(head, len);
 	if (likely(tx->seg[0].len >= p->src_hdr_len + head))
 		memcpy(f, tx->seg[0].p + p->src_hdr_len, head);
@@ -276,6 +281,34 @@ static inline void pkt_start(const struct vnet_path *p,
 	pk->plen = p->dst_hdr_len + head;
 	pk->body_off = p->src_hdr_len + head;
 	pk->body_len = len - head;
+}
+
+/* Bytes the frame gains (push) or loses (pop) towards the current dst. */
+static inline int32_t vlan_delta(const struct vnet_path *p)
+{
+	return p->vlan_op == VNET_VLAN_PUSH ? (int32_t)VNET_VLAN_LEN :
+	       p->vlan_op == VNET_VLAN_POP ? -(int32_t)VNET_VLAN_LEN : 0;
+}
+
+/* Apply the current dst's tag change to the frame head in pre (at least
+ * 16 bytes of it there: pkt_start, or a segment's headers). */
+static inline void pkt_vlan(const struct vnet_path *p, struct vnet_pkt *pk)
+{
+	if (likely(p->vlan_op == VNET_VLAN_KEEP))
+		return;
+	uint8_t *f = pk->pre + p->dst_hdr_len;
+	uint32_t head = pk->plen - p->dst_hdr_len;
+
+	if (p->vlan_op == VNET_VLAN_PUSH) {
+		memmove(f + 12 + VNET_VLAN_LEN, f + 12, head - 12);
+		put_be16(f + 12, 0x8100);
+		put_be16(f + 14, p->vlan_tci);
+		pk->plen += VNET_VLAN_LEN;
+	} else {
+		memmove(f + 12, f + 12 + VNET_VLAN_LEN,
+			head - 12 - VNET_VLAN_LEN);
+		pk->plen -= VNET_VLAN_LEN;
+	}
 }
 
 /*
@@ -307,7 +340,8 @@ static inline int batch_reserve(struct vnet_path *p, struct batch *b,
 				const struct vq_chain *tx, uint32_t len)
 {
 	struct vq_chain *rx = p->rx + b->at;
-	int k = vq_reserve(p->dst, p->dst_hdr_len + len, rx,
+	int k = vq_reserve(p->dst, (uint32_t)((int32_t)(p->dst_hdr_len + len) +
+					      vlan_delta(p)), rx,
 			   VNET_MAX_RX_CHAINS);
 
 	if (k <= 0)
@@ -347,6 +381,7 @@ static inline uint32_t batch_commit(struct vnet_path *p, struct batch *b)
 	for (uint32_t i = 0; i < n; i++) {
 		const struct plan *pl = &b->plan[i];
 		pkt_start(p, pl->tx, pl->len, &none, 0, &pk);
+		pkt_vlan(p, &pk);
 		place_copy(p, pl->tx, &pk, p->rx + pl->at, pl->n);
 		bytes += pl->len;
 	}
@@ -380,6 +415,7 @@ static uint32_t segment(struct vnet_path *p, const struct vq_chain *tx,
 		pk->plen = p->dst_hdr_len + t->hlen;
 		pk->body_off = p->src_hdr_len + t->hlen + k * t->mss;
 		pk->body_len = n;
+		pkt_vlan(p, pk);
 		int drop = place(p, tx, pk);
 		if (drop) {
 			STAT_ADD(p->stats.drops[drop - 1], t->nseg - k);
@@ -402,7 +438,8 @@ static uint32_t segment_or_defer(struct vnet_path *p,
 				 const struct vq_chain *tx,
 				 const struct ofl_tso *t, struct vnet_pkt *pk)
 {
-	if (unlikely(t->nseg > p->seg_left) && vq_can_untake(p->src)) {
+	if (unlikely(t->nseg > p->seg_left) && vq_can_untake(p->src) &&
+	    !p->no_defer) {
 		p->ntx = (uint16_t)(tx - p->tx);
 		return 0;
 	}
@@ -429,6 +466,31 @@ static const char *src_name(const struct vnet_path *p)
 	return p->src->dev_name ? p->src->dev_name : "?";
 }
 
+/* OFL_PASS through a tag change: the receiver's partial checksum starts
+ * that many bytes later or earlier.  A csum_start inside the MACs and tag
+ * of a frame that loses its tag is refused. */
+static uint32_t forward_pass_vlan(struct vnet_path *p,
+				  const struct vq_chain *tx, uint32_t len,
+				  const struct virtio_net_hdr *h)
+{
+	struct virtio_net_hdr h2 = *h;
+	struct vnet_pkt pk;
+	int32_t d = vlan_delta(p);
+
+	if (h2.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (d < 0 && h2.csum_start < 12 + VNET_VLAN_LEN) {
+			STAT_INC(p->stats.drops[VNET_DROP_BAD_OFFLOAD]);
+			return 0;
+		}
+		h2.csum_start = (uint16_t)(h2.csum_start + d);
+	}
+	if (h2.hdr_len)
+		h2.hdr_len = (uint16_t)(h2.hdr_len + d);
+	pkt_start(p, tx, len, &h2, 0, &pk);
+	pkt_vlan(p, &pk);
+	return deliver(p, tx, &pk, len);
+}
+
 /* A frame whose header asks for an offload (kept out of the fast path). */
 static __attribute__((noinline)) uint32_t
 forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
@@ -443,8 +505,11 @@ forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
 			     &t)) {
 	case OFL_PLAIN:
 		pkt_start(p, tx, len, &none, 0, &pk);
+		pkt_vlan(p, &pk);
 		return deliver(p, tx, &pk, len);
 	case OFL_PASS:
+		if (unlikely(p->vlan_op != VNET_VLAN_KEEP))
+			return forward_pass_vlan(p, tx, len, h);
 		pkt_start(p, tx, len, h, 0, &pk);
 		return deliver(p, tx, &pk, len);
 	case OFL_CSUM:
@@ -453,6 +518,7 @@ forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
 		c = ofl_csum_complete(h, len, tx, p->src_hdr_len);
 		memcpy(pk.pre + p->dst_hdr_len + h->csum_start + h->csum_offset,
 		       &c, 2);
+		pkt_vlan(p, &pk);
 		return deliver(p, tx, &pk, len);
 	case OFL_SEGMENT:
 		if (unlikely(t.hlen + t.mss > p->frame_max)) {
@@ -637,6 +703,110 @@ uint32_t vnet_path_poll(void *ctx)
 	vq_flush(p->src);
 	if (p->dst && moved)
 		vq_flush(p->dst);
+	return n;
+}
+
+/* The receiving queues a pick pass wrote, each flushed once at its end
+ * (earlier when more than fit here). */
+struct touched {
+	uint32_t n;
+	struct vq *vq[VNET_TO_MAX];
+};
+
+static void touch_dst(struct touched *t, struct vq *vq)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->vq[i] == vq)
+			return;
+	if (t->n == VNET_TO_MAX) {
+		vq_flush(t->vq[0]);
+		t->vq[0] = vq;
+		return;
+	}
+	t->vq[t->n++] = vq;
+}
+
+/* Make to the path's current destination (what was batched for the one
+ * before is placed first). */
+static inline uint32_t set_dst(struct vnet_path *p, struct batch *b,
+			       const struct vnet_to *to, struct touched *t)
+{
+	const struct vnet_dst *d = to->d;
+	uint32_t moved = 0;
+
+	if (p->dst == d->vq && p->vlan_op == to->vlan_op &&
+	    p->vlan_tci == to->tci)
+		return 0;
+	if (b->n)
+		moved = batch_commit(p, b);
+	p->dst = d->vq;
+	p->dst_hdr_len = d->hdr_len;
+	p->frame_max = d->frame_max;
+	p->rcv = d->rcv;
+	p->vlan_op = to->vlan_op;
+	p->vlan_tci = to->tci;
+	touch_dst(t, d->vq);
+	return moved;
+}
+
+/* The first bytes of tx's frame, readable at the pointer returned (the
+ * chain's, or a copy in buf when its first segment holds fewer). */
+static const uint8_t *frame_head(const struct vnet_path *p,
+				 const struct vq_chain *tx, uint32_t len,
+				 uint8_t *buf, uint32_t *flen)
+{
+	*flen = MIN(len, VNET_PICK_HEAD);
+	if (likely(tx->seg[0].len >= p->src_hdr_len + *flen))
+		return tx->seg[0].p + p->src_hdr_len;
+	*flen = vq_chain_read(tx, p->src_hdr_len, buf, *flen);
+	return buf;
+}
+
+uint32_t vnet_pick_poll(void *ctx)
+{
+	struct vnet_path *p = ctx;
+	struct batch b;   /* no initialiser: it would zero all the plans */
+	struct touched t;
+	struct vnet_to to[VNET_TO_MAX];
+	uint8_t head[VNET_PICK_HEAD];
+	uint32_t moved = 0;
+
+	if (unlikely(abandoned(p)))
+		return give_up(p);
+	p->pass(p->pick_ctx);
+	uint16_t n = vq_dequeue(p->src, p->tx, VNET_BURST);
+	if (n == 0)
+		return 0;
+	b.n = b.at = 0;
+	t.n = 0;
+	tx_touch(p, n);
+	p->ntx = n;
+	p->seg_left = VNET_PASS_SEGS;
+	for (uint16_t i = 0; i < p->ntx; i++) {
+		const struct vq_chain *tx = &p->tx[i];
+		uint32_t len = tx->len - p->src_hdr_len, flen;
+		const uint8_t *f = frame_head(p, tx, len, head, &flen);
+		uint32_t k = p->pick(p->pick_ctx, p, f, flen, len, to);
+		/* A GSO frame may wait for the next pass only before any
+		 * copy of it was placed. */
+		for (uint32_t j = 0; j < k && p->ntx > i; j++) {
+			moved += set_dst(p, &b, &to[j], &t);
+			p->no_defer = j > 0;
+			moved += forward(p, &b, tx);
+		}
+	}
+	if (b.n)
+		moved += batch_commit(p, &b);
+	if (unlikely(p->ntx < n)) {   /* the rest waits for the next pass */
+		vq_untake(p->src, &p->tx[p->ntx], (uint16_t)(n - p->ntx));
+		n = p->ntx;
+	}
+	for (uint16_t i = 0; i < n; i++)
+		vq_used(p->src, &p->tx[i], 0);
+	STAT_ADD(p->stats.packets, moved);
+	vq_flush(p->src);
+	for (uint32_t i = 0; i < t.n; i++)
+		vq_flush(t.vq[i]);
 	return n;
 }
 

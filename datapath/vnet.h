@@ -71,13 +71,47 @@ enum vnet_drop {
 
 const char *vnet_drop_text(enum vnet_drop d);
 
+/* What happens to a frame's 802.1Q tag on its way (a bridge's access and
+ * trunk ports): kept as it is, pushed behind the MACs, or popped. */
+enum vnet_vlan_op { VNET_VLAN_KEEP, VNET_VLAN_PUSH, VNET_VLAN_POP };
+#define VNET_VLAN_LEN 4u
+
 /* One packet on its way to the receiver: pre (receiver's header, then any
  * frame bytes vhostd rewrote), then a range of the sender's chain. */
 struct vnet_pkt {
 	uint32_t plen;
 	uint32_t body_off, body_len;
-	uint8_t pre[sizeof(struct virtio_net_hdr) + OFL_HDR_MAX];
+	uint8_t pre[sizeof(struct virtio_net_hdr) + OFL_HDR_MAX + VNET_VLAN_LEN];
 };
+
+/* A receiving queue, and what a path must know of its port to write it
+ * (the fields vnet_path holds for its one dst). */
+struct vnet_dst {
+	struct vq *vq;
+	uint32_t hdr_len, frame_max;
+	struct ofl_caps rcv;
+};
+
+/* Where one frame goes, for a path with per-packet destinations. */
+struct vnet_to {
+	const struct vnet_dst *d;
+	uint8_t vlan_op;         /* enum vnet_vlan_op */
+	uint16_t tci;            /* VNET_VLAN_PUSH: the tag */
+};
+#define VNET_TO_MAX 64
+
+struct vnet_path;
+/*
+ * A path's destination chooser (a bridge): frame f of len bytes, the
+ * first flen (min(len, VNET_PICK_HEAD)) readable at f, from p's sending
+ * queue.  Fills to[] and returns how many (0: dropped, counted by the
+ * chooser).  pass(ctx) is called once per poll, for upkeep (aging).
+ */
+#define VNET_PICK_HEAD 64u
+typedef uint32_t (*vnet_pick_fn)(void *ctx, const struct vnet_path *p,
+				 const uint8_t *f, uint32_t flen, uint32_t len,
+				 struct vnet_to *to);
+typedef void (*vnet_pass_fn)(void *ctx);
 
 struct vnet_path_stats {
 	uint64_t packets, bytes;
@@ -122,6 +156,17 @@ struct vnet_path {
 	enum vnet_drop dst_none; /* why dst is NULL: NO_PEER or DST_DOWN */
 	struct ofl_caps snd, rcv; /* offloads the sender / receiver took */
 	bool reflect;            /* swap source and destination MAC */
+	/* vnet_pick_poll(): the chooser, its context, and the sender's
+	 * member id and queue pair for it. */
+	vnet_pick_fn pick;
+	vnet_pass_fn pass;
+	void *pick_ctx;
+	uint16_t pick_in, qp;
+	/* The tag change towards the current dst (KEEP outside a bridge). */
+	uint8_t vlan_op;
+	uint16_t vlan_tci;
+	bool no_defer;           /* a GSO frame may not wait for the next
+				  * pass (it went to another dst already) */
 	/* Set by the control thread (vnet_path_abandon()) when this path held
 	 * its worker past WK_QUIESCE_TIMEOUT_MS; read once per burst (and
 	 * per 64 segments); cleared when the control plane sets the path up
@@ -139,6 +184,13 @@ struct vnet_path {
 /* Poll function for a worker item: one burst; returns the packets it
  * processed (taken off the TX ring: forwarded or dropped). */
 uint32_t vnet_path_poll(void *ctx);
+
+/* Poll function for a path with per-packet destinations (p->pick): each
+ * frame is copied straight into the receive buffers of each destination
+ * the chooser names, one copy per destination, with that receiver's
+ * header and offloads (as vnet_path_poll) and the tag change it says.
+ * Every receiving queue written is flushed once, at the end of the pass. */
+uint32_t vnet_pick_poll(void *ctx);
 
 /* Poll function for a source path: discards the guest's TX (src may be
  * NULL) and places up to one burst of the source frame into dst. */

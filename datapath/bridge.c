@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+#include "bridge.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const drop_name[BR_DROP_MAX] = {
+	[BR_DROP_RUNT] = "runt", [BR_DROP_SRC_MCAST] = "src_mcast",
+	[BR_DROP_VLAN] = "vlan", [BR_DROP_HAIRPIN] = "hairpin",
+	[BR_DROP_NO_MEMBER] = "no_member",
+};
+
+const char *br_drop_name(enum br_drop d)
+{
+	return d < BR_DROP_MAX ? drop_name[d] : "?";
+}
+
+int br_init(struct bridge *br, uint32_t fdb_size, uint32_t aging,
+	    uint32_t mac_limit)
+{
+	memset(br, 0, sizeof(*br));
+	return fdb_init(&br->fdb, fdb_size, aging, mac_limit);
+}
+
+void br_fini(struct bridge *br)
+{
+	fdb_fini(&br->fdb);
+}
+
+/* A VLAN id 1..4094 at s; *end past its digits.  -1 when not one. */
+static int vid_at(const char *s, const char **end)
+{
+	uint32_t v = 0;
+	const char *c = s;
+
+	while (*c >= '0' && *c <= '9' && c - s < 5)
+		v = v * 10 + (uint32_t)(*c++ - '0');
+	*end = c;
+	return c == s || (*c >= '0' && *c <= '9') || v < 1 || v > BR_VLAN_MAX ?
+	       -1 : (int)v;
+}
+
+int br_vlan_parse_access(const char *s, struct br_vlan *v)
+{
+	const char *end;
+	int vid = vid_at(s, &end);
+
+	if (vid < 0 || *end)
+		return -EINVAL;
+	memset(v, 0, sizeof(*v));
+	v->vlan = (uint16_t)vid;
+	return 0;
+}
+
+int br_vlan_parse_trunk(const char *s, struct br_vlan *v)
+{
+	struct br_vlan t;
+
+	memset(&t, 0, sizeof(t));
+	t.trunk = true;
+	for (;;) {
+		const char *end;
+		int lo = vid_at(s, &end), hi = lo;
+		if (lo < 0)
+			return -EINVAL;
+		if (*end == '-') {
+			hi = vid_at(end + 1, &end);
+			if (hi < lo)
+				return -EINVAL;
+		}
+		for (int i = lo; i <= hi; i++)
+			t.allowed[i / 64] |= 1ull << (i % 64);
+		if (!*end)
+			break;
+		if (*end != ',')
+			return -EINVAL;
+		s = end + 1;
+	}
+	*v = t;
+	return 0;
+}
+
+void br_vlan_format(const struct br_vlan *v, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	if (!v->trunk) {
+		if (v->vlan)
+			snprintf(buf, len, "vlan=%u", v->vlan);
+		return;
+	}
+	at = (size_t)snprintf(buf, len, "trunk=");
+	for (int i = 1; i <= BR_VLAN_MAX && at < len; i++) {
+		if (!br_vlan_has(v, (uint16_t)i))
+			continue;
+		int j = i;
+		while (j < BR_VLAN_MAX && br_vlan_has(v, (uint16_t)(j + 1)))
+			j++;
+		at += (size_t)(j > i ?
+			snprintf(buf + at, len - at, "%s%d-%d",
+				 buf[at - 1] == '=' ? "" : ",", i, j) :
+			snprintf(buf + at, len - at, "%s%d",
+				 buf[at - 1] == '=' ? "" : ",", i));
+		i = j;
+	}
+}
+
+static inline uint32_t drop(struct bridge *br, enum br_drop d)
+{
+	STAT_INC(br->stats.drops[d]);
+	return 0;
+}
+
+/* The VLAN frame f (len >= 14) is in on member m, and whether it came
+ * tagged; -1: not allowed there. */
+static inline int ingress_vlan(const struct br_member *m, const uint8_t *f,
+			       uint32_t len, bool *tagged)
+{
+	*tagged = get_be16(f + 12) == BR_ETH_VLAN;
+	if (!m->vlan.trunk)
+		return *tagged ? -1 : m->vlan.vlan;
+	if (!*tagged || len < 18)
+		return -1;
+	uint16_t vid = (uint16_t)(get_be16(f + 14) & 0xfff);
+	return br_vlan_has(&m->vlan, vid) ? vid : -1;
+}
+
+/* Every member but in that carries vid and has a queue up. */
+static uint32_t flood(struct bridge *br, uint16_t in, struct br_verdict *v)
+{
+	v->n = 0;
+	for (uint16_t i = 0; i < BR_MEMBERS_MAX; i++) {
+		const struct br_member *m = &br->m[i];
+		if (i != in && m->used && m->nq && br_vlan_has(&m->vlan, v->vid))
+			v->out[v->n++] = (uint8_t)i;
+	}
+	if (!v->n)
+		return drop(br, BR_DROP_NO_MEMBER);
+	STAT_INC(br->stats.flooded);
+	return v->n;
+}
+
+uint32_t br_input(struct bridge *br, uint16_t in, const uint8_t *f,
+		  uint32_t len, struct br_verdict *v)
+{
+	const struct br_member *m = &br->m[in];
+
+	if (unlikely(len < 14))
+		return drop(br, BR_DROP_RUNT);
+	int vid = ingress_vlan(m, f, len, &v->tagged);
+	if (unlikely(vid < 0))
+		return drop(br, v->tagged && len < 18 ? BR_DROP_RUNT :
+			    BR_DROP_VLAN);
+	v->vid = (uint16_t)vid;
+	if (unlikely(f[6] & 1))   /* group bit: no station sends from it */
+		return drop(br, BR_DROP_SRC_MCAST);
+	fdb_learn(&br->fdb, f + 6, v->vid, in);
+	if (f[0] & 1)             /* broadcast, multicast */
+		return flood(br, in, v);
+	int out = fdb_lookup(&br->fdb, f, v->vid);
+	if (out < 0 || !br->m[out].used || !br->m[out].nq ||
+	    !br_vlan_has(&br->m[out].vlan, v->vid))
+		return flood(br, in, v);   /* unknown (or down) unicast */
+	if (unlikely(out == in))
+		return drop(br, BR_DROP_HAIRPIN);
+	v->n = 1;
+	v->out[0] = (uint8_t)out;
+	STAT_INC(br->stats.forwarded);
+	return 1;
+}
+
+static inline uint32_t mix(uint32_t h, uint32_t v)
+{
+	h ^= v;
+	h *= 0x01000193u;   /* FNV-1a's prime, per 32-bit word */
+	return h ^ (h >> 15);
+}
+
+uint32_t br_flow_hash(const uint8_t *f, uint32_t len)
+{
+	uint32_t h = 0x811c9dc5u, l3 = 14;
+
+	if (len < 14)
+		return h;
+	for (uint32_t i = 0; i < 12; i += 4)
+		h = mix(h, get_be32(f + i));
+	uint32_t type = get_be16(f + 12);
+	if (type == BR_ETH_VLAN && len >= 18) {
+		type = get_be16(f + 16);
+		l3 = 18;
+	}
+	uint32_t l4 = 0, proto = 0;
+	if (type == 0x0800 && len >= l3 + 20) {
+		h = mix(mix(h, get_be32(f + l3 + 12)), get_be32(f + l3 + 16));
+		proto = f[l3 + 9];
+		/* not a fragment after the first: its ports are payload */
+		if ((get_be16(f + l3 + 6) & 0x1fff) == 0)
+			l4 = l3 + (f[l3] & 0xfu) * 4u;
+	} else if (type == 0x86dd && len >= l3 + 40) {
+		for (uint32_t i = 8; i < 40; i += 4)
+			h = mix(h, get_be32(f + l3 + i));
+		proto = f[l3 + 6];
+		l4 = l3 + 40;
+	}
+	if (l4 && (proto == 6 || proto == 17) && len >= l4 + 4)
+		h = mix(h, get_be32(f + l4));
+	return h;
+}
+
+uint32_t br_pick(void *ctx, const struct vnet_path *p, const uint8_t *f,
+		 uint32_t flen, uint32_t len, struct vnet_to *to)
+{
+	struct bridge *br = ctx;
+	struct br_verdict v;
+	uint32_t n = br_input(br, p->pick_in, f, MIN(flen, len), &v);
+	uint32_t hash = 0;
+	bool hashed = false;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct br_member *m = &br->m[v.out[i]];
+		uint32_t q = p->qp;
+		if (q >= m->nq) {   /* fewer queues there: spread by flow */
+			if (!hashed)
+				hash = br_flow_hash(f, flen);
+			hashed = true;
+			q = hash % m->nq;
+		}
+		to[i] = (struct vnet_to){&m->q[q],
+					 (uint8_t)br_vlan_op(br, v.out[i], &v),
+					 v.vid};
+	}
+	return n;
+}
+
+void br_pass(void *ctx)
+{
+	struct bridge *br = ctx;
+
+	fdb_sweep(&br->fdb, 1);
+}
