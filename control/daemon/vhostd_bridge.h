@@ -25,6 +25,7 @@
 #ifndef VHOSTD_BRIDGE_H_
 #define VHOSTD_BRIDGE_H_
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -91,5 +92,21 @@ void dp_bridge_stats_print(const struct dp *dp, FILE *f);
 
 /* Control loop, every WK_INTERRUPT_MS: advance the bridges' clocks. */
 void dp_bridge_tick(struct dp *dp);
+
+/* Internal to the daemon's datapath (vhostd_dp.c). */
+struct dp_port;
+struct vnet_path;
+/* May bridge b's paths be polled (no member paused, no change under
+ * way)? */
+bool dp_bridge_steady(const struct dp *dp, int b);
+/* Rebuild bridge b's view of its members' receiving queues and refresh
+ * every member's paths (none published). */
+void dp_bridge_refresh(struct dp *dp, int b);
+/* Make path (queue pair qp of p) a bridge path if p is on a bridge. */
+void dp_bridge_path(struct dp *dp, const struct dp_port *p,
+		    struct vnet_path *path, uint32_t qp);
+/* The worker polling bridge b's paths, or -1 (for placement). */
+int dp_bridge_worker(const struct dp *dp, int b);
+void dp_bridge_fini(struct dp *dp);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "../../datapath/log.h"
 #include "../backend/vu_ring.h"
+#include "vhostd_bridge.h"
 
 #define TAG "dp"
 
@@ -152,12 +153,25 @@ bool dp_path_live(struct dp *dp, struct dp_port *p, uint32_t qp)
 {
 	struct dp_port *t = dp_target(dp, p);
 
+	if (p->bridge >= 0 && !dp_bridge_steady(dp, p->bridge))
+		return false;
 	return p->qps[qp] && !p->paused && (!t || !t->paused) && !p->stopping &&
 	       (p->vq_live[2 * qp + 1] || (p->source && p->vq_live[2 * qp]));
 }
 
+bool dp_rx_dst(const struct dp_port *t, uint32_t qp, struct vnet_dst *d)
+{
+	uint32_t rx = 2 * qp;
+
+	if (rx >= nrings(t) || !t->vq_live[rx] || !ring_enabled(t, rx))
+		return false;
+	*d = (struct vnet_dst){dp_vq(t, rx), hdr_len(t), frame_max(t),
+			       rcv_caps(t)};
+	return true;
+}
+
 /* Set path qp of p from the rings' state; it must not be published. */
-static void path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
+void dp_path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 {
 	if (!p->qps[qp])
 		return;
@@ -180,6 +194,7 @@ static void path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 	path->dst_hdr_len = t ? hdr_len(t) : 0;
 	path->frame_max = t ? frame_max(t) : VNET_FRAME_MAX;
 	path->reflect = p->reflect;
+	dp_bridge_path(dp, p, path, qp);
 	/* Not published: no worker reads it now. */
 	atomic_store_explicit(&path->abandon, false, memory_order_relaxed);
 }
@@ -189,8 +204,15 @@ uint32_t dp_npairs(const struct dp_port *p)
 	return nrings(p) / 2;
 }
 
+/* A path's poll function. */
+static wk_poll_fn poll_fn(const struct dp_port *p, const struct vnet_path *path)
+{
+	return p->source ? vnet_source_poll :
+	       path->pick ? vnet_pick_poll : vnet_path_poll;
+}
+
 /* Place what changed and give every worker a new list of its paths. */
-static int publish(struct dp *dp)
+int dp_publish(struct dp *dp)
 {
 	if (dp->halted)
 		return 0;
@@ -217,8 +239,8 @@ static int publish(struct dp *dp)
 				continue;
 			struct wk_list *l = lists[q->worker];
 			l->items[l->n++] = (struct wk_item){
-				p->source ? vnet_source_poll : vnet_path_poll,
-				&q->path, vnet_path_abandon, &q->wk};
+				poll_fn(p, &q->path), &q->path, vnet_path_abandon,
+				&q->wk};
 		}
 	}
 	for (uint32_t w = 0; w < dp->nworkers; w++)
@@ -245,7 +267,7 @@ static void dp_pause(struct vu_dev *d, void *ctx)
 	if (!p || p->paused)
 		return;
 	p->paused = true;
-	if (publish(dp) < 0) { /* cannot build lists: take every path off */
+	if (dp_publish(dp) < 0) { /* cannot build lists: take every path off */
 		LOG_ERR(TAG, "%s: out of memory pausing; datapath halted",
 			d->name);
 		for (uint32_t w = 0; w < dp->nworkers; w++)
@@ -320,10 +342,14 @@ static void dp_resume(struct vu_dev *d, void *ctx)
 		struct dp_port *q = &dp->ports[i];
 		if (q == p || dp_target(dp, q) == p)
 			for (uint32_t qp = 0; qp < dp_npairs(q); qp++)
-				path_refresh(dp, q, qp);
+				dp_path_refresh(dp, q, qp);
 	}
+	/* p's bridge: every member's view of p's queues (none of its
+	 * paths is published while p is paused). */
+	if (p->bridge >= 0)
+		dp_bridge_refresh(dp, p->bridge);
 	p->paused = false;
-	if (publish(dp) < 0)
+	if (dp_publish(dp) < 0)
 		LOG_ERR(TAG, "%s: out of memory resuming the datapath", d->name);
 }
 
@@ -340,6 +366,8 @@ int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports,
 	if (!dp->workers || !dp->pw || !dp->ports || dp->nworkers == 0)
 		return -ENOMEM;
 	dp->nports = nports;
+	for (uint32_t i = 0; i < nports; i++)
+		dp->ports[i].bridge = -1;
 	uint32_t w = 0;
 	for (int c = 0; c < CPU_SETSIZE && w < dp->nworkers; c++) {
 		if (!CPU_ISSET(c, cores))
@@ -377,6 +405,7 @@ static int attach_common(struct dp *dp, struct dp_port *p,
 {
 	p->peer = w->peer;
 	p->reflect = w->reflect;
+	p->bridge = -1;
 	p->vq_live = calloc(nrings(p) ? nrings(p) : 1, sizeof(p->vq_live[0]));
 	if (w->source_len)
 		p->source = aligned_alloc(CACHE_LINE, sizeof(*p->source));
@@ -423,8 +452,8 @@ int dp_start(struct dp *dp)
 	for (uint32_t i = 0; i < dp->nports; i++)
 		for (uint32_t qp = 0; qp < dp_npairs(&dp->ports[i]); qp++)
 			if (!dp->ports[i].paused)
-				path_refresh(dp, &dp->ports[i], qp);
-	return publish(dp);
+				dp_path_refresh(dp, &dp->ports[i], qp);
+	return dp_publish(dp);
 }
 
 void dp_halt(struct dp *dp)
@@ -438,6 +467,7 @@ void dp_watch(struct dp *dp)
 {
 	for (uint32_t w = 0; w < dp->nworkers; w++)
 		wk_watch(&dp->workers[w]);
+	dp_bridge_tick(dp);
 }
 
 /* One line per worker: what it moved and what each packet cost. */
@@ -463,6 +493,7 @@ void dp_fini(struct dp *dp)
 		free(dp->ports[i].vq_live);
 		free(dp->ports[i].source);
 	}
+	dp_bridge_fini(dp);
 	numa_slab_fini(&dp->slab);
 	free(dp->ports);
 	free(dp->pw);

@@ -70,6 +70,8 @@ struct dp_port {
 	bool cross_logged;         /* guest and NIC on different nodes: said */
 	struct vnet_source *source; /* --source: the frame, else NULL */
 	struct vnet_source rarp;   /* SEND_RARP's frame, while announced */
+	int bridge;                /* vhostd_bridge.h: its bridge, -1 */
+	uint16_t member;           /* its member id there */
 };
 
 /* What a port is wired to (at most one of these). */
@@ -89,6 +91,7 @@ struct dp {
 	bool halted;               /* dp_halt(): nothing is polled again */
 	FILE *placement_out;       /* --print-placement: print changes here */
 	char *placement_last;      /* what was printed there last */
+	struct dp_bridge *bridges; /* vhostd_bridge.c: DP_BRIDGES_MAX */
 };
 
 /* Ring i of port p (a guest's, or a NIC port's). */
@@ -169,5 +172,12 @@ int dp_settle(struct dp *dp, struct dp_port *p);
 /* Unplace what is no longer live, place what became live; true when
  * anything changed (before publishing the lists). */
 bool dp_place(struct dp *dp);
+/* Set path qp of p from the rings' state (not published). */
+void dp_path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp);
+/* Give every worker a new list of its paths.  0 or -ENOMEM. */
+int dp_publish(struct dp *dp);
+/* Receiving queue qp of port t as a destination; false when it takes no
+ * frames now (not live, or disabled). */
+bool dp_rx_dst(const struct dp_port *t, uint32_t qp, struct vnet_dst *d);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../../datapath/log.h"
+#include "vhostd_bridge.h"
 #include "vhostd_dp.h"
 #include "vhostd_metrics.h"
 #include "vhostd_notify.h"
@@ -262,14 +263,34 @@ static int start_port(struct daemon *d, int i)
 	struct vu_port_cfg pc;
 	int err;
 
-	if (po->kind == PORT_NIC)
-		return dp_attach_port(&d->dp, (uint32_t)i, d->nics[i], &w);
-	fill_port_cfg(&d->opts, po, &pc);
-	err = vu_port_start(&d->ports[i], d->loop, &pc);
-	if (err)
-		return err;
-	d->vhost_started[i] = true;
-	return dp_attach(&d->dp, (uint32_t)i, &d->ports[i].dev, &w);
+	if (po->kind == PORT_NIC) {
+		err = dp_attach_port(&d->dp, (uint32_t)i, d->nics[i], &w);
+	} else {
+		fill_port_cfg(&d->opts, po, &pc);
+		err = vu_port_start(&d->ports[i], d->loop, &pc);
+		if (err)
+			return err;
+		d->vhost_started[i] = true;
+		err = dp_attach(&d->dp, (uint32_t)i, &d->ports[i].dev, &w);
+	}
+	if (!err && po->bridge[0])
+		err = dp_bridge_attach(&d->dp, (uint32_t)i, po->bridge,
+				       &po->vlan);
+	return err;
+}
+
+/* --bridge: before any port joins one. */
+static int add_bridges(struct daemon *d)
+{
+	for (int b = 0; b < d->opts.nbridges; b++) {
+		const struct bridge_opt *bo = &d->opts.bridges[b];
+		int err = dp_bridge_add(&d->dp, bo->name, &bo->cfg);
+		if (err) {
+			LOG_ERR(TAG, "bridge %s: %s", bo->name, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
 }
 
 static int start_ports(struct daemon *d)
@@ -367,6 +388,8 @@ int main(int argc, char **argv)
 			      topo);
 	if (!err && d.opts.print_placement)
 		d.dp.placement_out = stdout;
+	if (!err)
+		err = add_bridges(&d);
 	if (!err)
 		err = start_ports(&d);
 	if (!err)

@@ -234,11 +234,22 @@ static int parse_port(struct vhostd_opts *o, char *spec)
 	if (!colon)
 		return bad("--port type and arguments missing for '%s'", spec);
 	*colon = '\0';
-	if (strcmp(type, "vhost") != 0)
-		return parse_nic_port(o, spec, type, colon + 1);
+	char bridge[DP_BRIDGE_NAME_MAX];
+	struct br_vlan vlan;
+	if (opts_port_bridge(colon + 1, bridge, &vlan) < 0)
+		return -EINVAL;
+	if (strcmp(type, "vhost") != 0) {
+		if (parse_nic_port(o, spec, type, colon + 1) < 0)
+			return -EINVAL;
+		strcpy(o->ports[o->nports - 1].bridge, bridge);
+		o->ports[o->nports - 1].vlan = vlan;
+		return 0;
+	}
 	struct port_opt *p = new_port(o, spec);
 	if (!p)
 		return -EINVAL;
+	strcpy(p->bridge, bridge);
+	p->vlan = vlan;
 	p->kind = PORT_VHOST;
 	char *save = NULL, *tok = strtok_r(colon + 1, ",", &save);
 	if (!tok || strlen(tok) >= sizeof(p->path))
@@ -253,7 +264,7 @@ static int parse_port(struct vhostd_opts *o, char *spec)
 
 static bool port_wired(const struct port_opt *p)
 {
-	return p->peer >= 0 || p->reflect || p->source_len;
+	return p->peer >= 0 || p->reflect || p->source_len || p->bridge[0];
 }
 
 static int parse_link(struct vhostd_opts *o, char *spec)
@@ -269,8 +280,9 @@ static int parse_link(struct vhostd_opts *o, char *spec)
 	if (a == b)
 		return bad("--link of '%s' to itself (use --reflect)", spec);
 	if (port_wired(&o->ports[a]) || port_wired(&o->ports[b]))
-		return bad("port '%s' is already linked, reflecting or a "
-			   "source", port_wired(&o->ports[a]) ? spec : eq + 1);
+		return bad("port '%s' is already linked, reflecting, a "
+			   "source or on a bridge",
+			   port_wired(&o->ports[a]) ? spec : eq + 1);
 	o->ports[a].peer = b;
 	o->ports[b].peer = a;
 	return 0;
@@ -283,8 +295,8 @@ static int parse_reflect(struct vhostd_opts *o, const char *name)
 	if (a < 0)
 		return bad("--reflect names an unknown port: '%s'", name);
 	if (port_wired(&o->ports[a]))
-		return bad("port '%s' is already linked, reflecting or a "
-			   "source", name);
+		return bad("port '%s' is already linked, reflecting, a "
+			   "source or on a bridge", name);
 	o->ports[a].reflect = true;
 	return 0;
 }
@@ -304,8 +316,8 @@ static int parse_source(struct vhostd_opts *o, char *spec)
 	if (parse_u32(eq + 1, VNET_SOURCE_MIN, VNET_SOURCE_MAX, &len))
 		return bad("--source size '%s' is not 60..9216 bytes", eq + 1);
 	if (port_wired(&o->ports[a]))
-		return bad("port '%s' is already linked, reflecting or a "
-			   "source", spec);
+		return bad("port '%s' is already linked, reflecting, a "
+			   "source or on a bridge", spec);
 	o->ports[a].source_len = len;
 	return 0;
 }
@@ -344,7 +356,7 @@ static void default_cores(struct vhostd_opts *o)
 enum { OPT_PORT = 256, OPT_LINK, OPT_REFLECT, OPT_CORES, OPT_LOGLVL,
        OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT, OPT_SOURCE, OPT_CONTROL,
        OPT_PLACEMENT, OPT_METRICS, OPT_SOCKMODE, OPT_SOCKGROUP,
-       OPT_CTLMODE, OPT_CTLGROUP };
+       OPT_CTLMODE, OPT_CTLGROUP, OPT_BRIDGE };
 
 static const struct option long_opts[] = {
 	{"port", required_argument, NULL, OPT_PORT},
@@ -355,6 +367,7 @@ static const struct option long_opts[] = {
 	{"cores", required_argument, NULL, OPT_CORES},
 	{"print-placement", no_argument, NULL, OPT_PLACEMENT},
 	{"metrics", required_argument, NULL, OPT_METRICS},
+	{"bridge", required_argument, NULL, OPT_BRIDGE},
 	{"log-level", required_argument, NULL, OPT_LOGLVL},
 	{"print-capabilities", no_argument, NULL, OPT_CAPS},
 	{"socket-path", required_argument, NULL, OPT_SOCKPATH},
@@ -454,6 +467,8 @@ static int parse_one(struct vhostd_opts *o, int c, char *arg,
 		return 0;
 	case OPT_CORES:
 		return parse_cores(o, arg);
+	case OPT_BRIDGE:
+		return opts_bridge_parse(o, arg);
 	case OPT_LOGLVL:
 		if (vlog_parse_level(arg, &lvl) < 0)
 			return bad("--log-level '%s': use err, warn, info or "
@@ -537,6 +552,8 @@ int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv)
 		if (err)
 			return err;
 	}
+	if (opts_bridges_check(o) < 0)
+		return -EINVAL;
 	if (!(o->features & BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES)))
 		o->protocol_features = 0;
 	/* A control group without a mode means the group may use it. */
@@ -560,6 +577,13 @@ void vhostd_usage(FILE *out)
 "          afxdp:IFACE[,queues=N][,start-queue=Q][,zerocopy|copy][,busy-poll]\n"
 "          dpdk:DEVARGS[,queues=N]   (a PCI address or a vdev)\n"
 "          loop:[queues=N][,offloads][,node=N]  (a wire looped back: tests)\n"
+"        any port takes bridge=BR[,vlan=N|,trunk=N,M-K,...]: a member of\n"
+"        bridge BR, an access port of VLAN N (tag pushed and popped at\n"
+"        the bridge) or a trunk of the listed VLANs (frames tagged)\n"
+"  --bridge NAME[,aging=S][,mac-limit=N]\n"
+"                       a learning bridge: MACs forgotten after S seconds\n"
+"                       unseen (default 300), at most N learned per port\n"
+"                       (default 1024)\n"
 "  --link A=B           cross-connect two ports (both directions)\n"
 "  --reflect NAME       send every packet back out of NAME, MACs swapped\n"
 "  --source NAME=SIZE   fill NAME's receive queues with SIZE-byte frames\n"

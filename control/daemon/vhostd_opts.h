@@ -11,6 +11,8 @@
  *   --metrics ADDR:PORT
  *   --socket-mode MODE   --socket-group GROUP
  *   --control-mode MODE  --control-group GROUP
+ *   --bridge NAME[,aging=S][,mac-limit=N]
+ *   --port NAME=SPEC,bridge=BR[,vlan=N|,trunk=N,M-K]  (any port type)
  * plus the vhost-user back-end conventions --socket-path=PATH and --fd=N
  * (a port named "vhost0"), and --no-feature NAME to switch one off.
  */
@@ -23,8 +25,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "../../datapath/bridge.h"
 #include "../../datapath/log.h"
 #include "../wire/vu_perm.h"
+#include "vhostd_bridge.h"
 
 #define VHOSTD_MAX_PORTS 64
 #define VHOSTD_NAME_MAX 32
@@ -46,11 +50,21 @@ struct port_opt {
 	int peer;               /* index of the linked port, -1 */
 	bool reflect;
 	uint32_t source_len;    /* --source: frame size, 0 = not a source */
+	char bridge[DP_BRIDGE_NAME_MAX]; /* bridge=BR, "" = none */
+	struct br_vlan vlan;    /* vlan=N or trunk=LIST (zero: untagged) */
+};
+
+/* --bridge NAME[,aging=S][,mac-limit=N] */
+struct bridge_opt {
+	char name[DP_BRIDGE_NAME_MAX];
+	struct dp_bridge_cfg cfg;
 };
 
 struct vhostd_opts {
 	struct port_opt ports[VHOSTD_MAX_PORTS];
 	int nports;
+	struct bridge_opt bridges[DP_BRIDGES_MAX];
+	int nbridges;
 	cpu_set_t cores;
 	int ncores;
 	enum vlog_level log_level;
@@ -74,6 +88,14 @@ struct vhostd_opts {
 int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv);
 
 void vhostd_usage(FILE *out);
+
+/* vhostd_opts_bridge.c.  Each returns 0, or -EINVAL after one line on
+ * stderr.  --bridge SPEC into o; a port's arguments: takes bridge=,
+ * vlan= and trunk= out of args (in place) into bridge and vlan; every
+ * port's bridge=BR names a --bridge. */
+int opts_bridge_parse(struct vhostd_opts *o, char *spec);
+int opts_port_bridge(char *args, char *bridge, struct br_vlan *vlan);
+int opts_bridges_check(const struct vhostd_opts *o);
 
 /* The features vhostd offers before any --no-feature. */
 uint64_t vhostd_default_features(void);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../datapath/log.h"
+#include "vhostd_bridge.h"
 #include "vhostd_dp.h"
 
 #define TAG "place"
@@ -129,6 +130,14 @@ static void place_one(struct dp *dp, struct dp_port *p, uint32_t qp)
 	int node = numa_place_node(q->mem_node, q->nic_node);
 	bool remote;
 	uint32_t w = numa_place_pick(dp->pw, dp->nworkers, node, &remote);
+	/* A bridge's paths all on one worker: each member's receiving
+	 * queues and the bridge's table then have one writer. */
+	int bw = p->bridge >= 0 ? dp_bridge_worker(dp, p->bridge) : -1;
+
+	if (bw >= 0) {
+		w = (uint32_t)bw;
+		remote = false;
+	}
 
 	q->worker = (int)w;
 	dp->pw[w].load++;

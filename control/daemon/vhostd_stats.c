@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 
+#include "vhostd_bridge.h"
 #include "vhostd_dp.h"
 
 static const char *const vq_err_key[VQ_ERR_MAX] = {
@@ -48,6 +49,9 @@ static void print_wiring(const struct dp *dp, const struct dp_port *p,
 		fprintf(f, " wiring=reflect");
 	else if (p->source)
 		fprintf(f, " wiring=source:%u", p->source->len);
+	else if (p->bridge >= 0)
+		fprintf(f, " wiring=bridge:%s",
+			dp_bridge_of(dp, (uint32_t)(p - dp->ports)));
 	else if (p->peer >= 0)
 		fprintf(f, " wiring=link:%s", dp_port_name(&dp->ports[p->peer]));
 	else
@@ -127,6 +131,7 @@ void dp_stats_print(const struct dp *dp, FILE *f)
 			if (queue_seen(p, r))
 				print_queue(p, r, f);
 	}
+	dp_bridge_stats_print(dp, f);
 	for (uint32_t w = 0; w < dp->nworkers; w++) {
 		const struct worker *wk = &dp->workers[w];
 		uint64_t pk = STAT_READ(wk->stats.packets);
