@@ -779,6 +779,7 @@ uint32_t vnet_pick_poll(void *ctx)
 		return 0;
 	b.n = b.at = 0;
 	t.n = 0;
+	p->dst = NULL;   /* every dst of this pass gets into t, flushed */
 	tx_touch(p, n);
 	p->ntx = n;
 	p->seg_left = VNET_PASS_SEGS;
