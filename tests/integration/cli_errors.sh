@@ -34,5 +34,20 @@ expect "port name 'x' given twice" --port x=loop: --port x=vhost:"$S"
 expect "link names an unknown port: 'y'" --port x=loop: --link x=y
 expect "already linked" --port x=loop: --port v=vhost:"$S" --link v=x \
 	--reflect x
+# bridges: bad names and options, ports naming unknown bridges, VLAN
+# modes without a bridge or both at once, a bridged port also linked.
+expect "unknown bridge" --port x=loop:,bridge=nope
+expect "--bridge name must be" --bridge 'b/r'
+expect "--bridge given twice" --bridge br --bridge br
+expect "--bridge option unknown or out of range.*aging=0" --bridge br,aging=0
+expect "--bridge option unknown or out of range.*mac-limit=x" --bridge br,mac-limit=x
+expect "--bridge option unknown or out of range.*bogus" --bridge br,bogus=1
+expect "vlan= and trunk= need bridge" --port x=vhost:"$S",vlan=10
+expect "vlan= given twice or not 1..4094" --bridge br --port x=loop:,bridge=br,vlan=4095
+expect "trunk= wants VLANs" --bridge br --port x=loop:,bridge=br,trunk=10-5
+expect "trunk= wants VLANs" --bridge br --port x=vhost:"$S",bridge=br,trunk=0
+expect "access port .vlan=. or a trunk" --bridge br --port x=loop:,bridge=br,vlan=3,trunk=4
+expect "bridge= given twice" --bridge br --port x=loop:,bridge=br,bridge=br
+expect "on a bridge" --bridge br --port x=loop:,bridge=br --port v=vhost:"$S" --link v=x
 [ $fails -eq 0 ] || { echo "FAIL: $fails case(s)"; exit 1; }
 echo "PASS: every bad command line refused"
