@@ -132,10 +132,6 @@ static inline enum vnet_vlan_op br_vlan_op(const struct bridge *br,
 	return trunk ? VNET_VLAN_PUSH : VNET_VLAN_POP;
 }
 
-/* A flow hash of frame f (MACs, and IPv4/IPv6 addresses and TCP/UDP ports
- * behind at most one tag): the same flow always picks the same queue. */
-uint32_t br_flow_hash(const uint8_t *f, uint32_t len);
-
 /* vnet_path's chooser (vnet.h: vnet_pick_fn) and upkeep for a member's
  * path: ctx is the bridge, p->pick_in the member, p->qp its queue pair. */
 uint32_t br_pick(void *ctx, const struct vnet_path *p, const uint8_t *f,

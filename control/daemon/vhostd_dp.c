@@ -170,6 +170,33 @@ bool dp_rx_dst(const struct dp_port *t, uint32_t qp, struct vnet_dst *d)
 	return true;
 }
 
+/*
+ * A --link path whose queue pair the peer t does not have enabled: spread
+ * its frames over t's enabled receiving queues (spread.h) rather than drop
+ * them.  t's queue k is then written by p's path k and by these, so all of
+ * p's paths go to one worker (dp_group_worker).
+ */
+static void link_spread(struct dp_port *p, const struct dp_port *t,
+			struct vnet_path *path, uint32_t qp)
+{
+	struct spread *s = &p->spread;
+
+	if (!s->q)
+		s->q = calloc(dp_npairs(t) ? dp_npairs(t) : 1, sizeof(*s->q));
+	if (!s->q)
+		return;   /* out of memory: dropped as DST_DOWN */
+	s->nq = 0;
+	for (uint32_t k = 0; k < dp_npairs(t); k++)
+		if (t->qps[k] && dp_rx_dst(t, k, &s->q[s->nq]))
+			s->nq++;
+	if (!s->nq)
+		return;
+	path->pick = spread_pick;
+	path->pass = spread_pass;
+	path->pick_ctx = s;
+	path->qp = (uint16_t)qp;
+}
+
 /* Set path qp of p from the rings' state; it must not be published. */
 void dp_path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 {
@@ -195,6 +222,8 @@ void dp_path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 	path->frame_max = t ? frame_max(t) : VNET_FRAME_MAX;
 	path->reflect = p->reflect;
 	dp_bridge_path(dp, p, path, qp);
+	if (!path->pick && !path->dst && feed && path->src && p->peer >= 0)
+		link_spread(p, t, path, qp);
 	/* Not published: no worker reads it now. */
 	atomic_store_explicit(&path->abandon, false, memory_order_relaxed);
 }
@@ -492,6 +521,7 @@ void dp_fini(struct dp *dp)
 		free(dp->ports[i].qps);
 		free(dp->ports[i].vq_live);
 		free(dp->ports[i].source);
+		free(dp->ports[i].spread.q);
 	}
 	dp_bridge_fini(dp);
 	numa_slab_fini(&dp->slab);

@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../../datapath/spread.h"
 #include "../../datapath/vnet.h"
 #include "../../datapath/worker.h"
 #include "../../numa/mem.h"
@@ -70,6 +71,8 @@ struct dp_port {
 	bool cross_logged;         /* guest and NIC on different nodes: said */
 	struct vnet_source *source; /* --source: the frame, else NULL */
 	struct vnet_source rarp;   /* SEND_RARP's frame, while announced */
+	struct spread spread;      /* --link to fewer queues: the peer's
+				    * enabled receiving queues (spread.h) */
 	int bridge;                /* vhostd_bridge.h: its bridge, -1 */
 	uint16_t member;           /* its member id there */
 };
@@ -176,6 +179,9 @@ bool dp_place(struct dp *dp);
 void dp_path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp);
 /* Give every worker a new list of its paths.  0 or -ENOMEM. */
 int dp_publish(struct dp *dp);
+/* The worker p's paths must share (a bridge's, or p's own when its --link
+ * spreads over fewer queues), or -1: any. */
+int dp_group_worker(const struct dp *dp, const struct dp_port *p);
 /* Receiving queue qp of port t as a destination; false when it takes no
  * frames now (not live, or disabled). */
 bool dp_rx_dst(const struct dp_port *t, uint32_t qp, struct vnet_dst *d);

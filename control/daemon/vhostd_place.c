@@ -123,6 +123,22 @@ int dp_settle(struct dp *dp, struct dp_port *p)
 	return err;
 }
 
+int dp_group_worker(const struct dp *dp, const struct dp_port *p)
+{
+	bool spreads = false;
+
+	/* A bridge's: each member's receiving queues and the bridge's
+	 * table have one writer. */
+	if (p->bridge >= 0)
+		return dp_bridge_worker(dp, p->bridge);
+	for (uint32_t qp = 0; qp < dp_npairs(p); qp++)
+		spreads |= p->qps[qp] && p->qps[qp]->path.pick != NULL;
+	for (uint32_t qp = 0; spreads && qp < dp_npairs(p); qp++)
+		if (p->qps[qp] && p->qps[qp]->worker >= 0)
+			return p->qps[qp]->worker;
+	return -1;
+}
+
 /* Place path qp of p on a worker. */
 static void place_one(struct dp *dp, struct dp_port *p, uint32_t qp)
 {
@@ -130,9 +146,8 @@ static void place_one(struct dp *dp, struct dp_port *p, uint32_t qp)
 	int node = numa_place_node(q->mem_node, q->nic_node);
 	bool remote;
 	uint32_t w = numa_place_pick(dp->pw, dp->nworkers, node, &remote);
-	/* A bridge's paths all on one worker: each member's receiving
-	 * queues and the bridge's table then have one writer. */
-	int bw = p->bridge >= 0 ? dp_bridge_worker(dp, p->bridge) : -1;
+	/* Paths that write the same receiving queues on one worker. */
+	int bw = dp_group_worker(dp, p);
 
 	if (bw >= 0) {
 		w = (uint32_t)bw;

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "datapath/bridge.h"
+#include "datapath/spread.h"
 
 #define NQ 4
 static struct vnet_dst dsts[BR_MEMBERS_MAX][NQ];
@@ -293,7 +294,7 @@ static void test_flow_hash_short_frames_safe(void **state)
 	for (uint32_t len = 0; len <= 64; len++) {
 		uint8_t *g = malloc(len ? len : 1);
 		memcpy(g, f, len);
-		(void)br_flow_hash(g, len);
+		(void)flow_hash(g, len);
 		free(g);
 	}
 }
