@@ -21,9 +21,15 @@
 # httpd over many short TCP connections (each hashed onto a TX queue of its
 # own; qemu_init.sh), every copy intact, and vhostd's counters must show
 # traffic on both pairs of both ports (--link joins pair i to pair i).
-#   qemu_link.sh VHOSTD VHOSTCTL [PAIRS]     (PAIRS 1, the default, or 2)
+#
+# With WIRING=bridge the two ports are members of a learning bridge
+# (--bridge br0, bridge=br0) instead of linked: the same checks, and the
+# bridge must have learned both guests' MACs and sent most frames to one
+# known port rather than flooding them.
+#   qemu_link.sh VHOSTD VHOSTCTL [PAIRS [WIRING]]
+#     (PAIRS 1, the default, or 2; WIRING link, the default, or bridge)
 set -u
-VHOSTD=$1 VHOSTCTL=$2 PAIRS=${3:-1}
+VHOSTD=$1 VHOSTCTL=$2 PAIRS=${3:-1} WIRING=${4:-link}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
@@ -142,8 +148,13 @@ marker() { grep -a -m1 "@@ $2 " "$1" | tr -d '\r' | sed "s/.*@@ $2 //"; }
 
 build_initrd
 
-"$VHOSTD" --port "a=vhost:$WORK/a.sock" --port "b=vhost:$WORK/b.sock" \
-	--link a=b --cores 1 --control "$WORK/ctl.sock" --log-level "${VHOSTD_LOG_LEVEL:-info}" >"$VLOG" 2>&1 &
+case $WIRING in
+link) WIRE=(--link a=b) MEMBER="" ;;
+bridge) WIRE=(--bridge br0) MEMBER=",bridge=br0" ;;
+*) fail "WIRING must be link or bridge, not '$WIRING'" ;;
+esac
+"$VHOSTD" --port "a=vhost:$WORK/a.sock$MEMBER" \
+	--port "b=vhost:$WORK/b.sock$MEMBER" "${WIRE[@]}" --cores 1 --control "$WORK/ctl.sock" --log-level "${VHOSTD_LOG_LEVEL:-info}" >"$VLOG" 2>&1 &
 VPID=$!
 PIDS+=("$VPID")
 wait_for "$VLOG" "a: listening on" 5 || fail "vhostd did not listen on a"
@@ -250,6 +261,19 @@ st() {
 [ "$(st b drop_bad_offload)" = 0 ] && [ "$(st a drop_bad_offload)" = 0 ] ||
 	fail "vhostd refused offload fields from a Linux guest"
 
+# The bridge learned both guests and sent most frames to the one port
+# that has the destination (the ARP requests before that were flooded).
+if [ "$WIRING" = bridge ]; then
+	bline=$(grep "^bridge name=br0 " "$WORK/stats.txt") ||
+		fail "no bridge line in vhostctl stats"
+	bkey() { echo "$bline" | grep -oE " $1=[0-9]+" | cut -d= -f2; }
+	[ "$(bkey macs)" = 2 ] && [ "$(bkey learned)" = 2 ] ||
+		fail "bridge: want 2 MACs learned: $bline"
+	[ "$(bkey forwarded)" -gt $((10 * $(bkey flooded))) ] ||
+		fail "bridge: too much flooding: $bline"
+	echo "bridge: $bline"
+fi
+
 # Both pairs carried traffic, on both ports, and the guests enabled them
 # (QEMU sends SET_VRING_ENABLE for pair 1 when the guest asks for it).
 if [ "$PAIRS" -gt 1 ]; then
@@ -282,7 +306,8 @@ grep -q "broken" "$VLOG" && fail "vhostd saw a broken queue"
 kill -TERM "$VPID"
 wait "$VPID"; rc=$?
 [ $rc -eq 0 ] || fail "vhostd exit code $rc after SIGTERM"
-echo "PASS: QEMU guests linked through vhostd: ping, 4 MiB TCP each way" \
+echo "PASS: QEMU guests $([ "$WIRING" = bridge ] && echo "on a bridge in" ||
+	echo "linked through") vhostd: ping, 4 MiB TCP each way" \
 	"(one way segmented by vhostd, one way TSO passed through), digests match;" \
 	"guest 2 on packed rings, guest 1 on split rings;" \
 	"$([ "$PAIRS" -gt 1 ] && echo "$PAIRS queue pairs, each carrying traffic" ||
