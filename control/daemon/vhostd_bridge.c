@@ -220,13 +220,16 @@ int dp_bridge_attach(struct dp *dp, uint32_t port, const char *name,
 	struct vnet_dst *q = calloc(nq ? nq : 1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
+	/* A member from here on: none of p's paths is published while the
+	 * bridge is held (a NIC port's, never set up before dp_start(), in
+	 * particular). */
+	p->bridge = b;
+	p->member = (uint16_t)m;
+	x->port[m] = (int)port;
+	x->members++;
 	hold(dp, b);
 	fdb_flush_member(&x->br->fdb, (uint16_t)m);
 	x->br->m[m] = (struct br_member){.used = true, .vlan = *v, .q = q};
-	x->port[m] = (int)port;
-	x->members++;
-	p->bridge = b;
-	p->member = (uint16_t)m;
 	char vs[64];
 	br_vlan_format(v, vs, sizeof(vs));
 	LOG_INFO(TAG, "%s: %s attached%s%s", name, dp_port_name(p),

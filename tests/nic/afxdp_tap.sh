@@ -14,13 +14,15 @@
 #   offloads  vu-tap --offloads: W's partial checksums go to the guest
 #             marked, the guest's TSO frames are cut by vhostd for the wire
 #   mq        queues=2 on a 2-queue veth, vu-tap --queues 2 --offloads
+#   bridge    the guest and the AF_XDP port on a learning bridge (--bridge
+#             br0, bridge=br0) instead of linked, vu-tap --offloads
 #
 # Usage: afxdp_tap.sh VHOSTD VU_TAP VHOSTCTL XFER XDP_PROG [CASE...]
 # Exit 0 pass, 1 fail, 77 skip (not root, no AF_XDP or tun).
 set -u
 VHOSTD=$1 VUTAP=$2 VHOSTCTL=$3 XFER=$4 XDPPROG=$5
 shift 5
-[ $# -gt 0 ] || set -- plain offloads mq
+[ $# -gt 0 ] || set -- plain offloads mq bridge
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (namespaces, tap, AF_XDP)"; exit 77; }
 [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
 "$XDPPROG" probe || { echo "SKIP: the kernel has no AF_XDP"; exit 77; }
@@ -67,16 +69,18 @@ wire() {
 . "$(dirname "$0")/../tools/tap_lib.sh"
 
 run_case() {
-	local name=$1 q=1 o="" t0=$SECONDS
+	local name=$1 q=1 o="" t0=$SECONDS br="" wiring=(--link g=n)
 	case $name in
 	plain) ;;
 	offloads) o="--offloads" ;;
 	mq) q=2 o="--queues 2 --offloads" ;;
+	bridge) o="--offloads" br=",bridge=br0" wiring=(--bridge br0) ;;
 	*) fail "unknown case $name" ;;
 	esac
 	wire "$q"
-	"$VHOSTD" --port "n=afxdp:$NEAR,queues=$q" --port g=vhost:"$WORK/g.sock" \
-		--link g=n --cores "$WK_CPU" --control "$WORK/ctl" \
+	"$VHOSTD" --port "n=afxdp:$NEAR,queues=$q$br" \
+		--port g=vhost:"$WORK/g.sock$br" \
+		"${wiring[@]}" --cores "$WK_CPU" --control "$WORK/ctl" \
 		>"$WORK/vhostd.log" 2>&1 &
 	PIDS+=($!)
 	local end=$((SECONDS + 10))
@@ -104,6 +108,9 @@ for i in range(64):
     s.close()'
 	"$VHOSTCTL" "$WORK/ctl" stats >"$WORK/stats.out"
 	grep -q "broken=1" "$WORK/stats.out" && fail "$name: a queue broke"
+	[ "$name" != bridge ] ||
+		grep -qE "^bridge name=br0 members=2 macs=2 " "$WORK/stats.out" ||
+		fail "$name: the bridge did not learn both ends"
 	local used=0
 	for ((i = 0; i < q; i++)); do
 		grep -qE "^portq port=n queue=$i .* rx_packets=[1-9]" \
