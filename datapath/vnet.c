@@ -286,8 +286,7 @@ static inline void pkt_start(const struct vnet_path *p,
 /* Bytes the frame gains (push) or loses (pop) towards the current dst. */
 static inline int32_t vlan_delta(const struct vnet_path *p)
 {
-	return p->vlan_op == VNET_VLAN_PUSH ? (int32_t)VNET_VLAN_LEN :
-	       p->vlan_op == VNET_VLAN_POP ? -(int32_t)VNET_VLAN_LEN : 0;
+	return p->vlan_delta;
 }
 
 /* Apply the current dst's tag change to the frame head in pre (at least
@@ -741,10 +740,15 @@ static inline uint32_t set_dst(struct vnet_path *p, struct batch *b,
 		moved = batch_commit(p, b);
 	p->dst = d->vq;
 	p->dst_hdr_len = d->hdr_len;
-	p->frame_max = d->frame_max;
 	p->rcv = d->rcv;
 	p->vlan_op = to->vlan_op;
 	p->vlan_tci = to->tci;
+	p->vlan_delta = (int8_t)(to->vlan_op == VNET_VLAN_PUSH ? 4 :
+				 to->vlan_op == VNET_VLAN_POP ? -4 : 0);
+	/* The frame_max compare (forward) is on the frame as sent: a
+	 * pushed tag must still fit the receiver. */
+	p->frame_max = d->frame_max - (to->vlan_op == VNET_VLAN_PUSH ?
+				       VNET_VLAN_LEN : 0);
 	touch_dst(t, d->vq);
 	return moved;
 }

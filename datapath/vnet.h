@@ -162,8 +162,10 @@ struct vnet_path {
 	vnet_pass_fn pass;
 	void *pick_ctx;
 	uint16_t pick_in, qp;
-	/* The tag change towards the current dst (KEEP outside a bridge). */
+	/* The tag change towards the current dst (KEEP outside a bridge),
+	 * and the bytes it adds to a frame (+4, -4, 0). */
 	uint8_t vlan_op;
+	int8_t vlan_delta;
 	uint16_t vlan_tci;
 	bool no_defer;           /* a GSO frame may not wait for the next
 				  * pass (it went to another dst already) */

@@ -13,6 +13,8 @@
  *    (push) or earlier (pop); one that starts inside the MACs and tag of a
  *    frame losing its tag is dropped as BAD_OFFLOAD; one completed in
  *    software is right at its new place;
+ *  - a frame that fits the receiver's MTU only without the tag pushed
+ *    towards it is dropped as TOO_BIG;
  *  - a chooser that names nobody drops the frame (no path counter: the
  *    chooser counts it) and the sender's buffer still goes back.
  */
@@ -322,6 +324,22 @@ static void test_software_checksum_lands_behind_the_pushed_tag(void **st)
 	assert_int_equal(get_be16(p + HDR + 14), 9);
 }
 
+static void test_pushed_tag_must_fit_the_receiver(void **st)
+{
+	uint8_t f[1600];
+
+	(void)st;
+	post_rx(0, 2);
+	dst[0].frame_max = 1500 + 18;          /* MTU 1500 */
+	nchoice = 1;
+	choice[0] = (struct vnet_to){&dst[0], VNET_VLAN_PUSH, 5};
+	send_frame(0, f, make(f, 1514, 0), &(struct virtio_net_hdr){0}, 0);
+	send_frame(1, f, make(f, 1515, 0), &(struct virtio_net_hdr){0}, 0);
+	assert_int_equal(vnet_pick_poll(&path), 2);
+	assert_int_equal(used_idx(&g.r[0]), 1);
+	assert_int_equal(path.stats.drops[VNET_DROP_TOO_BIG], 1);
+}
+
 static void test_nobody_chosen_frame_still_given_back(void **st)
 {
 	uint8_t f[64];
@@ -350,6 +368,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_software_checksum_lands_behind_the_pushed_tag,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pushed_tag_must_fit_the_receiver, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_nobody_chosen_frame_still_given_back, setup,
 			teardown),
