@@ -7,7 +7,8 @@
  * an empty line is an empty argument).  The parse must succeed or fail
  * with -EINVAL; a successful parse must describe a consistent set of
  * ports (names valid and distinct, links symmetric, strings terminated,
- * every number in its documented range).  Parsing twice in a row must not
+ * every number in its documented range; a bridged port on a bridge that
+ * was given, with a VLAN mode in range, and wired no other way).  Parsing twice in a row must not
  * depend on what the previous parse left behind.
  */
 #include <errno.h>
@@ -40,6 +41,14 @@ static void check_str(const char *s, size_t cap)
 		abort();
 }
 
+static bool bridge_known(const struct vhostd_opts *o, const char *name)
+{
+	for (int i = 0; i < o->nbridges; i++)
+		if (strcmp(o->bridges[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 /* What a successful parse promises the daemon. */
 static void check_opts(const struct vhostd_opts *o)
 {
@@ -62,8 +71,30 @@ static void check_opts(const struct vhostd_opts *o)
 		if (p->peer >= o->nports || p->peer == i ||
 		    (p->peer >= 0 && o->ports[p->peer].peer != i))
 			abort();
-		if ((p->peer >= 0) + p->reflect + (p->source_len != 0) > 1)
+		if ((p->peer >= 0) + p->reflect + (p->source_len != 0) +
+		    (p->bridge[0] != 0) > 1)
 			abort();
+		check_str(p->bridge, sizeof(p->bridge));
+		if (p->bridge[0] && !bridge_known(o, p->bridge))
+			abort();
+		if (!p->bridge[0] && (p->vlan.trunk || p->vlan.vlan))
+			abort();
+		if (p->vlan.vlan > BR_VLAN_MAX ||
+		    (p->vlan.trunk && (p->vlan.vlan ||
+				       (p->vlan.allowed[0] & 1) ||
+				       (p->vlan.allowed[63] >> 63))))
+			abort();
+	}
+	if (o->nbridges < 0 || o->nbridges > DP_BRIDGES_MAX)
+		abort();
+	for (int i = 0; i < o->nbridges; i++) {
+		const struct bridge_opt *b = &o->bridges[i];
+		check_str(b->name, sizeof(b->name));
+		if (!b->name[0] || b->cfg.aging > FDB_AGING_MAX)
+			abort();
+		for (int j = 0; j < i; j++)
+			if (strcmp(o->bridges[j].name, b->name) == 0)
+				abort();
 	}
 }
 
