@@ -766,6 +766,29 @@ static const uint8_t *frame_head(const struct vnet_path *p,
 	return buf;
 }
 
+/* The pending announcement (SEND_RARP) through the chooser: the bridge
+ * learns the guest's MAC on its new port and floods the frame.  Tried
+ * once: a destination without room misses it (counted NO_RX_BUF). */
+static __attribute__((noinline)) void pick_announce(struct vnet_path *p,
+						    struct touched *t)
+{
+	const struct vnet_source *a = p->announce;
+	struct vnet_to to[VNET_TO_MAX];
+	struct batch b;
+	struct vnet_pkt pk;
+
+	b.n = b.at = 0;
+	p->announce = NULL;
+	uint32_t k = p->pick(p->pick_ctx, p, a->buf + p->src_hdr_len,
+			     MIN(a->len, VNET_PICK_HEAD), a->len, to);
+	for (uint32_t j = 0; j < k; j++) {
+		set_dst(p, &b, &to[j], t);
+		pkt_start(p, &a->chain, a->len, &none, 0, &pk);
+		pkt_vlan(p, &pk);
+		STAT_ADD(p->stats.packets, deliver(p, &a->chain, &pk, a->len));
+	}
+}
+
 uint32_t vnet_pick_poll(void *ctx)
 {
 	struct vnet_path *p = ctx;
@@ -778,12 +801,19 @@ uint32_t vnet_pick_poll(void *ctx)
 	if (unlikely(abandoned(p)))
 		return give_up(p);
 	p->pass(p->pick_ctx);
+	t.n = 0;
+	p->dst = NULL;   /* every dst of this pass gets into t, flushed */
+	if (unlikely(p->announce != NULL)) {
+		pick_announce(p, &t);
+		for (uint32_t i = 0; i < t.n; i++)
+			vq_flush(t.vq[i]);
+		t.n = 0;
+		p->dst = NULL;
+	}
 	uint16_t n = vq_dequeue(p->src, p->tx, VNET_BURST);
 	if (n == 0)
 		return 0;
 	b.n = b.at = 0;
-	t.n = 0;
-	p->dst = NULL;   /* every dst of this pass gets into t, flushed */
 	tx_touch(p, n);
 	p->ntx = n;
 	p->seg_left = VNET_PASS_SEGS;

@@ -327,9 +327,9 @@ static void queue_announce(struct dp *dp, struct dp_port *p)
 	if (!d->rarp_pending)
 		return;
 	d->rarp_pending = false;
-	if (!t || t == p || d->nvrings < 2 || !p->qps[0]) {
+	if ((!t && p->bridge < 0) || t == p || d->nvrings < 2 || !p->qps[0]) {
 		LOG_INFO(TAG, "%s: RARP announcement not sent: the port is not "
-			 "linked to another guest", d->name);
+			 "linked to another guest or on a bridge", d->name);
 		return;
 	}
 	uint32_t len = vu_rarp_build(d->rarp_mac, frame);

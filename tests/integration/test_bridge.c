@@ -8,7 +8,8 @@
  * learned unicast reaches its one destination and nobody else (the
  * bridge's counters say so); VLANs keep a-c away from d and e, and d's
  * frames reach e tagged and e's reach d untagged; a MAC that shows up on
- * another port moves; a port over its MAC limit learns no more.
+ * another port moves; a port over its MAC limit learns no more; a RARP
+ * announcement (SEND_RARP) is flooded and teaches the bridge the MAC.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -203,6 +204,37 @@ static void test_mac_limit(void **state)
 	assert_int_equal(br_stat("flooded"), fl + 1);
 }
 
+/* SEND_RARP on a (after a migration): the announcement is flooded to the
+ * other members of a's VLAN and the bridge learns the MAC on a. */
+static void test_rarp_announce_floods_and_teaches(void **state)
+{
+	static const uint8_t mac_r[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
+	struct vu_hdr h = {VU_REQ_SEND_RARP, VU_VERSION | VU_FLAG_NEED_REPLY,
+			   8};
+	struct vu_msg ack;
+	uint64_t payload = 0;
+	uint8_t f[64], B[6];
+
+	(void)state;
+	mac(B, 2);
+	memcpy(&payload, mac_r, 6);
+	assert_int_equal(vu_front_raw_send(g[0].f, &h, &payload, 8, NULL, 0),
+			 0);
+	assert_int_equal(vu_front_raw_recv(g[0].f, &ack, IO_MS, NULL, NULL), 1);
+	assert_int_equal(ack.payload.u64, 0);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(got(i), 1);
+		assert_memory_equal(rxf[0].data, BC, 6);
+		assert_memory_equal(rxf[0].data + 6, mac_r, 6);
+		assert_int_equal(rxf[0].data[12] << 8 | rxf[0].data[13],
+				 0x8035);
+	}
+	assert_true(none(3));
+	send(1, f, frame(f, mac_r, B, 0, 12));   /* to the MAC: only a */
+	assert_int_equal(got(0), 1);
+	assert_true(none(2));
+}
+
 static int group_setup(void **state)
 {
 	char spec[NG][200], *args[32];
@@ -234,7 +266,9 @@ static int group_setup(void **state)
 			return -1;
 	if (!wait_path(td.ctl, 5000))
 		return -1;
-	for (int i = 0; i < NG; i++)
+	guest_up_proto(&g[0], td.sock[0], FEATURES, VU_FRONT_PROTOCOL_DEFAULT |
+		       BIT_ULL(VU_PROTOCOL_F_RARP));
+	for (int i = 1; i < NG; i++)
 		guest_up(&g[i], td.sock[i], FEATURES);
 	msleep(50);
 	return 0;
@@ -255,6 +289,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_vlan_access_and_trunk),
 		cmocka_unit_test(test_mac_moves),
 		cmocka_unit_test(test_mac_limit),
+		cmocka_unit_test(test_rarp_announce_floods_and_teaches),
 	};
 
 	if (tdaemon_args(&td, argc, argv) < 0)
