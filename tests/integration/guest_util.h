@@ -151,6 +151,7 @@ struct tdaemon {
 	const char *bin, *ctl_bin;      /* vhostd, vhostctl */
 	char dir[64], ctl[128], log[128];
 	char sock[TD_MAX_PORTS][128];   /* port i's socket: DIR/NAME.sock */
+	const char *bridge;             /* non-NULL: every port on it */
 	struct vhostd_proc proc;
 };
 
@@ -163,6 +164,7 @@ static inline int tdaemon_args(struct tdaemon *t, int argc, char **argv)
 	}
 	t->bin = argv[1];
 	t->ctl_bin = argv[2];
+	t->bridge = NULL;
 	return 0;
 }
 
@@ -184,8 +186,9 @@ static inline int tdaemon_start(struct tdaemon *t, const char *const *ports,
 	for (; ports[np] && np < TD_MAX_PORTS; np++) {
 		snprintf(t->sock[np], sizeof(t->sock[np]), "%s/%s.sock", t->dir,
 			 ports[np]);
-		snprintf(spec[np], sizeof(spec[np]), "%s=vhost:%s", ports[np],
-			 t->sock[np]);
+		snprintf(spec[np], sizeof(spec[np]), "%s=vhost:%s%s%s",
+			 ports[np], t->sock[np], t->bridge ? ",bridge=" : "",
+			 t->bridge ? t->bridge : "");
 		args[n++] = "--port";
 		args[n++] = spec[np];
 	}

@@ -5,7 +5,8 @@
  * spread over b's one receiving queue, never dropped for want of a queue,
  * each flow in order; and b's traffic reaches a on queue pair 0.  The
  * same again when b has 2 queue pairs: pair 1 keeps its index, 2 and 3
- * spread by flow over both.
+ * spread by flow over both.  Then all of it again with a and b on a
+ * learning bridge instead of linked (the bridge spreads the same way).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -164,6 +165,15 @@ static int group_setup(void **state)
 			     (char *const[]){"--link", "a=b", NULL});
 }
 
+/* Ports a and b on bridge br0 (tdaemon_start names the ports itself:
+ * the members are given as port names with the bridge option). */
+static int bridge_setup(void **state)
+{
+	(void)state;
+	return tdaemon_start(&td, (const char *const[]){"a", "b", NULL},
+			     (char *const[]){"--bridge", "br0", NULL});
+}
+
 static int group_teardown(void **state)
 {
 	(void)state;
@@ -179,5 +189,10 @@ int main(int argc, char **argv)
 
 	if (tdaemon_args(&td, argc, argv) < 0)
 		return 2;
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	int failed = cmocka_run_group_tests_name("link", tests, group_setup,
+						 group_teardown);
+	td.bridge = "br0";
+	return failed + cmocka_run_group_tests_name("bridge", tests,
+						    bridge_setup,
+						    group_teardown);
 }
