@@ -184,7 +184,9 @@ int dp_bridge_worker(const struct dp *dp, int b)
 static void hold(struct dp *dp, int b)
 {
 	dp->bridges[b].changing = true;
-	if (dp_publish(dp) < 0)
+	/* Before dp_start() nothing is published, and other ports' paths
+	 * are not set up yet: nothing to take off. */
+	if (dp->started && dp_publish(dp) < 0)
 		LOG_ERR(TAG, "%s: out of memory publishing poll lists",
 			dp->bridges[b].name);
 }
@@ -193,7 +195,7 @@ static int release(struct dp *dp, int b)
 {
 	dp_bridge_refresh(dp, b);
 	dp->bridges[b].changing = false;
-	return dp_publish(dp);
+	return dp->started ? dp_publish(dp) : 0;
 }
 
 int dp_bridge_attach(struct dp *dp, uint32_t port, const char *name,

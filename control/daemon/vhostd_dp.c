@@ -482,6 +482,7 @@ int dp_start(struct dp *dp)
 		for (uint32_t qp = 0; qp < dp_npairs(&dp->ports[i]); qp++)
 			if (!dp->ports[i].paused)
 				dp_path_refresh(dp, &dp->ports[i], qp);
+	dp->started = true;
 	return dp_publish(dp);
 }
 

@@ -95,6 +95,7 @@ struct dp {
 	FILE *placement_out;       /* --print-placement: print changes here */
 	char *placement_last;      /* what was printed there last */
 	struct dp_bridge *bridges; /* vhostd_bridge.c: DP_BRIDGES_MAX */
+	bool started;              /* dp_start() ran: paths are set up */
 };
 
 /* Ring i of port p (a guest's, or a NIC port's). */
