@@ -268,6 +268,29 @@ const char *dp_bridge_of(const struct dp *dp, uint32_t port)
 	return dp->bridges[dp->ports[port].bridge].name;
 }
 
+int dp_bridge_get_cfg(const struct dp *dp, const char *name,
+		      struct dp_bridge_cfg *out)
+{
+	int b = find(dp, name);
+
+	if (b < 0)
+		return b;
+	const struct fdb *t = &dp->bridges[b].br->fdb;
+	*out = (struct dp_bridge_cfg){t->aging, t->mac_limit,
+				      t->nbuckets * FDB_WAYS};
+	return 0;
+}
+
+int dp_bridge_port_vlan(const struct dp *dp, uint32_t port,
+			struct br_vlan *out)
+{
+	if (port >= dp->nports || dp->ports[port].bridge < 0)
+		return -ENOENT;
+	const struct dp_port *p = &dp->ports[port];
+	*out = dp->bridges[p->bridge].br->m[p->member].vlan;
+	return 0;
+}
+
 const char *dp_bridge_name(const struct dp *dp, uint32_t i)
 {
 	return dp->bridges && i < DP_BRIDGES_MAX && dp->bridges[i].used ?

@@ -62,6 +62,15 @@ int dp_bridge_detach(struct dp *dp, uint32_t port);
 /* The bridge of port index (its name), or NULL. */
 const char *dp_bridge_of(const struct dp *dp, uint32_t port);
 
+/* Bridge name's settings (as given, defaults filled in: what a config
+ * file writes back).  0 or -ENOENT. */
+int dp_bridge_get_cfg(const struct dp *dp, const char *name,
+		      struct dp_bridge_cfg *out);
+
+/* Port index's VLAN mode on its bridge.  0 or -ENOENT (on no bridge). */
+int dp_bridge_port_vlan(const struct dp *dp, uint32_t port,
+			struct br_vlan *out);
+
 /* Bridge i (0..DP_BRIDGES_MAX-1): its name, NULL when slot i is free. */
 const char *dp_bridge_name(const struct dp *dp, uint32_t i);
 
