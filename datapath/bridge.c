@@ -144,6 +144,65 @@ static uint32_t flood(struct bridge *br, uint16_t in, struct br_verdict *v)
 	return v->n;
 }
 
+static inline bool mac_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint32_t x, y;
+	uint16_t p, q;
+
+	memcpy(&x, a, 4);
+	memcpy(&y, b, 4);
+	memcpy(&p, a + 4, 2);
+	memcpy(&q, b + 4, 2);
+	return x == y && p == q;
+}
+
+/* The cache holds only while the table and its clock have not moved. */
+static inline void cache_check(struct br_cache *c, const struct fdb *t)
+{
+	uint32_t at = fdb_now(t);
+
+	if (c->gen != t->gen || c->now != at) {
+		c->src_ok = c->dst_ok = false;
+		c->gen = t->gen;
+		c->now = at;
+	}
+}
+
+/* Learn the source, unless this member's last learn was the same MAC in
+ * the same VLAN with the table unchanged since (then it is there, on
+ * this member, seen this second). */
+static inline void learn(struct bridge *br, uint16_t in, const uint8_t *mac,
+			 uint16_t vid)
+{
+	struct br_cache *c = &br->m[in].cache;
+
+	cache_check(c, &br->fdb);
+	if (c->src_ok && c->src_vid == vid && mac_eq(c->src, mac))
+		return;
+	bool on = fdb_learn(&br->fdb, mac, vid, in);
+	/* The learn may have changed the table: start the cache afresh. */
+	cache_check(c, &br->fdb);
+	c->src_ok = on;
+	c->src_vid = vid;
+	memcpy(c->src, mac, 6);
+}
+
+static inline int lookup(struct bridge *br, uint16_t in, const uint8_t *mac,
+			 uint16_t vid)
+{
+	struct br_cache *c = &br->m[in].cache;
+
+	/* learn() ran just before: the cache is current. */
+	if (c->dst_ok && c->dst_vid == vid && mac_eq(c->dst, mac))
+		return c->dst_out;
+	int out = fdb_lookup(&br->fdb, mac, vid);
+	c->dst_ok = true;
+	c->dst_vid = vid;
+	c->dst_out = (int16_t)out;
+	memcpy(c->dst, mac, 6);
+	return out;
+}
+
 uint32_t br_input(struct bridge *br, uint16_t in, const uint8_t *f,
 		  uint32_t len, struct br_verdict *v)
 {
@@ -158,10 +217,10 @@ uint32_t br_input(struct bridge *br, uint16_t in, const uint8_t *f,
 	v->vid = (uint16_t)vid;
 	if (unlikely(f[6] & 1))   /* group bit: no station sends from it */
 		return drop(br, BR_DROP_SRC_MCAST);
-	fdb_learn(&br->fdb, f + 6, v->vid, in);
+	learn(br, in, f + 6, v->vid);
 	if (f[0] & 1)             /* broadcast, multicast */
 		return flood(br, in, v);
-	int out = fdb_lookup(&br->fdb, f, v->vid);
+	int out = lookup(br, in, f, v->vid);
 	if (out < 0 || !br->m[out].used || !br->m[out].nq ||
 	    !br_vlan_has(&br->m[out].vlan, v->vid))
 		return flood(br, in, v);   /* unknown (or down) unicast */

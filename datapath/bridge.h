@@ -73,9 +73,24 @@ static inline bool br_vlan_has(const struct br_vlan *v, uint16_t vid)
 			  vid == v->vlan;
 }
 
+/*
+ * The last learn and lookup of one member's frames (the worker's): a
+ * burst from one guest is mostly one source and one destination, and
+ * while the table's generation and clock stand still (fdb.h) the answers
+ * stand too, so the table is not searched again.
+ */
+struct br_cache {
+	uint32_t gen, now;           /* of the table, when cached */
+	bool src_ok, dst_ok;
+	uint16_t src_vid, dst_vid;
+	int16_t dst_out;             /* fdb_lookup()'s answer */
+	uint8_t src[6], dst[6];
+};
+
 /* One member as the datapath sees it. */
 struct br_member {
 	bool used;
+	struct br_cache cache;       /* the worker's; zeroed on attach */
 	struct br_vlan vlan;
 	/* Its receiving queues that take frames now (enabled and live),
 	 * nq of them (0: the member is down, skipped when flooding).  A

@@ -88,15 +88,17 @@ static void drop_entry(struct fdb *t, struct fdb_entry *e, uint64_t val)
 	uint16_t m = VAL_MEMBER(val);
 
 	st(&e->key, 0);
+	t->gen++;
 	if (m < FDB_MEMBERS_MAX && t->macs[m])
 		t->macs[m]--;
 }
 
 /* Value first, key last (release): a reader that sees the key sees a
  * value written with or after it. */
-static void put_entry(struct fdb_entry *e, uint64_t key, uint16_t m,
-		      uint32_t at)
+static void put_entry(struct fdb *t, struct fdb_entry *e, uint64_t key,
+		      uint16_t m, uint32_t at)
 {
+	t->gen++;
 	st(&e->val, (uint64_t)at << 32 | m);
 	atomic_store_explicit(&e->key, key, memory_order_release);
 }
@@ -106,59 +108,59 @@ static bool at_limit(const struct fdb *t, uint16_t m)
 	return t->mac_limit && t->macs[m] >= t->mac_limit;
 }
 
-/* A known MAC seen on member m: refresh, or move it. */
-static void relearn(struct fdb *t, struct fdb_entry *e, uint64_t key,
+/* A known MAC seen on member m: refresh, or move it.  True when it is on
+ * m afterwards. */
+static bool relearn(struct fdb *t, struct fdb_entry *e, uint64_t key,
 		    uint64_t val, uint16_t m, uint32_t at)
 {
 	uint16_t old = VAL_MEMBER(val);
 
-	if (old == m) {
+	if (old == m && !expired(t, val, at)) {
 		/* Only when the second changes: no store per frame. */
 		if (VAL_SEEN(val) != at)
 			st(&e->val, (uint64_t)at << 32 | m);
-		return;
+		return true;
 	}
 	drop_entry(t, e, val);
 	if (expired(t, val, at)) {
 		STAT_INC(t->stats[FDB_AGED]);
 	} else if (at_limit(t, m)) {   /* moved to a member that is full */
 		STAT_INC(t->stats[FDB_LIMIT]);
-		return;
+		return false;
 	} else {
 		STAT_INC(t->stats[FDB_MOVED]);
 		t->macs[m]++;
-		put_entry(e, key, m, at);
-		return;
+		put_entry(t, e, key, m, at);
+		return true;
 	}
 	if (at_limit(t, m)) {
 		STAT_INC(t->stats[FDB_LIMIT]);
-		return;
+		return false;
 	}
 	STAT_INC(t->stats[FDB_LEARNED]);
 	t->macs[m]++;
-	put_entry(e, key, m, at);
+	put_entry(t, e, key, m, at);
+	return true;
 }
 
-void fdb_learn(struct fdb *t, const uint8_t *mac, uint16_t vlan, uint16_t m)
+bool fdb_learn(struct fdb *t, const uint8_t *mac, uint16_t vlan, uint16_t m)
 {
 	uint64_t key = make_key(mac, vlan);
 	struct fdb_entry *b = bucket(t, key), *free_e = NULL;
 	uint32_t at = now(t);
 
 	if (unlikely(m >= FDB_MEMBERS_MAX))
-		return;
+		return false;
 	for (uint32_t w = 0; w < FDB_WAYS; w++) {
 		uint64_t k = ld(&b[w].key);
-		if (k == key) {
-			relearn(t, &b[w], key, ld(&b[w].val), m, at);
-			return;
-		}
+		if (k == key)
+			return relearn(t, &b[w], key, ld(&b[w].val), m, at);
 		if (!free_e && !k)
 			free_e = &b[w];
 	}
 	if (at_limit(t, m)) {
 		STAT_INC(t->stats[FDB_LIMIT]);
-		return;
+		return false;
 	}
 	for (uint32_t w = 0; !free_e && w < FDB_WAYS; w++) {
 		uint64_t v = ld(&b[w].val);
@@ -170,11 +172,12 @@ void fdb_learn(struct fdb *t, const uint8_t *mac, uint16_t vlan, uint16_t m)
 	}
 	if (!free_e) {
 		STAT_INC(t->stats[FDB_TABLE_FULL]);
-		return;
+		return false;
 	}
 	STAT_INC(t->stats[FDB_LEARNED]);
 	t->macs[m]++;
-	put_entry(free_e, key, m, at);
+	put_entry(t, free_e, key, m, at);
+	return true;
 }
 
 int fdb_lookup(const struct fdb *t, const uint8_t *mac, uint16_t vlan)
@@ -215,6 +218,7 @@ void fdb_flush_member(struct fdb *t, uint16_t m)
 		if (ld(&t->e[i].key) && VAL_MEMBER(v) == m)
 			st(&t->e[i].key, 0);
 	}
+	t->gen++;
 	if (m < FDB_MEMBERS_MAX)
 		t->macs[m] = 0;
 }

@@ -65,6 +65,10 @@ struct fdb {
 	uint32_t mac_limit;           /* per member, 0: none */
 	_Atomic uint32_t now;         /* seconds, set by the control thread */
 	uint32_t sweep_at;            /* next bucket to sweep (worker) */
+	/* Moves on every change of an entry (learned, moved, removed,
+	 * flushed): a lookup's answer stays right while gen and now stand
+	 * still (bridge.c caches the last one per member). */
+	uint32_t gen;
 	uint32_t macs[FDB_MEMBERS_MAX]; /* entries per member (worker) */
 	uint64_t stats[FDB_COUNTER_MAX];
 };
@@ -82,8 +86,14 @@ static inline void fdb_set_now(struct fdb *t, uint32_t now)
 }
 
 /* Worker: mac (6 bytes, a station's: unicast) was seen on member m in
- * vlan.  Learns, refreshes or moves it, or counts why not. */
-void fdb_learn(struct fdb *t, const uint8_t *mac, uint16_t vlan, uint16_t m);
+ * vlan.  Learns, refreshes or moves it, or counts why not.  True when
+ * the table has it on m, seen now, afterwards. */
+bool fdb_learn(struct fdb *t, const uint8_t *mac, uint16_t vlan, uint16_t m);
+
+static inline uint32_t fdb_now(const struct fdb *t)
+{
+	return atomic_load_explicit(&t->now, memory_order_relaxed);
+}
 
 /* Worker: the member mac is on in vlan, or -1 (unknown or aged). */
 int fdb_lookup(const struct fdb *t, const uint8_t *mac, uint16_t vlan);

@@ -244,6 +244,61 @@ static void test_down_member_is_skipped(void **state)
 	br_fini(br);
 }
 
+/* The per-member cache of the last learn and lookup never answers for a
+ * table that changed: moves, aging, and MACs over the limit. */
+static void test_cached_answers_follow_the_table(void **state)
+{
+	struct bridge *br = new_bridge();
+	struct br_verdict v;
+	uint8_t f[64];
+
+	(void)state;
+	member(br, 0, NULL, 0, 1);
+	member(br, 1, NULL, 0, 1);
+	member(br, 2, NULL, 0, 1);
+	/* M1 from 0, then from 1, then from 0 again: two moves. */
+	for (int i = 0; i < 3; i++)
+		br_input(br, 0, f, frame(f, BC, M1, -1), &v);
+	br_input(br, 1, f, frame(f, BC, M1, -1), &v);
+	br_input(br, 0, f, frame(f, BC, M1, -1), &v);
+	assert_int_equal(br->fdb.stats[FDB_MOVED], 2);
+	assert_int_equal(br->fdb.stats[FDB_LEARNED], 1);
+	assert_int_equal(fdb_lookup(&br->fdb, M1, 0), 0);
+	/* 2 sends to M2 (on 1) twice, the second from the cache; then M2
+	 * moves to 0 and 2's frames follow it. */
+	br_input(br, 1, f, frame(f, BC, M2, -1), &v);
+	assert_int_equal(br_input(br, 2, f, frame(f, M2, M3, -1), &v), 1);
+	assert_int_equal(v.out[0], 1);
+	assert_int_equal(br_input(br, 2, f, frame(f, M2, M3, -1), &v), 1);
+	assert_int_equal(v.out[0], 1);
+	br_input(br, 0, f, frame(f, BC, M2, -1), &v);     /* M2 now on 0 */
+	assert_int_equal(br_input(br, 2, f, frame(f, M2, M3, -1), &v), 1);
+	assert_int_equal(v.out[0], 0);
+	/* Aging: the cached destination is not used past the aging time. */
+	fdb_set_now(&br->fdb, 1000);
+	assert_int_equal(br_input(br, 2, f, frame(f, M2, M3, -1), &v), 2);
+	br_fini(br);
+}
+
+static void test_limit_counted_per_frame(void **state)
+{
+	struct bridge *br = new_bridge();
+	struct br_verdict v;
+	uint8_t f[64];
+
+	(void)state;
+	br_fini(br);
+	assert_int_equal(br_init(br, 1024, 300, 1), 0);
+	member(br, 0, NULL, 0, 1);
+	member(br, 1, NULL, 0, 1);
+	br_input(br, 0, f, frame(f, BC, M1, -1), &v);
+	for (int i = 0; i < 3; i++)
+		br_input(br, 0, f, frame(f, BC, M2, -1), &v);
+	assert_int_equal(br->fdb.stats[FDB_LIMIT], 3);
+	assert_int_equal(fdb_lookup(&br->fdb, M2, 0), -1);
+	br_fini(br);
+}
+
 static void test_fewer_queues_spread_by_flow(void **state)
 {
 	struct bridge *br = new_bridge();
@@ -310,6 +365,8 @@ int main(void)
 		cmocka_unit_test(test_vlans_keep_apart),
 		cmocka_unit_test(test_wrong_tags_dropped),
 		cmocka_unit_test(test_down_member_is_skipped),
+		cmocka_unit_test(test_cached_answers_follow_the_table),
+		cmocka_unit_test(test_limit_counted_per_frame),
 		cmocka_unit_test(test_fewer_queues_spread_by_flow),
 		cmocka_unit_test(test_flow_hash_short_frames_safe),
 	};
