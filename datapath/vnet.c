@@ -712,23 +712,26 @@ struct touched {
 	struct vq *vq[VNET_TO_MAX];
 };
 
-static void touch_dst(struct touched *t, struct vq *vq)
+/* true: vq is new in this pass. */
+static bool touch_dst(struct touched *t, struct vq *vq)
 {
 	for (uint32_t i = 0; i < t->n; i++)
 		if (t->vq[i] == vq)
-			return;
+			return false;
 	if (t->n == VNET_TO_MAX) {
 		vq_flush(t->vq[0]);
 		t->vq[0] = vq;
-		return;
+		return true;
 	}
 	t->vq[t->n++] = vq;
+	return true;
 }
 
 /* Make to the path's current destination (what was batched for the one
  * before is placed first). */
 static inline uint32_t set_dst(struct vnet_path *p, struct batch *b,
-			       const struct vnet_to *to, struct touched *t)
+			       const struct vnet_to *to, struct touched *t,
+			       uint16_t left)
 {
 	const struct vnet_dst *d = to->d;
 	uint32_t moved = 0;
@@ -749,7 +752,11 @@ static inline uint32_t set_dst(struct vnet_path *p, struct batch *b,
 	 * pushed tag must still fit the receiver. */
 	p->frame_max = d->frame_max - (to->vlan_op == VNET_VLAN_PUSH ?
 				       VNET_VLAN_LEN : 0);
-	touch_dst(t, d->vq);
+	/* The first frame of the pass towards d: start loading its next
+	 * descriptors for the frames that may follow (vnet_path_poll does
+	 * it for its one dst). */
+	if (touch_dst(t, d->vq))
+		vq_prefetch(d->vq, left);
 	return moved;
 }
 
@@ -782,7 +789,7 @@ static __attribute__((noinline)) void pick_announce(struct vnet_path *p,
 	uint32_t k = p->pick(p->pick_ctx, p, a->buf + p->src_hdr_len,
 			     MIN(a->len, VNET_PICK_HEAD), a->len, to);
 	for (uint32_t j = 0; j < k; j++) {
-		set_dst(p, &b, &to[j], t);
+		set_dst(p, &b, &to[j], t, 1);
 		pkt_start(p, &a->chain, a->len, &none, 0, &pk);
 		pkt_vlan(p, &pk);
 		STAT_ADD(p->stats.packets, deliver(p, &a->chain, &pk, a->len));
@@ -825,7 +832,8 @@ uint32_t vnet_pick_poll(void *ctx)
 		/* A GSO frame may wait for the next pass only before any
 		 * copy of it was placed. */
 		for (uint32_t j = 0; j < k && p->ntx > i; j++) {
-			moved += set_dst(p, &b, &to[j], &t);
+			moved += set_dst(p, &b, &to[j], &t,
+					 (uint16_t)(p->ntx - i));
 			p->no_defer = j > 0;
 			moved += forward(p, &b, tx);
 		}
