@@ -215,7 +215,7 @@ void vu_port_check_memory(struct vu_port *p)
 
 void vu_port_stop(struct vu_port *p)
 {
-	drop_conn(p, "detached (vhostd stopping)");
+	drop_conn(p, "detached (port removed or vhostd stopping)");
 	if (p->timer)
 		vu_loop_timer_del(p->loop, p->timer);
 	p->timer = NULL;

@@ -156,6 +156,7 @@ bool dp_path_live(struct dp *dp, struct dp_port *p, uint32_t qp)
 	if (p->bridge >= 0 && !dp_bridge_steady(dp, p->bridge))
 		return false;
 	return p->qps[qp] && !p->paused && (!t || !t->paused) && !p->stopping &&
+	       !p->held && (!t || !t->held) &&
 	       (p->vq_live[2 * qp + 1] || (p->source && p->vq_live[2 * qp]));
 }
 
@@ -395,6 +396,8 @@ int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports,
 	if (!dp->workers || !dp->pw || !dp->ports || dp->nworkers == 0)
 		return -ENOMEM;
 	dp->nports = nports;
+	for (uint32_t i = 0; i < nports; i++)   /* free slots: no peer */
+		dp->ports[i].peer = -1;
 	for (uint32_t i = 0; i < nports; i++)
 		dp->ports[i].bridge = -1;
 	uint32_t w = 0;

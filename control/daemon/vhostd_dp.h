@@ -63,6 +63,9 @@ struct dp_port {
 	int peer;                  /* port index, -1 */
 	bool reflect;
 	bool paused;
+	bool held;                 /* being rewired or removed (vhostd_dp_rt.c):
+				    * none of its paths, nor any into it, is
+				    * published */
 	bool stopping;             /* a ring of dev was stopped (GET_VRING_BASE)
 				    * and not started again */
 	struct dp_qp **qps;        /* one per queue pair; NULL until one of its
@@ -159,7 +162,25 @@ void dp_halt(struct dp *dp);
 /* Stop the workers and free everything. */
 void dp_fini(struct dp *dp);
 
-/* Internal to vhostd_dp.c and vhostd_place.c. */
+/*
+ * Changes while the workers run (vhostd_dp_rt.c), control thread only.
+ * Each takes the paths it changes off the workers' lists first (waiting
+ * for their quiescent points), so no worker ever sees a half-changed path
+ * or a freed ring; paths of other ports stay published throughout.
+ */
+/* Link ports a and b (both unlinked, neither reflecting nor a source);
+ * b = -1: unlink a from its peer.  0 or -ENOMEM. */
+int dp_link(struct dp *dp, uint32_t a, int b);
+/* A NIC port attached after dp_start(): publish its live paths. */
+int dp_port_live(struct dp *dp, uint32_t i);
+/* Forget port i, linked to nothing; a guest's device must be detached
+ * (no front-end) and is not touched; a NIC port is closed by the caller
+ * afterwards.  The slot is free again. */
+void dp_detach(struct dp *dp, uint32_t i);
+
+/* Internal to vhostd_dp.c, vhostd_dp_rt.c and vhostd_place.c. */
+int dp_publish(struct dp *dp);
+void dp_path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp);
 uint32_t dp_npairs(const struct dp_port *p);
 struct dp_port *dp_target(const struct dp *dp, const struct dp_port *p);
 bool dp_path_live(struct dp *dp, struct dp_port *p, uint32_t qp);

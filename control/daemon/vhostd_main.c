@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vhostd_main.c: the daemon.  Parses the command line, starts every port on
- * the control thread's event loop and runs until SIGTERM or SIGINT, then
+ * vhostd_main.c: the daemon.  Parses the command line, merges it with the
+ * --config file into the switch (vhostd_sw.h), starts every port on the
+ * control thread's event loop and runs until SIGTERM or SIGINT, then
  * detaches every front-end and removes the sockets it created.
  */
 #include <errno.h>
@@ -15,11 +16,14 @@
 #include <unistd.h>
 
 #include "../../datapath/log.h"
+#include "vhostd_api.h"
 #include "vhostd_bridge.h"
+#include "vhostd_conf.h"
 #include "vhostd_dp.h"
 #include "vhostd_metrics.h"
 #include "vhostd_notify.h"
 #include "vhostd_opts.h"
+#include "vhostd_sw.h"
 #include "vu_ctl.h"
 #include "vu_metrics.h"
 #include "../wire/vu_loop.h"
@@ -32,42 +36,23 @@
 struct daemon {
 	struct vhostd_opts opts;
 	struct vu_loop *loop;
-	struct vu_port *ports;     /* [i]: a vhost port's, by option index */
-	struct port **nics;        /* [i]: a NIC port's, by option index */
-	struct port_spec *specs;   /* the NIC ports, for port_set_env() */
-	struct port_env env;
-	bool *vhost_started;       /* [i]: ports[i] to be stopped */
-	int nports_started;
+	struct sw sw;              /* the ports, bridges and links */
+	struct vhostd_api api;
 	struct dp dp;
 	struct vu_ctl *ctl;
 	struct vu_metrics *metrics;
 	int sigfd;
 };
 
-static void cmd_stats(FILE *out, void *arg)
-{
-	dp_stats_print(arg, out);
-}
-
-static void cmd_placement(FILE *out, void *arg)
-{
-	dp_placement_print(arg, out);
-}
-
-static void cmd_version(FILE *out, void *arg)
-{
-	(void)arg;
-	fprintf(out, "vhostd %s\n", VHOSTD_VERSION);
-}
-
-/* --control: the runtime API.  Commands are kept by reference. */
+/* --control: the runtime API (vhostd_api.h). */
 static int start_control(struct daemon *d)
 {
-	static struct vu_ctl_cmd cmds[] = {
-		{"stats", "per-queue and per-worker counters", cmd_stats, NULL},
-		{"version", "vhostd's version", cmd_version, NULL},
-		{"placement", "per queue pair: worker core and NUMA nodes",
-		 cmd_placement, NULL},
+	struct vu_ctl_cfg cfg = {
+		.path = d->opts.control_path, .fn = vhostd_api_handle,
+		.arg = &d->api,
+		/* --control-group: the socket file's group, and who may ask. */
+		.group_set = d->opts.ctl_perm.gid != VU_PERM_GID_KEEP,
+		.gid = d->opts.ctl_perm.gid,
 	};
 
 	const char *path = d->opts.control_path;
@@ -75,12 +60,10 @@ static int start_control(struct daemon *d)
 
 	if (!path[0])
 		return 0;
-	cmds[0].arg = &d->dp;
-	cmds[2].arg = &d->dp;
+	d->api = (struct vhostd_api){&d->sw, &d->dp};
 	err = vu_perm_mkdirs(path, &d->opts.ctl_perm);
 	if (!err)
-		err = vu_ctl_start(&d->ctl, d->loop, path, cmds,
-				   (int)ARRAY_SIZE(cmds));
+		err = vu_ctl_start(&d->ctl, d->loop, &cfg);
 	else
 		LOG_ERR(TAG, "control socket %s: cannot create its directory: "
 			"%s", path, strerror(-err));
@@ -162,15 +145,14 @@ static void on_mem_lost(struct vu_watch *w, uint32_t ev, void *arg)
 
 	(void)w; (void)ev;
 	vu_sigbus_drain();
-	for (int i = 0; i < d->nports_started; i++)
-		if (d->vhost_started[i])
-			vu_port_check_memory(&d->ports[i]);
+	sw_check_memory(&d->sw);
 }
 
 /* Before any guest memory is mapped; the handler covers every thread. */
 static int setup_sigbus(struct daemon *d)
 {
-	uint32_t cap = (uint32_t)d->opts.nports * VU_MEM_GUARDS_PER_DEV;
+	/* Ports come and go: room for every slot. */
+	uint32_t cap = (uint32_t)VHOSTD_MAX_PORTS * VU_MEM_GUARDS_PER_DEV;
 	int err = vu_sigbus_install(cap);
 
 	if (err == -EPERM) {    /* only a sanitizer's option does that */
@@ -206,117 +188,6 @@ static int start_watchdog(struct daemon *d)
 	return 0;
 }
 
-static void fill_port_cfg(const struct vhostd_opts *o, const struct port_opt *po,
-			  struct vu_port_cfg *pc)
-{
-	memset(pc, 0, sizeof(*pc));
-	pc->dev.name = po->name;
-	pc->dev.max_queue_pairs = po->queues;
-	pc->dev.features = o->features;
-	pc->dev.protocol_features = o->protocol_features;
-	memcpy(pc->dev.mac, po->mac, 6);
-	pc->dev.mtu = po->mtu;
-	pc->path = po->path;
-	pc->client = po->client;
-	pc->fd = po->fd;
-	pc->perm = &o->sock_perm;
-}
-
-/*
- * The NIC ports open before the workers start: a port type may have
- * process-wide set-up that every worker thread must see as it starts (DPDK:
- * the EAL, which each worker joins through a worker.h thread hook).  Each
- * type is first told every port and the worker cores (port_set_env).
- */
-static int open_nics(struct daemon *d)
-{
-	d->nics = calloc((size_t)d->opts.nports, sizeof(d->nics[0]));
-	d->specs = calloc((size_t)d->opts.nports, sizeof(d->specs[0]));
-	if (!d->nics || !d->specs)
-		return -ENOMEM;
-	d->env.cores = d->opts.cores;
-	d->env.specs = d->specs;
-	for (int i = 0; i < d->opts.nports; i++) {
-		const struct port_opt *po = &d->opts.ports[i];
-		if (po->kind == PORT_NIC)
-			d->specs[d->env.nspecs++] = (struct port_spec){
-				po->name, po->nic_type, po->nic_args};
-	}
-	port_set_env(&d->env);
-	for (int i = 0; i < d->opts.nports; i++) {
-		const struct port_opt *po = &d->opts.ports[i];
-		if (po->kind != PORT_NIC)
-			continue;
-		int err = port_open(po->name, po->nic_type, po->nic_args,
-				    &d->nics[i]);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-/* Port i: a vhost-user port on the event loop, or a NIC port (open). */
-static int start_port(struct daemon *d, int i)
-{
-	const struct port_opt *po = &d->opts.ports[i];
-	struct dp_wiring w = {po->peer, po->reflect, po->source_len};
-	struct vu_port_cfg pc;
-	int err;
-
-	if (po->kind == PORT_NIC) {
-		err = dp_attach_port(&d->dp, (uint32_t)i, d->nics[i], &w);
-	} else {
-		fill_port_cfg(&d->opts, po, &pc);
-		err = vu_port_start(&d->ports[i], d->loop, &pc);
-		if (err)
-			return err;
-		d->vhost_started[i] = true;
-		err = dp_attach(&d->dp, (uint32_t)i, &d->ports[i].dev, &w);
-	}
-	if (!err && po->bridge[0])
-		err = dp_bridge_attach(&d->dp, (uint32_t)i, po->bridge,
-				       &po->vlan);
-	return err;
-}
-
-/* --bridge: before any port joins one. */
-static int add_bridges(struct daemon *d)
-{
-	for (int b = 0; b < d->opts.nbridges; b++) {
-		const struct bridge_opt *bo = &d->opts.bridges[b];
-		int err = dp_bridge_add(&d->dp, bo->name, &bo->cfg);
-		if (err) {
-			LOG_ERR(TAG, "bridge %s: %s", bo->name, strerror(-err));
-			return err;
-		}
-	}
-	return 0;
-}
-
-static int start_ports(struct daemon *d)
-{
-	d->ports = calloc((size_t)d->opts.nports, sizeof(d->ports[0]));
-	d->vhost_started = calloc((size_t)d->opts.nports, sizeof(bool));
-	if (!d->ports || !d->vhost_started)
-		return -ENOMEM;
-	for (int i = 0; i < d->opts.nports; i++) {
-		const struct port_opt *po = &d->opts.ports[i];
-		int err = start_port(d, i);
-		d->nports_started++;
-		if (err)
-			return err;
-		if (po->peer >= 0)
-			LOG_INFO(TAG, "%s: linked to %s", po->name,
-				 d->opts.ports[po->peer].name);
-		else if (po->reflect)
-			LOG_INFO(TAG, "%s: reflecting", po->name);
-		else if (po->source_len)
-			LOG_INFO(TAG, "%s: source of %u-byte frames", po->name,
-				 po->source_len);
-	}
-	return dp_start(&d->dp);
-}
-
 static void stop_all(struct daemon *d)
 {
 	vhostd_notify_stopping();
@@ -327,21 +198,33 @@ static void stop_all(struct daemon *d)
 	 * then), and no port is read on behalf of another torn down before. */
 	if (d->dp.workers)
 		dp_halt(&d->dp);
-	for (int i = 0; i < d->nports_started; i++)
-		if (d->vhost_started[i])
-			vu_port_stop(&d->ports[i]);
-	dp_fini(&d->dp);       /* workers stopped: NIC ports can go */
-	for (int i = 0; d->nics && i < d->opts.nports; i++)
-		port_close(d->nics[i]);
+	sw_stop(&d->sw);       /* unlinked, detached, closed: port by port */
+	dp_fini(&d->dp);
 	port_set_env(NULL);
-	free(d->ports);
-	free(d->nics);
-	free(d->specs);
-	free(d->vhost_started);
 	vu_perm_rmdirs();       /* after every socket in them is gone */
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	vu_loop_free(d->loop);
+}
+
+/* The command line and the --config file into the switch (recorded; a
+ * clash is an error).  0 or -EINVAL after one line on stderr. */
+static int load_switch(struct daemon *d)
+{
+	struct vhostd_conf *c = calloc(1, sizeof(*c));
+	char why[400] = "";
+	int err = c ? 0 : -ENOMEM;
+
+	sw_init(&d->sw, &d->opts, d->loop, &d->dp, d->opts.config_path);
+	if (!err && d->opts.config_path[0])
+		err = vhostd_conf_load(d->opts.config_path, c, why, sizeof(why));
+	if (!err)
+		err = sw_load(&d->sw, d->opts.config_path[0] ? c : NULL, why,
+			      sizeof(why));
+	if (err && why[0])
+		fprintf(stderr, "vhostd: %s\n", why);
+	free(c);
+	return err;
 }
 
 int main(int argc, char **argv)
@@ -363,9 +246,12 @@ int main(int argc, char **argv)
 		printf("vhostd %s\n", VHOSTD_VERSION);
 		return 0;
 	}
-	if (d.opts.nports == 0) {
+	/* With --control or --config, ports may all come later. */
+	if (d.opts.nports == 0 && !d.opts.control_path[0] &&
+	    !d.opts.config_path[0]) {
 		fprintf(stderr, "vhostd: no ports given (--port NAME=vhost:PATH "
-			"or NAME=TYPE:ARGS; see --help)\n");
+			"or NAME=TYPE:ARGS, or --control/--config; see "
+			"--help)\n");
 		return 2;
 	}
 	vlog_set_level(d.opts.log_level);
@@ -378,22 +264,25 @@ int main(int argc, char **argv)
 	d.loop = vu_loop_new();
 	if (!d.loop)
 		return 1;
+	if (load_switch(&d) < 0) {
+		vu_loop_free(d.loop);
+		return 2;
+	}
 	err = setup_signals(&d);
 	if (!err)
 		err = setup_sigbus(&d);
 	if (!err)
-		err = open_nics(&d);
+		err = sw_open_nics(&d.sw);
 	if (!err)
-		err = dp_init(&d.dp, &d.opts.cores, (uint32_t)d.opts.nports,
-			      topo);
+		err = dp_init(&d.dp, &d.opts.cores, VHOSTD_MAX_PORTS, topo);
 	if (!err && d.opts.print_placement)
 		d.dp.placement_out = stdout;
-	if (!err)
-		err = add_bridges(&d);
-	if (!err)
-		err = start_ports(&d);
+	/* Every fd of vhostd's own before the ports' sockets appear: a
+	 * front-end (a test counting vhostd's fds) sees the daemon whole. */
 	if (!err)
 		err = start_watchdog(&d);
+	if (!err)
+		err = sw_run(&d.sw);
 	if (!err)
 		err = start_control(&d);
 	if (!err)

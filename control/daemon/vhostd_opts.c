@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,12 +16,26 @@
 #include "vu_metrics.h"
 
 #define DEFAULT_MTU 1500
+#define ARG_MAX_LEN 512
+
+/* Where refusals go: stderr, or vhostd_port_parse()'s caller's stream. */
+static FILE *err_out;
+
+static FILE *errf(void)
+{
+	return err_out ? err_out : stderr;
+}
+
+FILE *vhostd_opts_err(void)
+{
+	return errf();
+}
 
 static int bad(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "vhostd: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see --help)\n");
+	fprintf(errf(), "vhostd: ");
+	fprintf(errf(), fmt, arg);
+	fprintf(errf(), " (see --help)\n");
 	return -EINVAL;
 }
 
@@ -147,23 +162,17 @@ static int find_port(const struct vhostd_opts *o, const char *name)
 	return -1;
 }
 
-static struct port_opt *new_port(struct vhostd_opts *o, const char *name)
+static int port_name_check(const char *name)
 {
-	if (o->nports >= VHOSTD_MAX_PORTS) {
-		bad("too many ports (at most 64), at '%s'", name);
-		return NULL;
-	}
 	if (!*name || strlen(name) >= VHOSTD_NAME_MAX ||
 	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		   "0123456789_-.") != strlen(name)) {
-		bad("port name '%s' must be 1-31 of [A-Za-z0-9_.-]", name);
-		return NULL;
-	}
-	if (find_port(o, name) >= 0) {
-		bad("port name '%s' given twice", name);
-		return NULL;
-	}
-	struct port_opt *p = &o->ports[o->nports++];
+		   "0123456789_-.") != strlen(name))
+		return bad("port name '%s' must be 1-31 of [A-Za-z0-9_.-]", name);
+	return 0;
+}
+
+static void port_defaults(struct port_opt *p, const char *name)
+{
 	memset(p, 0, sizeof(*p));
 	strcpy(p->name, name);
 	p->fd = -1;
@@ -171,6 +180,22 @@ static struct port_opt *new_port(struct vhostd_opts *o, const char *name)
 	p->queues = VU_MAX_QUEUE_PAIRS;
 	p->mtu = DEFAULT_MTU;
 	default_mac(name, p->mac);
+}
+
+static struct port_opt *new_port(struct vhostd_opts *o, const char *name)
+{
+	if (o->nports >= VHOSTD_MAX_PORTS) {
+		bad("too many ports (at most 64), at '%s'", name);
+		return NULL;
+	}
+	if (port_name_check(name) < 0)
+		return NULL;
+	if (find_port(o, name) >= 0) {
+		bad("port name '%s' given twice", name);
+		return NULL;
+	}
+	struct port_opt *p = &o->ports[o->nports++];
+	port_defaults(p, name);
 	return p;
 }
 
@@ -195,63 +220,35 @@ static int port_option(struct port_opt *p, char *kv)
 		p->mtu = (uint16_t)mtu;
 		return 0;
 	}
-	fprintf(stderr, "vhostd: bad port option %s=%s (queues=1..%u, "
+	fprintf(errf(), "vhostd: bad port option %s=%s (queues=1..%u, "
 		"mac=XX:XX:XX:XX:XX:XX unicast, mtu=68..65535)\n", kv, val,
 		VU_MAX_QUEUE_PAIRS);
 	return -EINVAL;
 }
 
-/* NAME=TYPE:ARGS of a pmd/ type; its arguments are parsed when it opens. */
-static int parse_nic_port(struct vhostd_opts *o, const char *name,
-			  const char *type, const char *args)
+/* TYPE:ARGS of a pmd/ type; its arguments are parsed when it opens. */
+static int nic_spec(struct port_opt *p, const char *type, const char *args)
 {
 	char why[160];
 
 	if (!port_type_find(type)) {
-		fprintf(stderr, "vhostd: %s\n",
+		fprintf(errf(), "vhostd: %s\n",
 			port_type_missing(type, why, sizeof(why)));
 		return -EINVAL;
 	}
-	if (strlen(args) >= sizeof(o->ports[0].nic_args))
-		return bad("port '%s': arguments longer than 255 bytes", name);
-	struct port_opt *p = new_port(o, name);
-	if (!p)
-		return -EINVAL;
+	if (strlen(args) >= sizeof(p->nic_args))
+		return bad("port '%s': arguments longer than 255 bytes", p->name);
 	p->kind = PORT_NIC;
 	snprintf(p->nic_type, sizeof(p->nic_type), "%s", type);
 	strcpy(p->nic_args, args);
 	return 0;
 }
 
-/* NAME=vhost:PATH[,opt...] */
-static int parse_port(struct vhostd_opts *o, char *spec)
+/* vhost:PATH[,opt...] */
+static int vhost_spec(struct port_opt *p, char *args)
 {
-	char *eq = strchr(spec, '=');
-	if (!eq)
-		return bad("--port '%s' is not NAME=TYPE:ARGS", spec);
-	*eq = '\0';
-	char *type = eq + 1, *colon = strchr(type, ':');
-	if (!colon)
-		return bad("--port type and arguments missing for '%s'", spec);
-	*colon = '\0';
-	char bridge[DP_BRIDGE_NAME_MAX];
-	struct br_vlan vlan;
-	if (opts_port_bridge(colon + 1, bridge, &vlan) < 0)
-		return -EINVAL;
-	if (strcmp(type, "vhost") != 0) {
-		if (parse_nic_port(o, spec, type, colon + 1) < 0)
-			return -EINVAL;
-		strcpy(o->ports[o->nports - 1].bridge, bridge);
-		o->ports[o->nports - 1].vlan = vlan;
-		return 0;
-	}
-	struct port_opt *p = new_port(o, spec);
-	if (!p)
-		return -EINVAL;
-	strcpy(p->bridge, bridge);
-	p->vlan = vlan;
 	p->kind = PORT_VHOST;
-	char *save = NULL, *tok = strtok_r(colon + 1, ",", &save);
+	char *save = NULL, *tok = strtok_r(args, ",", &save);
 	if (!tok || strlen(tok) >= sizeof(p->path))
 		return bad("vhost port '%s' needs a socket path (< 108 bytes)",
 			   p->name);
@@ -260,6 +257,57 @@ static int parse_port(struct vhostd_opts *o, char *spec)
 		if (port_option(p, tok) < 0)
 			return -EINVAL;
 	return 0;
+}
+
+/* TYPE:ARGS into p (named already); cuts spec up. */
+static int port_spec(struct port_opt *p, char *spec)
+{
+	char *colon = strchr(spec, ':');
+	if (!colon)
+		return bad("--port type and arguments missing for '%s'", p->name);
+	*colon = '\0';
+	/* bridge=, vlan=, trunk= are vhostd's, for every type. */
+	if (opts_port_bridge(colon + 1, p->bridge, &p->vlan) < 0)
+		return -EINVAL;
+	if (strcmp(spec, "vhost") != 0)
+		return nic_spec(p, spec, colon + 1);
+	return vhost_spec(p, colon + 1);
+}
+
+int vhostd_port_parse(struct port_opt *p, const char *name, const char *spec,
+		      FILE *err)
+{
+	char buf[ARG_MAX_LEN];
+	int r;
+
+	err_out = err;
+	if (strlen(spec) >= sizeof(buf))
+		r = bad("port spec longer than 511 bytes: '%.60s...'", spec);
+	else if ((r = port_name_check(name)) == 0) {
+		port_defaults(p, name);
+		strcpy(buf, spec);
+		r = port_spec(p, buf);
+	}
+	err_out = NULL;
+	return r;
+}
+
+/* NAME=TYPE:ARGS */
+static int parse_port(struct vhostd_opts *o, char *spec)
+{
+	char *eq = strchr(spec, '=');
+	if (!eq)
+		return bad("--port '%s' is not NAME=TYPE:ARGS", spec);
+	*eq = '\0';
+	if (!strchr(eq + 1, ':'))
+		return bad("--port type and arguments missing for '%s'", spec);
+	struct port_opt *p = new_port(o, spec);
+	if (!p)
+		return -EINVAL;
+	int err = port_spec(p, eq + 1);
+	if (err)
+		o->nports--;
+	return err;
 }
 
 static bool port_wired(const struct port_opt *p)
@@ -356,7 +404,7 @@ static void default_cores(struct vhostd_opts *o)
 enum { OPT_PORT = 256, OPT_LINK, OPT_REFLECT, OPT_CORES, OPT_LOGLVL,
        OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT, OPT_SOURCE, OPT_CONTROL,
        OPT_PLACEMENT, OPT_METRICS, OPT_SOCKMODE, OPT_SOCKGROUP,
-       OPT_CTLMODE, OPT_CTLGROUP, OPT_BRIDGE };
+       OPT_CTLMODE, OPT_CTLGROUP, OPT_CONFIG, OPT_BRIDGE };
 
 static const struct option long_opts[] = {
 	{"port", required_argument, NULL, OPT_PORT},
@@ -364,6 +412,7 @@ static const struct option long_opts[] = {
 	{"reflect", required_argument, NULL, OPT_REFLECT},
 	{"source", required_argument, NULL, OPT_SOURCE},
 	{"control", required_argument, NULL, OPT_CONTROL},
+	{"config", required_argument, NULL, OPT_CONFIG},
 	{"cores", required_argument, NULL, OPT_CORES},
 	{"print-placement", no_argument, NULL, OPT_PLACEMENT},
 	{"metrics", required_argument, NULL, OPT_METRICS},
@@ -385,7 +434,6 @@ static const struct option long_opts[] = {
 /* Links and reflects name ports, so they are resolved after every port. */
 /* Parsing cuts arguments up in place: it works on copies, so that argv
  * (what ps and pkill -f show) stays as it was given. */
-#define ARG_MAX_LEN 512
 struct deferred { int opt; char arg[ARG_MAX_LEN]; };
 
 static int parse_fd_port(struct vhostd_opts *o, const char *arg)
@@ -495,6 +543,11 @@ static int parse_one(struct vhostd_opts *o, int c, char *arg,
 			return bad("--control '%s': path empty or too long", arg);
 		strcpy(o->control_path, arg);
 		return 0;
+	case OPT_CONFIG:
+		if (strlen(arg) >= sizeof(o->config_path) || !*arg)
+			return bad("--config '%s': path empty or too long", arg);
+		strcpy(o->config_path, arg);
+		return 0;
 	case OPT_NOFEAT:
 		return no_feature(o, arg);
 	case OPT_METRICS:
@@ -552,7 +605,9 @@ int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv)
 		if (err)
 			return err;
 	}
-	if (opts_bridges_check(o) < 0)
+	/* With --config, a bridge may also come from the file (checked when
+	 * the two merge: vhostd_sw.c). */
+	if (!o->config_path[0] && opts_bridges_check(o) < 0)
 		return -EINVAL;
 	if (!(o->features & BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES)))
 		o->protocol_features = 0;
@@ -572,6 +627,7 @@ void vhostd_usage(FILE *out)
 "        a vhost-user port; listens on PATH, or with 'client' connects to\n"
 "        a front-end listening there and reconnects when it goes away.\n"
 "        queues caps the queue pairs offered (1..128, default 128).\n"
+"        Any port may end in ,bridge=BR[,vlan=N|,trunk=N,M-K].\n"
 "  --port NAME=TYPE:ARGS\n"
 "        a NIC port of a pmd/ type (this build: %s):\n"
 "          afxdp:IFACE[,queues=N][,start-queue=Q][,zerocopy|copy][,busy-poll]\n"
@@ -589,8 +645,11 @@ void vhostd_usage(FILE *out)
 "  --source NAME=SIZE   fill NAME's receive queues with SIZE-byte frames\n"
 "                       (60..9216) as fast as the guest takes them, and\n"
 "                       discard its TX: a benchmark/test traffic source\n"
-"  --control PATH       control socket: per-queue and per-worker counters\n"
-"                       (vhostctl PATH stats)\n"
+"  --control PATH       control socket, the runtime API (vhostctl PATH\n"
+"                       show|stats|add-port|del-port|link|...)\n"
+"  --config FILE        bridges, ports and links: loaded at start, merged\n"
+"                       with the command line, rewritten after each change\n"
+"                       made through the control socket\n"
 "  --metrics ADDR:PORT  serve GET /metrics (Prometheus text) on ADDR:PORT\n"
 "                       (127.0.0.1:9100, [::1]:9100; port 0: any free)\n"
 "  --socket-mode MODE   mode of every vhost-user socket vhostd listens on\n"
@@ -600,7 +659,8 @@ void vhostd_usage(FILE *out)
 "                       directories above them are created with it\n"
 "  --control-mode MODE  the control socket's mode (default 0600, 0660\n"
 "                       with --control-group)\n"
-"  --control-group GROUP the control socket's group\n"
+"  --control-group GROUP the control socket's group: its members may\n"
+"                       use it (root and vhostd's own user always may)\n"
 "  --cores LIST         worker cores, e.g. 2,3 or 2-5; nodeN: every core\n"
 "                       of NUMA node N; nodeN:K: K cores of node N, the\n"
 "                       highest first (default: the last core vhostd may\n"

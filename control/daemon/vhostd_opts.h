@@ -9,10 +9,11 @@
  *   --help   --version   --print-capabilities
  *   --source NAME=SIZE   --control PATH   --print-placement
  *   --metrics ADDR:PORT
- *   --socket-mode MODE   --socket-group GROUP
- *   --control-mode MODE  --control-group GROUP
+ *   --config FILE
  *   --bridge NAME[,aging=S][,mac-limit=N]
  *   --port NAME=SPEC,bridge=BR[,vlan=N|,trunk=N,M-K]  (any port type)
+ *   --socket-mode MODE   --socket-group GROUP
+ *   --control-mode MODE  --control-group GROUP
  * plus the vhost-user back-end conventions --socket-path=PATH and --fd=N
  * (a port named "vhost0"), and --no-feature NAME to switch one off.
  */
@@ -27,8 +28,8 @@
 
 #include "../../datapath/bridge.h"
 #include "../../datapath/log.h"
-#include "../wire/vu_perm.h"
 #include "vhostd_bridge.h"
+#include "../wire/vu_perm.h"
 
 #define VHOSTD_MAX_PORTS 64
 #define VHOSTD_NAME_MAX 32
@@ -69,6 +70,7 @@ struct vhostd_opts {
 	int ncores;
 	enum vlog_level log_level;
 	char control_path[108]; /* --control, "" = none */
+	char config_path[256];  /* --config, "" = none */
 	uint64_t features;      /* virtio/vhost feature bits offered */
 	uint64_t protocol_features;
 	bool help, version, print_capabilities;
@@ -89,13 +91,22 @@ int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv);
 
 void vhostd_usage(FILE *out);
 
+/* One port from NAME and SPEC (what follows "NAME=" in --port), into p
+ * (standalone: no link, no check against other ports).  0, or -EINVAL
+ * after writing one line naming the offending value to err (NULL:
+ * stderr). */
+int vhostd_port_parse(struct port_opt *p, const char *name, const char *spec,
+		      FILE *err);
+
 /* vhostd_opts_bridge.c.  Each returns 0, or -EINVAL after one line on
- * stderr.  --bridge SPEC into o; a port's arguments: takes bridge=,
+ * stderr (vhostd_port_parse(): its stream).  --bridge SPEC into o; a port's arguments: takes bridge=,
  * vlan= and trunk= out of args (in place) into bridge and vlan; every
  * port's bridge=BR names a --bridge. */
 int opts_bridge_parse(struct vhostd_opts *o, char *spec);
 int opts_port_bridge(char *args, char *bridge, struct br_vlan *vlan);
 int opts_bridges_check(const struct vhostd_opts *o);
+/* Where refusals go now: stderr, or vhostd_port_parse()'s stream. */
+FILE *vhostd_opts_err(void);
 
 /* The features vhostd offers before any --no-feature. */
 uint64_t vhostd_default_features(void);

@@ -14,7 +14,7 @@
 
 static int refuse(const char *what, const char *arg)
 {
-	fprintf(stderr, "vhostd: %s '%s' (see --help)\n", what, arg);
+	fprintf(vhostd_opts_err(), "vhostd: %s '%s' (see --help)\n", what, arg);
 	return -EINVAL;
 }
 

@@ -2,10 +2,13 @@
 #include "vu_ctl.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../datapath/log.h"
@@ -19,6 +22,8 @@ struct ctl_client {
 	struct vu_ctl *ctl;
 	char line[VU_CTL_LINE_MAX];
 	size_t nline;
+	bool discard;                   /* answered; reading to end of file */
+	size_t discarded;
 	char *out;                      /* reply, sent from out_off on */
 	size_t out_len, out_off;
 };
@@ -28,8 +33,9 @@ struct vu_ctl {
 	int lfd;
 	struct vu_watch *lw;
 	char path[108];
-	const struct vu_ctl_cmd *cmds;
-	int ncmds;
+	struct vu_ctl_cfg cfg;
+	uint64_t refused;               /* callers turned away since logged */
+	time_t refused_logged;
 	struct ctl_client clients[VU_CTL_MAX_CLIENTS];
 };
 
@@ -44,19 +50,89 @@ static void client_close(struct ctl_client *cl)
 	cl->fd = -1;
 }
 
-static void run_command(struct vu_ctl *c, const char *cmd, FILE *out)
+static void on_client(struct vu_watch *w, uint32_t ev, void *arg);
+
+/* After a refusal: swallow what the client still sends, up to
+ * CTL_DISCARD_MAX, then close. */
+#define CTL_DISCARD_MAX (1u << 20)
+static void client_discard(struct ctl_client *cl)
 {
-	for (int i = 0; i < c->ncmds; i++)
-		if (strcmp(cmd, c->cmds[i].name) == 0) {
-			c->cmds[i].fn(out, c->cmds[i].arg);
-			return;
-		}
-	fprintf(out, "error: unknown command '%s'; commands:\n", cmd);
-	for (int i = 0; i < c->ncmds; i++)
-		fprintf(out, "  %-10s %s\n", c->cmds[i].name, c->cmds[i].help);
+	char sink[4096];
+	ssize_t n = recv(cl->fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	cl->discarded += n > 0 ? (size_t)n : 0;
+	if (n <= 0 || cl->discarded > CTL_DISCARD_MAX)
+		client_close(cl);
 }
 
-static void on_client(struct vu_watch *w, uint32_t ev, void *arg);
+/* A one-line answer to a client about to be closed: best effort, never
+ * waits. */
+static void reply_close(int fd, const char *msg)
+{
+	ssize_t r = send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)r;
+}
+
+static bool user_in_group(uid_t uid, gid_t gid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int n = (int)ARRAY_SIZE(groups);
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) || !res)
+		return false;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+bool vu_ctl_allowed(const struct vu_ctl_cfg *cfg, uid_t uid, gid_t gid)
+{
+	if (uid == 0 || uid == geteuid())
+		return true;
+	if (!cfg->group_set)
+		return false;
+	return gid == cfg->gid || user_in_group(uid, cfg->gid);
+}
+
+/* SO_PEERCRED of a new connection: false (and an answer) if refused. */
+static bool caller_ok(struct vu_ctl *c, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	char msg[160];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return false;
+	if (vu_ctl_allowed(&c->cfg, cr.uid, cr.gid))
+		return true;
+	/* Read what it sent already: closing on unread data would reset
+	 * the connection, and the answer with it. */
+	char sink[VU_CTL_LINE_MAX];
+	ssize_t r = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+	(void)r;
+	snprintf(msg, sizeof(msg), "{\"ok\":false,\"error\":\"permission "
+		 "denied: uid %u gid %u may not use this socket\"}\n",
+		 (unsigned)cr.uid, (unsigned)cr.gid);
+	reply_close(fd, msg);
+	c->refused++;
+	time_t now = time(NULL);
+	if (now != c->refused_logged) {
+		LOG_WARN(TAG, "control socket: refused pid %d uid %u gid %u "
+			 "(%llu refused since the last such line)", (int)cr.pid,
+			 (unsigned)cr.uid, (unsigned)cr.gid,
+			 (unsigned long long)c->refused);
+		c->refused = 0;
+		c->refused_logged = now;
+	}
+	return false;
+}
 
 /* Send what the socket takes; wait for EPOLLOUT for the rest. */
 static void client_flush(struct ctl_client *cl)
@@ -92,8 +168,8 @@ static void client_command(struct ctl_client *cl)
 		client_close(cl);
 		return;
 	}
-	LOG_DEBUG(TAG, "command '%s'", cl->line);
-	run_command(cl->ctl, cl->line, out);
+	LOG_DEBUG(TAG, "request '%s'", cl->line);
+	cl->ctl->cfg.fn(cl->line, out, cl->ctl->cfg.arg);
 	fclose(out);
 	client_flush(cl);
 }
@@ -103,6 +179,10 @@ static void on_client(struct vu_watch *w, uint32_t ev, void *arg)
 	struct ctl_client *cl = arg;
 
 	(void)w;
+	if (cl->discard) {
+		client_discard(cl);
+		return;
+	}
 	if (cl->out) {                  /* writing the reply */
 		if (ev & (EPOLLERR | EPOLLHUP))
 			client_close(cl);
@@ -123,11 +203,18 @@ static void on_client(struct vu_watch *w, uint32_t ev, void *arg)
 	if (strchr(cl->line, '\n'))
 		client_command(cl);
 	else if (cl->nline == sizeof(cl->line) - 1) {
+		static const char longline[] = "{\"ok\":false,\"error\":"
+			"\"request longer than 4095 bytes\"}\n";
 		LOG_WARN(TAG, "control client sent %zu bytes without a "
-			 "newline: closed", cl->nline);
-		client_close(cl);
+			 "newline: refused", cl->nline);
+		reply_close(cl->fd, longline);
+		/* Read the rest before closing: closing on unread data
+		 * resets the connection, and the answer with it. */
+		cl->discard = true;
+		shutdown(cl->fd, SHUT_WR);
 	}
 }
+
 
 static void on_accept(struct vu_watch *w, uint32_t ev, void *arg)
 {
@@ -141,6 +228,10 @@ static void on_accept(struct vu_watch *w, uint32_t ev, void *arg)
 		int fd = vu_sock_accept(c->lfd);
 		if (fd < 0)
 			return;
+		if (!caller_ok(c, fd)) {
+			close(fd);
+			return;
+		}
 		cl->fd = fd;
 		cl->ctl = c;
 		cl->w = vu_loop_add(c->loop, fd, EPOLLIN, on_client, cl);
@@ -152,19 +243,18 @@ static void on_accept(struct vu_watch *w, uint32_t ev, void *arg)
 	 * listening socket readable (a level-triggered busy loop). */
 	int fd = vu_sock_accept(c->lfd);
 	if (fd >= 0) {
-		static const char busy[] = "error: busy, try again\n";
-		ssize_t r = send(fd, busy, sizeof(busy) - 1,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-		(void)r;
+		reply_close(fd, "{\"ok\":false,\"error\":\"busy, try "
+			    "again\"}\n");
 		close(fd);
 	}
 	LOG_WARN(TAG, "%d control clients already connected: one turned away",
 		 VU_CTL_MAX_CLIENTS);
 }
 
-int vu_ctl_start(struct vu_ctl **out, struct vu_loop *loop, const char *path,
-		 const struct vu_ctl_cmd *cmds, int ncmds)
+int vu_ctl_start(struct vu_ctl **out, struct vu_loop *loop,
+		 const struct vu_ctl_cfg *cfg)
 {
+	const char *path = cfg->path;
 	struct vu_ctl *c = calloc(1, sizeof(*c));
 
 	if (!c)
@@ -172,8 +262,7 @@ int vu_ctl_start(struct vu_ctl **out, struct vu_loop *loop, const char *path,
 	for (int i = 0; i < VU_CTL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	c->loop = loop;
-	c->cmds = cmds;
-	c->ncmds = ncmds;
+	c->cfg = *cfg;
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	c->lfd = vu_sock_listen(path);
 	if (c->lfd < 0) {

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhostd_api.h: the runtime API spoken on the control socket (vu_ctl.h).
+ *
+ * One JSON object per line each way.  A request names its verb in "cmd"
+ * and carries its arguments as members:
+ *   {"cmd":"show"}  {"cmd":"stats"}  {"cmd":"placement"}  {"cmd":"version"}
+ *   {"cmd":"help"}
+ *   {"cmd":"add-bridge","name":"br0"[,"aging":S][,"mac_limit":N]}
+ *   {"cmd":"del-bridge","name":"br0"}
+ *   {"cmd":"add-port","name":"vm1","spec":"vhost:/run/vm1.sock,bridge=br0"}
+ *   {"cmd":"del-port","name":"vm1"}
+ *   {"cmd":"link","a":"vm1","b":"vm2"}   {"cmd":"unlink","name":"vm1"}
+ *   {"cmd":"fdb","bridge":"br0"}         {"cmd":"log-level","level":"debug"}
+ * The reply is {"ok":true, ...} or {"ok":false,"error":"one line"}.  A
+ * request that is not a JSON object, has an unknown verb, a missing or
+ * extra member or one of the wrong type is refused and changes nothing.
+ * Changes go through sw_apply() (vhostd_sw.h), the one way to change the
+ * switch.
+ *
+ * "stats" and "placement" answer {"ok":true,"records":[...]}: each record
+ * is one line of the text form (vhostd_stats.c, dp_placement_print) as an
+ * object, its type under "type", integers as numbers, other values as
+ * strings, in the text's order.
+ */
+#ifndef VHOSTD_API_H
+#define VHOSTD_API_H
+
+#include <stdio.h>
+
+#include "vhostd_sw.h"
+
+struct vhostd_api {
+	struct sw *sw;
+	struct dp *dp;
+};
+
+/* vu_ctl_fn: answer one request line (arg: struct vhostd_api). */
+void vhostd_api_handle(const char *line, FILE *out, void *arg);
+
+#endif
