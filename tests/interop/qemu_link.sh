@@ -25,9 +25,11 @@
 # With WIRING=bridge the two ports are members of a learning bridge
 # (--bridge br0, bridge=br0) instead of linked: the same checks, and the
 # bridge must have learned both guests' MACs and sent most frames to one
-# known port rather than flooding them.
+# known port rather than flooding them.  WIRING=api builds the same bridge
+# while vhostd runs: vhostd starts with no port (--control, --config) and
+# vhostctl adds br0, a and b before the guests boot.
 #   qemu_link.sh VHOSTD VHOSTCTL [PAIRS [WIRING]]
-#     (PAIRS 1, the default, or 2; WIRING link, the default, or bridge)
+#     (PAIRS 1, the default, or 2; WIRING link, the default, bridge or api)
 set -u
 VHOSTD=$1 VHOSTCTL=$2 PAIRS=${3:-1} WIRING=${4:-link}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -150,13 +152,25 @@ build_initrd
 
 case $WIRING in
 link) WIRE=(--link a=b) MEMBER="" ;;
-bridge) WIRE=(--bridge br0) MEMBER=",bridge=br0" ;;
-*) fail "WIRING must be link or bridge, not '$WIRING'" ;;
+bridge|api) WIRE=(--bridge br0) MEMBER=",bridge=br0" ;;
+*) fail "WIRING must be link, bridge or api, not '$WIRING'" ;;
 esac
-"$VHOSTD" --port "a=vhost:$WORK/a.sock$MEMBER" \
-	--port "b=vhost:$WORK/b.sock$MEMBER" "${WIRE[@]}" --cores 1 --control "$WORK/ctl.sock" --log-level "${VHOSTD_LOG_LEVEL:-info}" >"$VLOG" 2>&1 &
+if [ "$WIRING" = api ]; then
+	"$VHOSTD" --config "$WORK/vhostd.json" --cores 1 --control "$WORK/ctl.sock" \
+		--log-level "${VHOSTD_LOG_LEVEL:-info}" >"$VLOG" 2>&1 &
+else
+	"$VHOSTD" --port "a=vhost:$WORK/a.sock$MEMBER" \
+		--port "b=vhost:$WORK/b.sock$MEMBER" "${WIRE[@]}" --cores 1 --control "$WORK/ctl.sock" --log-level "${VHOSTD_LOG_LEVEL:-info}" >"$VLOG" 2>&1 &
+fi
 VPID=$!
 PIDS+=("$VPID")
+if [ "$WIRING" = api ]; then
+	wait_for "$VLOG" "control socket" 5 || fail "vhostd has no control socket"
+	"$VHOSTCTL" "$WORK/ctl.sock" add-bridge br0 &&
+	"$VHOSTCTL" "$WORK/ctl.sock" add-port a "vhost:$WORK/a.sock$MEMBER" &&
+	"$VHOSTCTL" "$WORK/ctl.sock" add-port b "vhost:$WORK/b.sock$MEMBER" ||
+		fail "vhostctl could not build the bridge"
+fi
 wait_for "$VLOG" "a: listening on" 5 || fail "vhostd did not listen on a"
 wait_for "$VLOG" "b: listening on" 5 || fail "vhostd did not listen on b"
 
@@ -263,7 +277,7 @@ st() {
 
 # The bridge learned both guests and sent most frames to the one port
 # that has the destination (the ARP requests before that were flooded).
-if [ "$WIRING" = bridge ]; then
+if [ "$WIRING" != link ]; then
 	bline=$(grep "^bridge name=br0 " "$WORK/stats.txt") ||
 		fail "no bridge line in vhostctl stats"
 	bkey() { echo "$bline" | grep -oE " $1=[0-9]+" | cut -d= -f2; }
@@ -306,8 +320,8 @@ grep -q "broken" "$VLOG" && fail "vhostd saw a broken queue"
 kill -TERM "$VPID"
 wait "$VPID"; rc=$?
 [ $rc -eq 0 ] || fail "vhostd exit code $rc after SIGTERM"
-echo "PASS: QEMU guests $([ "$WIRING" = bridge ] && echo "on a bridge in" ||
-	echo "linked through") vhostd: ping, 4 MiB TCP each way" \
+echo "PASS: QEMU guests $(case $WIRING in link) echo "linked through" ;;
+	bridge) echo "on a bridge in" ;; api) echo "on a bridge built at run time in" ;; esac) vhostd: ping, 4 MiB TCP each way" \
 	"(one way segmented by vhostd, one way TSO passed through), digests match;" \
 	"guest 2 on packed rings, guest 1 on split rings;" \
 	"$([ "$PAIRS" -gt 1 ] && echo "$PAIRS queue pairs, each carrying traffic" ||
