@@ -396,10 +396,10 @@ int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports,
 	if (!dp->workers || !dp->pw || !dp->ports || dp->nworkers == 0)
 		return -ENOMEM;
 	dp->nports = nports;
-	for (uint32_t i = 0; i < nports; i++)   /* free slots: no peer */
+	for (uint32_t i = 0; i < nports; i++) {  /* free slots: unwired */
 		dp->ports[i].peer = -1;
-	for (uint32_t i = 0; i < nports; i++)
 		dp->ports[i].bridge = -1;
+	}
 	uint32_t w = 0;
 	for (int c = 0; c < CPU_SETSIZE && w < dp->nworkers; c++) {
 		if (!CPU_ISSET(c, cores))

@@ -173,14 +173,13 @@ void dp_fini(struct dp *dp);
 int dp_link(struct dp *dp, uint32_t a, int b);
 /* A NIC port attached after dp_start(): publish its live paths. */
 int dp_port_live(struct dp *dp, uint32_t i);
-/* Forget port i, linked to nothing; a guest's device must be detached
- * (no front-end) and is not touched; a NIC port is closed by the caller
- * afterwards.  The slot is free again. */
+/* Forget port i, linked to nothing and on no bridge: its paths leave the
+ * workers, its queue state is freed, a guest's device loses its datapath
+ * hooks (the caller stops it afterwards: vu_port_stop) and a NIC port is
+ * closed by the caller afterwards.  The slot is free again. */
 void dp_detach(struct dp *dp, uint32_t i);
 
 /* Internal to vhostd_dp.c, vhostd_dp_rt.c and vhostd_place.c. */
-int dp_publish(struct dp *dp);
-void dp_path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp);
 uint32_t dp_npairs(const struct dp_port *p);
 struct dp_port *dp_target(const struct dp *dp, const struct dp_port *p);
 bool dp_path_live(struct dp *dp, struct dp_port *p, uint32_t qp);
