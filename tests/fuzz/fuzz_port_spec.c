@@ -75,7 +75,9 @@ static void check_opts(const struct vhostd_opts *o)
 		    (p->bridge[0] != 0) > 1)
 			abort();
 		check_str(p->bridge, sizeof(p->bridge));
-		if (p->bridge[0] && !bridge_known(o, p->bridge))
+		/* With --config the bridge may come from the file. */
+		if (p->bridge[0] && !o->config_path[0] &&
+		    !bridge_known(o, p->bridge))
 			abort();
 		if (!p->bridge[0] && (p->vlan.trunk || p->vlan.vlan))
 			abort();
