@@ -21,6 +21,14 @@
 
 #define TAG "dp"
 
+/* Free p's spread (p's paths are not published). */
+static void spread_forget(struct dp_port *p)
+{
+	free(p->spread.q);
+	p->spread.q = NULL;
+	p->spread.nq = 0;
+}
+
 /* Hold ports ids[0..n) (-1 entries skipped) and publish without them. */
 static int hold(struct dp *dp, const int *ids, int n)
 {
@@ -51,6 +59,11 @@ int dp_link(struct dp *dp, uint32_t a, int b)
 	int ids[3] = {(int)a, pa->peer, b};
 	int err = hold(dp, ids, 3);
 
+	/* A spread (vhostd_dp.c: link_spread) is sized for the peer it was
+	 * made for: the held ports' go, rebuilt for the new peer. */
+	for (int k = 0; k < 3; k++)
+		if (ids[k] >= 0)
+			spread_forget(&dp->ports[ids[k]]);
 	if (pa->peer >= 0)
 		dp->ports[pa->peer].peer = -1;
 	pa->peer = b;
@@ -82,6 +95,7 @@ void dp_detach(struct dp *dp, uint32_t i)
 	free(p->qps);
 	free(p->vq_live);
 	free(p->source);
+	spread_forget(p);
 	if (p->dev)
 		p->dev->ops = (struct vu_dev_ops){0};
 	memset(p, 0, sizeof(*p));
