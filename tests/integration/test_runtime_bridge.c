@@ -5,8 +5,9 @@
  * bridge br0 and three guests on it: a and b untagged, c an access port
  * of VLAN 10.  Unicast between learned MACs reaches its one destination
  * without flooding, the VLAN keeps c apart, c is removed while a and b
- * exchange frames (they lose none; c's front-end sees its socket close),
- * and a restart with nothing but --config brings back br0, a and b.
+ * exchange frames (they lose none; c's front-end sees its socket close)
+ * and comes back (added again, a new front-end attached), and a restart
+ * with nothing but --config brings back br0, a, b and c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -185,6 +186,15 @@ static void test_removing_a_port_under_traffic_loses_nothing(void **s)
 	struct stat st2;
 	assert_int_not_equal(stat(td.sock[2], &st2), 0);
 	assert_int_equal(ctl("del-port c"), 1);       /* no such port now */
+	/* The port comes back (untagged now) and so does a front-end. */
+	assert_int_equal(ctl("add-port c vhost:%s,bridge=br0", td.sock[2]), 0);
+	assert_true(wait_path(td.sock[2], 5000));
+	guest_down(&g[2]);
+	guest_up(&g[2], td.sock[2], FEATURES);
+	msleep(50);
+	send_to(0, BC, 9);
+	assert_int_equal(got(2, true), 1);
+	assert_int_equal(got(1, true), 1);
 }
 
 static void test_restart_restores_the_bridge_from_config(void **s)
@@ -200,7 +210,7 @@ static void test_restart_restores_the_bridge_from_config(void **s)
 	snprintf(cmd, sizeof(cmd), "%s --json %s show | grep -q "
 		 "'\"bridges\":\\[{\"name\":\"br0\",\"aging\":60,"
 		 "\"mac_limit\":1024,\"origin\":\"config\",\"ports\":"
-		 "\\[\"a\",\"b\"\\]}\\]'", td.ctl_bin, td.ctl);
+		 "\\[\"a\",\"b\",\"c\"\\]}\\]'", td.ctl_bin, td.ctl);
 	assert_int_equal(system(cmd), 0);
 	guest_up(&g[0], td.sock[0], FEATURES);
 	guest_up(&g[1], td.sock[1], FEATURES);
