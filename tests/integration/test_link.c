@@ -190,7 +190,7 @@ static void test_rarp_announce(void **state)
  */
 static void test_sigterm_linked(void **state)
 {
-	struct tdaemon t2;
+	struct tdaemon t2 = {0};   /* every member: tdaemon_start reads .bridge */
 
 	(void)state;
 	assert_int_equal(tdaemon_args(&t2, 3, (char *[]){"", (char *)td.bin,
