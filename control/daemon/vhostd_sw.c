@@ -143,6 +143,7 @@ static void fill_port_cfg(const struct sw *s, const struct port_opt *po,
 	pc->path = po->path;
 	pc->client = po->client;
 	pc->fd = po->fd;
+	pc->perm = &s->opts->sock_perm;
 }
 
 /* Undo what start_port() did so far, and free slot i. */
