@@ -236,7 +236,7 @@ for size in $SIZES; do
 		for a in bridge link; do
 			for b in ovs link; do
 				[ "$a" != "$b" ] && [ -f "$W/last.$a" ] && [ -f "$W/last.$b" ] &&
-					ratio "$(cat "$W/last.$a")" "$(cat "$W/last.$b")" | tr -d x >>"$W/q.$a.$b"
+					echo "$(ratio "$(cat "$W/last.$a")" "$(cat "$W/last.$b")")" | tr -d x >>"$W/q.$a.$b"
 			done
 		done
 	done
