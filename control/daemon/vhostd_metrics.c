@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "prom.h"
+#include "vhostd_bridge.h"
 #include "vhostd_metrics.h"
 
 /* One ring of one port, as the families see it. */
@@ -361,6 +362,81 @@ static void fam_ports(struct prom *pm, const struct dp *dp)
 				 dp->ports[i].dev->status);
 }
 
+/* ---- per bridge -------------------------------------------------- */
+
+/* Calls fn for every bridge with its counters (control thread). */
+static void each_bridge(struct prom *pm, const struct dp *dp,
+			void (*fn)(struct prom *, const char *,
+				   const struct dp_bridge_stats *, int),
+			int arg)
+{
+	struct dp_bridge_stats st;
+
+	for (uint32_t b = 0; b < DP_BRIDGES_MAX; b++) {
+		const char *name = dp_bridge_name(dp, b);
+		if (name && dp_bridge_stats(dp, name, &st) == 0)
+			fn(pm, name, &st, arg);
+	}
+}
+
+static void br_sizes(struct prom *pm, const char *name,
+		     const struct dp_bridge_stats *st, int members)
+{
+	prom_u64(pm, PROM_LABELS({"bridge", name}),
+		 members ? st->members : st->macs);
+}
+
+static void br_fdb_events(struct prom *pm, const char *name,
+			  const struct dp_bridge_stats *st, int unused)
+{
+	(void)unused;
+	for (int c = 0; c < FDB_COUNTER_MAX; c++)
+		prom_u64(pm, PROM_LABELS({"bridge", name},
+					 {"event", fdb_counter_name(c)}),
+			 st->fdb[c]);
+}
+
+static void br_frames(struct prom *pm, const char *name,
+		      const struct dp_bridge_stats *st, int unused)
+{
+	(void)unused;
+	prom_u64(pm, PROM_LABELS({"bridge", name}, {"how", "forwarded"}),
+		 st->br.forwarded);
+	prom_u64(pm, PROM_LABELS({"bridge", name}, {"how", "flooded"}),
+		 st->br.flooded);
+}
+
+static void br_drops(struct prom *pm, const char *name,
+		     const struct dp_bridge_stats *st, int unused)
+{
+	(void)unused;
+	for (int d = 0; d < BR_DROP_MAX; d++)
+		prom_u64(pm, PROM_LABELS({"bridge", name},
+					 {"reason", br_drop_name(d)}),
+			 st->br.drops[d]);
+}
+
+static void fam_bridges(struct prom *pm, const struct dp *dp)
+{
+	prom_family(pm, "vhostd_bridge_fdb_entries", PROM_GAUGE,
+		    "MAC addresses in the bridge's forwarding table");
+	each_bridge(pm, dp, br_sizes, 0);
+	prom_family(pm, "vhostd_bridge_members", PROM_GAUGE,
+		    "Ports attached to the bridge");
+	each_bridge(pm, dp, br_sizes, 1);
+	prom_family(pm, "vhostd_bridge_fdb_events_total", PROM_COUNTER,
+		    "Forwarding table events: learned, moved, aged, limit "
+		    "(not learned: member at its MAC limit), table_full");
+	each_bridge(pm, dp, br_fdb_events, 0);
+	prom_family(pm, "vhostd_bridge_frames_total", PROM_COUNTER,
+		    "Frames the bridge sent to one known destination "
+		    "(forwarded) or flooded (counted once per frame)");
+	each_bridge(pm, dp, br_frames, 0);
+	prom_family(pm, "vhostd_bridge_drops_total", PROM_COUNTER,
+		    "Frames the bridge dropped, by reason");
+	each_bridge(pm, dp, br_drops, 0);
+}
+
 /* The page, family by family. */
 static void (*const families[])(struct prom *pm, const struct dp *dp) = {
 	fam_ports,
@@ -368,6 +444,7 @@ static void (*const families[])(struct prom *pm, const struct dp *dp) = {
 	fam_queue_reasons,
 	fam_queue_cycles,
 	fam_workers,
+	fam_bridges,
 };
 
 void dp_metrics_write(const struct dp *dp, FILE *f)

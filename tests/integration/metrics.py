@@ -146,6 +146,9 @@ WORKER = ["vhostd_worker_passes_total", "vhostd_worker_packets_total",
           "vhostd_worker_cycles_per_packet"]
 PORT = ["vhostd_port_info", "vhostd_port_guest_state",
         "vhostd_port_guest_status"]
+BRIDGE = ["vhostd_bridge_fdb_entries", "vhostd_bridge_members",
+          "vhostd_bridge_fdb_events_total", "vhostd_bridge_frames_total",
+          "vhostd_bridge_drops_total"]
 
 
 def family_of(sample):
@@ -154,12 +157,15 @@ def family_of(sample):
 
 def check_families(vals, fams, traffic):
     """Families, their labels, one sample per expected label set."""
-    for name in QUEUE + TX_ONLY + RX_ONLY + WORKER + PORT:
+    for name in QUEUE + TX_ONLY + RX_ONLY + WORKER + PORT + BRIDGE:
         check(family_of(name) in fams, f"family {name} missing")
     label_sets = {
         "queue": {"port", "queue", "direction"},
         "reason": {"port", "queue", "direction", "reason"},
         "worker": {"worker", "core"},
+        "vhostd_bridge_fdb_events_total": {"bridge", "event"},
+        "vhostd_bridge_frames_total": {"bridge", "how"},
+        "vhostd_bridge_drops_total": {"bridge", "reason"},
     }
     for (name, labels) in vals:
         keys = {k for k, _ in labels}
@@ -173,10 +179,23 @@ def check_families(vals, fams, traffic):
             check(not (name in RX_ONLY and d != "rx"), f"{name} on {d}")
         elif name.startswith("vhostd_worker_"):
             check(keys == label_sets["worker"], f"{name}: labels {keys}")
+        elif name.startswith("vhostd_bridge_"):
+            want = label_sets.get(name, {"bridge"})
+            check(keys == want, f"{name}: labels {keys}, want {want}")
     get(vals, "vhostd_port_info", port="r0", type="vhost")
     get(vals, "vhostd_port_info", port="idle0", type="vhost")
     check(get(vals, "vhostd_port_guest_state", port="idle0",
               state="detached") == 1, "idle0 not detached")
+    # idle0 is br0's one member; nothing reaches the bridge.
+    check(get(vals, "vhostd_bridge_members", bridge="br0") == 1,
+          "br0 members")
+    check(get(vals, "vhostd_bridge_fdb_entries", bridge="br0") == 0,
+          "br0 fdb entries")
+    for ev in ["learned", "moved", "aged", "limit", "table_full"]:
+        get(vals, "vhostd_bridge_fdb_events_total", bridge="br0", event=ev)
+    for how in ["forwarded", "flooded"]:
+        get(vals, "vhostd_bridge_frames_total", bridge="br0", how=how)
+    get(vals, "vhostd_bridge_drops_total", bridge="br0", reason="vlan")
     if traffic:
         for reason in ["no_peer", "dst_down", "no_rx_buf", "too_big",
                        "abandoned"]:
@@ -315,7 +334,8 @@ def main():
     log = open(WORK + "/vhostd.log", "w")
     vd = subprocess.Popen([VHOSTD, "--port", f"r0=vhost:{WORK}/r0.sock",
                            "--reflect", "r0",
-                           "--port", f"idle0=vhost:{WORK}/idle0.sock",
+                           "--bridge", "br0",
+                           "--port", f"idle0=vhost:{WORK}/idle0.sock,bridge=br0",
                            "--cores", str(WK_CPU), "--control", ctl,
                            "--metrics", "127.0.0.1:0"],
                           stdout=log, stderr=subprocess.STDOUT)
