@@ -54,8 +54,7 @@ static int front_set_timeouts(int fd, int ms)
 	return 0;
 }
 
-/* Wrap connected socket fd (taken over, also on failure) in *out. */
-static int front_new(struct vu_front **out, int fd, int io_timeout_ms)
+int vu_front_new(struct vu_front **out, int fd, int io_timeout_ms)
 {
 	struct vu_front *f = calloc(1, sizeof(*f));
 	int ret = front_set_timeouts(fd, io_timeout_ms);
@@ -105,7 +104,7 @@ int vu_front_connect(struct vu_front **out, const char *path,
 	for (;;) {
 		fd = front_try_connect(&sa, io_timeout_ms);
 		if (fd >= 0)
-			return front_new(out, fd, io_timeout_ms);
+			return vu_front_new(out, fd, io_timeout_ms);
 		if (fd != -ENOENT && fd != -ECONNREFUSED && fd != -EAGAIN)
 			return fd;
 		if (now_ms() >= deadline) {
@@ -157,7 +156,7 @@ int vu_front_accept(struct vu_front **out, const char *path,
 			 path, strerror(-fd));
 		return fd;
 	}
-	return front_new(out, fd, io_timeout_ms);
+	return vu_front_new(out, fd, io_timeout_ms);
 }
 
 void vu_front_close(struct vu_front *f)

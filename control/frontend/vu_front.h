@@ -88,6 +88,34 @@ int vu_front_accept(struct vu_front **out, const char *path,
 		    int accept_timeout_ms, int io_timeout_ms);
 
 /*
+ * A front-end that outlives its back-end (QEMU with a listening chardev,
+ * the back-end in client mode): vu_front_listen() makes the listening
+ * socket (a stale socket file at path is replaced; the caller closes the
+ * fd and unlinks path) and returns its fd or a negative errno;
+ * vu_front_accept_on() waits up to timeout_ms for the first back-end on
+ * lfd and makes a front-end of its connection (*out, as vu_front_connect).
+ *
+ * vu_front_reaccept(): the back-end went away (or is going); wait up to
+ * timeout_ms for a new one on lfd and take its connection in place of the
+ * old one, keeping the guest memory and every ring's memory as they are.
+ * Negotiated sets are forgotten and every ring is marked stopped: the
+ * caller negotiates, sends the memory table and starts each ring again
+ * with vu_front_vring_restart() where the old back-end left it.  Returns
+ * 0, -ETIMEDOUT or an errno.
+ *
+ * vu_front_split_used_idx(): the used index of split ring idx as the
+ * guest memory holds it, i.e. where a back-end that used every buffer in
+ * order resumes (QEMU's virtio_queue_restore_last_avail_idx() when the
+ * back-end is gone: next avail = used idx).  Negative errno for a ring
+ * never set up or packed.
+ */
+int vu_front_listen(const char *path);
+int vu_front_accept_on(struct vu_front **out, int lfd, int timeout_ms,
+		       int io_timeout_ms);
+int vu_front_reaccept(struct vu_front *f, int lfd, int timeout_ms);
+int vu_front_split_used_idx(const struct vu_front *f, uint32_t idx);
+
+/*
  * Close the socket, every kick/call fd, and unmap the guest memory.
  * Accepts NULL.
  */

@@ -33,6 +33,10 @@ struct vu_front {
 	void *backend_arg;
 };
 
+/* Wrap connected socket fd (taken over, also on failure) in *out, with
+ * io_timeout_ms on its sends and receives. */
+int vu_front_new(struct vu_front **out, int fd, int io_timeout_ms);
+
 /* Record and log the reason of a failure; returns err. */
 int vu_front_fail(struct vu_front *f, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
