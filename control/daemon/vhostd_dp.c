@@ -146,6 +146,22 @@ static bool stopping(const struct dp_port *p)
 	return false;
 }
 
+/*
+ * TX ring i is taken from only when it is started and enabled.  The spec
+ * says a started but disabled TX ring is processed and its frames
+ * discarded, but a front-end always starts a ring before it enables it
+ * (QEMU: SET_VRING_KICK, then SET_VRING_ENABLE), and after a back-end
+ * restart the guest's TX ring is full of frames posted during the outage:
+ * discarding them there lost up to a ring of frames on every restart.
+ * Left on the ring, they go when the ring is enabled (DPDK's vhost does
+ * not touch a disabled ring either); a source port's TX is discarded
+ * anyway.
+ */
+static bool tx_polled(const struct dp_port *p, uint32_t i)
+{
+	return p->vq_live[i] && (p->source || ring_enabled(p, i));
+}
+
 /* A path may be polled when its TX queue is live (or, for a source, its RX
  * queue), neither its own port nor the port it delivers to is paused (a
  * paused port is off limits) and its own device is not being stopped. */
@@ -157,7 +173,7 @@ bool dp_path_live(struct dp *dp, struct dp_port *p, uint32_t qp)
 		return false;
 	return p->qps[qp] && !p->paused && (!t || !t->paused) && !p->stopping &&
 	       !p->held && (!t || !t->held) &&
-	       (p->vq_live[2 * qp + 1] || (p->source && p->vq_live[2 * qp]));
+	       (tx_polled(p, 2 * qp + 1) || (p->source && p->vq_live[2 * qp]));
 }
 
 bool dp_rx_dst(const struct dp_port *t, uint32_t qp, struct vnet_dst *d)
@@ -206,10 +222,9 @@ void dp_path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 	struct vnet_path *path = &p->qps[qp]->path;
 	struct dp_port *t = dp_target(dp, p);
 	uint32_t rx = 2 * qp;
-	/* Spec: a started but disabled TX ring is processed and discarded. */
 	bool feed = p->source || ring_enabled(p, rx + 1);
 
-	path->src = p->vq_live[rx + 1] ? dp_vq(p, rx + 1) : NULL;
+	path->src = tx_polled(p, rx + 1) ? dp_vq(p, rx + 1) : NULL;
 	path->dst = NULL;
 	path->dst_none = t ? VNET_DROP_DST_DOWN : VNET_DROP_NO_PEER;
 	if (feed && t && rx < nrings(t) && t->vq_live[rx] &&
