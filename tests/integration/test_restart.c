@@ -73,8 +73,10 @@ struct rs {
 	uint32_t lost_now;          /* frames skipped since the last restart */
 	uint32_t rng;
 	bool back;                  /* a frame came since the last restart */
-	double t_sig, outage[MAX_RESTARTS];
-	uint32_t nout;
+	int sig;                    /* of the last restart */
+	double t_sig;
+	double outage[2][MAX_RESTARTS];   /* [0] SIGTERM, [1] SIGKILL */
+	uint32_t nout[2];
 };
 
 static double now_s(void)
@@ -114,8 +116,10 @@ static void check_frame(struct rs *r, const uint8_t *f, uint32_t len)
 		return;
 	}
 	memcpy(&seq, f + 14, 4);
-	if (!r->back)
-		r->outage[r->nout++] = now_s() - r->t_sig;
+	if (!r->back) {
+		int k = r->sig == SIGKILL;
+		r->outage[k][r->nout[k]++] = now_s() - r->t_sig;
+	}
 	r->back = true;
 	if (seq < r->next || seq >= r->sent) {
 		if (r->dups++ < 5)
@@ -315,6 +319,7 @@ static void rs_restart(struct rs *r, int sig)
 	int st;
 
 	r->t_sig = now_s();
+	r->sig = sig;
 	assert_int_equal(kill(r->proc.pid, sig), 0);
 	wait_closed(r);
 	/* At once, as QEMU does on the close event (the old process may not
@@ -397,14 +402,18 @@ static void rs_run(struct rs *r, const char *name)
 	}
 	assert_int_equal(r->dups, 0);
 	assert_int_equal(r->bad, 0);
-	qsort(r->outage, r->nout, sizeof(r->outage[0]), cmp_d);
-	assert_int_equal(r->nout, n);
-	print_message("%s: %u frames, %u SIGTERM restarts (0 lost), %u kill -9 "
-		      "(%u frames lost, at most %u in one), outage signal to "
-		      "first frame back: median %.1f ms, max %.1f ms\n", name,
-		      r->sent, nterm, nkill, lost_kill, max_lost,
-		      r->outage[r->nout / 2] * 1e3,
-		      r->outage[r->nout - 1] * 1e3);
+	assert_int_equal(r->nout[0], nterm);
+	assert_int_equal(r->nout[1], nkill);
+	for (int k = 0; k < 2; k++)
+		qsort(r->outage[k], r->nout[k], sizeof(double), cmp_d);
+	print_message("%s: %u frames; %u SIGTERM restarts: 0 lost, signal to "
+		      "first frame back median %.1f ms, max %.1f ms; %u kill -9: "
+		      "%u frames lost (at most %u in one), median %.1f ms, max "
+		      "%.1f ms\n", name, r->sent, nterm,
+		      r->outage[0][nterm / 2] * 1e3,
+		      r->outage[0][nterm - 1] * 1e3, nkill, lost_kill, max_lost,
+		      r->outage[1][nkill / 2] * 1e3,
+		      r->outage[1][nkill - 1] * 1e3);
 }
 
 static struct rs g;
