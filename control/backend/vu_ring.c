@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../../datapath/log.h"
+#include "../../datapath/vring.h"
 #include "vu_table.h"
 
 #define TAG "vu"
@@ -377,6 +378,44 @@ static int take_ring_fd(struct vu_dev *d, const char *req,
 	return 0;
 }
 
+/*
+ * A packed ring must start where the device stopped.  The descriptor at
+ * the avail position then holds what the driver made available in this
+ * lap (AVAIL == wrap, USED != wrap), or what is left from the lap before:
+ * a used head (both flags != wrap) or a chain's tail descriptor as the
+ * driver wrote it (AVAIL != wrap, USED == wrap; the device writes used
+ * heads only).  Both flags == wrap is what the device writes when it uses
+ * a buffer in this lap: the base is behind where the device stood, i.e.
+ * stale.  QEMU sends one after its back-end went away (it keeps no packed
+ * ring position then: virtio_queue_packed_restore_last_avail_idx() does
+ * nothing); serving it would hand the guest ids it does not have in
+ * flight ("id N is not a head").  Refused, with the reason.  A stale base
+ * whose descriptor was rewritten by later laps cannot be told from a good
+ * one.
+ */
+static int packed_base_current(struct vu_dev *d, uint32_t i)
+{
+	const struct vu_vring *vr = &d->vr[i];
+
+	if (!packed(d) || !vr->desc)
+		return 0;
+	uint16_t pos = vr->base & 0x7fff;
+	bool wrap = vr->base & 0x8000;
+	const struct vring_packed_desc *e =
+		(const struct vring_packed_desc *)vr->desc + pos;
+	uint16_t fl = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+
+	if (!!(fl & VRING_PACKED_DESC_F_USED) != wrap ||
+	    !!(fl & VRING_PACKED_DESC_F_AVAIL) != wrap)
+		return 0;
+	LOG_ERR(TAG, "%s: SET_VRING_KICK refused: ring %u base 0x%x is stale: "
+		"the descriptor at position %u (flags 0x%x) was already used "
+		"in lap %u (the front-end lost the packed ring's position, as "
+		"QEMU does when its back-end restarts; use split rings there)",
+		d->name, i, vr->base, pos, fl, wrap);
+	return -EINVAL;
+}
+
 int vu_h_set_vring_kick(struct vu_dev *d, const struct vu_msg *m, int *fds,
 			int nfds, struct vu_msg *reply)
 {
@@ -387,6 +426,8 @@ int vu_h_set_vring_kick(struct vu_dev *d, const struct vu_msg *m, int *fds,
 	/* The ring starts here: check it against the layout in force now,
 	 * whatever SET_FEATURES said when its size and areas came. */
 	int err = vring_check(d, i, "SET_VRING_KICK refused");
+	if (!err)
+		err = packed_base_current(d, i);
 	if (!err)
 		err = take_ring_fd(d, "SET_VRING_KICK", m, fds, nfds,
 				   &vr->kick_fd);

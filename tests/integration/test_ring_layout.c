@@ -158,9 +158,12 @@ static void hostile_up(bool ack)
 	assert_true(h.kick >= 0 && h.call >= 0);
 }
 
-/* Ring TX: NUM entries, packed base 0 (positions 0, wrap counters 0: as a
- * split ring, avail index 0), device area at the end of the region. */
-static void tx_ring_set(void)
+/* Ring TX: NUM entries, base `base`, device area at the end of the
+ * region.  A packed ring that starts needs a fresh ring's base, 0x80008000
+ * (wrap counters 1): at wrap 0 the zeroed descriptor 0 reads as used in
+ * that lap and the start is refused (a stale base).  Base 0 is avail index
+ * 0 for a ring that starts as a split one. */
+static void tx_ring_set(uint32_t base)
 {
 	struct vu_vring_addr a = {
 		.index = TX, .desc_user_addr = h.uva + DESC_GPA,
@@ -168,7 +171,7 @@ static void tx_ring_set(void)
 		.used_user_addr = h.uva + DEVICE_GPA};
 
 	assert_int_equal(send_state(VU_REQ_SET_VRING_NUM, TX, NUM), 0);
-	assert_int_equal(send_state(VU_REQ_SET_VRING_BASE, TX, 0), 0);
+	assert_int_equal(send_state(VU_REQ_SET_VRING_BASE, TX, base), 0);
 	assert_int_equal(send_req(VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL,
 				  0), 0);
 }
@@ -279,7 +282,7 @@ static void flip_packed_on_started_ring(bool ack)
 	int lines = log_lines("a: SET_FEATURES", "ring 1 is started");
 	int named = log_lines(old, new);
 	hostile_up(ack);
-	tx_ring_set();
+	tx_ring_set(0x80008000u);
 	assert_int_equal(tx_ring_start(), 0);
 	uint64_t r = send_u64(VU_REQ_SET_FEATURES, FEATURES & ~PACKED);
 	post_split_tx_and_kick();
@@ -330,7 +333,7 @@ static void test_packed_areas_checked_as_split_ring_when_ring_starts(
 	int lines = log_lines(l1, l2);
 
 	hostile_up(true);
-	tx_ring_set();
+	tx_ring_set(0);
 	assert_int_equal(send_u64(VU_REQ_SET_FEATURES, FEATURES & ~PACKED), 0);
 	uint64_t r = tx_ring_start();
 	post_split_tx_and_kick();
