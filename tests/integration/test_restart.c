@@ -345,6 +345,10 @@ static void rs_restart(struct rs *r, int sig)
 	if (sig == SIGTERM && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
 		fail_msg("vhostd did not exit 0 on SIGTERM (status 0x%x); log "
 			 "%s", st, log_path);
+	/* The next vhostd writes its log over this one. */
+	if (log_has(log_path, "Sanitizer", NULL) ||
+	    log_has(log_path, "runtime error", NULL))
+		fail_msg("sanitizer report in vhostd's log %s", log_path);
 	rs_poll(r);   /* the driver reaps what the old vhostd used */
 	vhostd_run(r);
 	assert_int_equal(vu_front_reaccept(r->f, r->lfd, 5000), 0);
