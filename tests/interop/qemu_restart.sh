@@ -116,7 +116,7 @@ for i in $(seq 1 "$RESTARTS"); do
 		fail "vhostd exited $rc after SIGTERM (restart $i)"
 	vhostd_up
 	n=0
-	until [ "$(grep -c "front-end connected" "$VLOG")" = 2 ]; do
+	until [ "$(grep -c "front-end connected" "$VLOG" 2>/dev/null)" = 2 ]; do
 		n=$((n + 1))
 		[ $n -gt 1000 ] &&
 			fail "restart $i: the new vhostd did not connect to both guests"
