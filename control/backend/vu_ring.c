@@ -397,7 +397,7 @@ static int packed_base_current(struct vu_dev *d, uint32_t i)
 {
 	const struct vu_vring *vr = &d->vr[i];
 
-	if (!packed(d) || !vr->desc)
+	if (!vr->desc)
 		return 0;
 	uint16_t pos = vr->base & 0x7fff;
 	bool wrap = vr->base & 0x8000;
@@ -416,6 +416,34 @@ static int packed_base_current(struct vu_dev *d, uint32_t i)
 	return -EINVAL;
 }
 
+/*
+ * A split ring resumes at the used index in guest memory.  Buffers are
+ * used in order and nothing stays in flight across a stop, so the next
+ * avail index to take equals the used index; the datapath reads the
+ * latter from the ring (vq_init).  A base behind it is stale (a
+ * front-end that read the position while the old back-end still moved
+ * it): served as sent, the buffers in between would be used again, ids
+ * the guest no longer has in flight ("id N is not a head").  A base ahead
+ * of it would strand the buffers in between.  Either way the base is
+ * replaced by the used index, with a warning (DPDK's vhost does the same).
+ */
+static int split_base_current(struct vu_dev *d, uint32_t i)
+{
+	struct vu_vring *vr = &d->vr[i];
+
+	if (!vr->used)
+		return 0;
+	uint16_t u = __atomic_load_n(&((const struct vring_used *)vr->used)->idx,
+				     __ATOMIC_ACQUIRE);
+	if (u == (uint16_t)vr->base)
+		return 0;
+	LOG_WARN(TAG, "%s: ring %u: base %u but the used index in guest "
+		 "memory is %u: resuming at %u (the front-end's base is "
+		 "stale)", d->name, i, vr->base, u, u);
+	vr->base = u;
+	return 0;
+}
+
 int vu_h_set_vring_kick(struct vu_dev *d, const struct vu_msg *m, int *fds,
 			int nfds, struct vu_msg *reply)
 {
@@ -427,7 +455,8 @@ int vu_h_set_vring_kick(struct vu_dev *d, const struct vu_msg *m, int *fds,
 	 * whatever SET_FEATURES said when its size and areas came. */
 	int err = vring_check(d, i, "SET_VRING_KICK refused");
 	if (!err)
-		err = packed_base_current(d, i);
+		err = packed(d) ? packed_base_current(d, i) :
+				  split_base_current(d, i);
 	if (!err)
 		err = take_ring_fd(d, "SET_VRING_KICK", m, fds, nfds,
 				   &vr->kick_fd);

@@ -34,7 +34,8 @@
  * max): the front-end's own reconnect work included, vhostd's start-up
  * and connect above all.  VHOSTD_RESTARTS=N sets the restarts per case
  * (default 10).  And a packed ring restarted from a stale position (what
- * QEMU sends) is refused.
+ * QEMU sends) is refused; split rings restarted from stale bases resume at
+ * the used index.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -509,6 +510,37 @@ static void test_packed_stale_base_refused(void **state)
 	assert_true(vhostd_alive(&r->proc));
 }
 
+/*
+ * A front-end that read the split rings' used indices too early (QEMU on
+ * the close event while the old back-end still moved them) restarts them
+ * 20 entries behind: vhostd resumes at the used index in guest memory,
+ * says so, and the stream goes on with nothing used twice.
+ */
+static void test_split_stale_base_resumes_at_used_index(void **state)
+{
+	struct rs *r = &g;
+	uint32_t base[2];
+	int st;
+
+	(void)state;
+	rs_up(r, false, 0, 2048);
+	rs_stream(r, 300);
+	assert_int_equal(kill(r->proc.pid, SIGKILL), 0);
+	wait_closed(r);
+	assert_true(wait_exit(r->proc.pid, &st));
+	for (uint32_t i = 0; i < 2; i++)
+		base[i] = (uint16_t)(vu_front_split_used_idx(r->f, i) - 20);
+	vhostd_run(r);
+	assert_int_equal(vu_front_reaccept(r->f, r->lfd, 5000), 0);
+	rs_attach(r, base);
+	rs_stream(r, 1000);
+	msleep(20);
+	assert_true(log_has(log_path, "ring 0: base", "resuming at"));
+	assert_true(log_has(log_path, "ring 1: base", "resuming at"));
+	assert_int_equal(r->dups, 0);
+	assert_int_equal(r->bad, 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +553,8 @@ int main(int argc, char **argv)
 			test_packed_restarts_lose_nothing_on_sigterm, teardown),
 		cmocka_unit_test_teardown(test_packed_stale_base_refused,
 					  teardown),
+		cmocka_unit_test_teardown(
+			test_split_stale_base_resumes_at_used_index, teardown),
 	};
 
 	if (argc < 3) {

@@ -212,7 +212,20 @@ static int kick(struct fx *f, uint32_t i, int fd)
 		   fd < 0 ? NULL : &fd, fd < 0 ? 0 : 1);
 }
 
-/* Num, base, addr, kick (with an eventfd, returned), call (no fd). */
+/* The used index of the split ring at a, as the guest memory holds it
+ * (a ring starts there: vu_ring.c); nothing when a is not mapped. */
+static void set_used_idx(struct fx *f, const struct vu_vring_addr *a,
+			 uint16_t idx)
+{
+	uint8_t *u = (uint8_t *)gmem_uva_to_hva(f->dev.mem.table,
+						a->used_user_addr, 4);
+
+	if (u)
+		memcpy(u + 2, &idx, sizeof(idx));   /* vring_used.idx */
+}
+
+/* Num, base, addr, the used index at the base (a consistent ring), kick
+ * (with an eventfd, returned), call (no fd). */
 static int ring_setup(struct fx *f, uint32_t i)
 {
 	struct vu_vring_addr a = ring_addr(i);
@@ -222,6 +235,7 @@ static int ring_setup(struct fx *f, uint32_t i)
 	assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, i, RING_SIZE), 0);
 	assert_int_equal(req_state(f, VU_REQ_SET_VRING_BASE, i, RING_BASE), 0);
 	assert_int_equal(set_addr(f, &a), 0);
+	set_used_idx(f, &a, RING_BASE);
 	assert_int_equal(kick(f, i, dup_fd(efd)), 0);
 	assert_int_equal(req_u64(f, VU_REQ_SET_VRING_CALL, VERSION,
 				 i | VU_VRING_NOFD_MASK), 0);
@@ -627,6 +641,37 @@ static void test_packed_ring_size_addr_and_base(void **state)
 	get_reply(f, &r);
 	assert_int_equal(r.payload.state.num, 5u | (1u << 15) | (3u << 16));
 	assert_false(vr->started);
+}
+
+/* A split ring starts at the used index in guest memory: a base behind
+ * it (stale) or ahead of it is replaced, with a warning. */
+static void test_split_ring_starts_at_the_used_index(void **state)
+{
+	struct fx *f = *state;
+	struct vu_vring_addr a = ring_addr(1);
+	int efd = eventfd(0, EFD_CLOEXEC);
+
+	assert_true(efd >= 0);
+	negotiate_all(f);
+	assert_int_equal(set_mem(f, UVA), 0);
+	for (int k = 0; k < 3; k++) {
+		uint16_t base = (uint16_t[]){7, 40, 65535}[k];
+		uint16_t used = (uint16_t[]){7, 12, 3}[k];
+		assert_int_equal(req_state(f, VU_REQ_SET_VRING_NUM, 1,
+					   RING_SIZE), 0);
+		assert_int_equal(req_state(f, VU_REQ_SET_VRING_BASE, 1, base),
+				 0);
+		assert_int_equal(set_addr(f, &a), 0);
+		set_used_idx(f, &a, used);
+		assert_int_equal(kick(f, 1, dup_fd(efd)), 0);
+		assert_true(f->dev.vr[1].started);
+		assert_int_equal(f->dev.vr[1].base, used);
+		assert_int_equal(req_state(f, VU_REQ_GET_VRING_BASE, 1, 0), 0);
+		struct vu_msg r;
+		get_reply(f, &r);
+		assert_int_equal(r.payload.state.num, used);
+	}
+	close(efd);
 }
 
 /* Without RING_PACKED negotiated nothing changes for split rings. */
@@ -1481,6 +1526,7 @@ int main(void)
 		T(test_kick_nofd_flag_with_fd_attached_refused_fd_closed),
 		T(test_get_vring_base_returns_base_and_stops_ring),
 		T(test_packed_ring_size_addr_and_base),
+		T(test_split_ring_starts_at_the_used_index),
 		T(test_split_ring_base_is_a_16_bit_index),
 		T(test_set_features_flipping_packed_on_started_ring_is_refused),
 		T(test_set_features_flipping_event_idx_on_started_ring_is_refused),
