@@ -82,7 +82,9 @@ static int read_line(const char *root, const char *rel, char *buf, size_t len)
 {
 	char path[512];
 
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	int n = snprintf(path, sizeof(path), "%s/%s", root, rel);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return -errno;

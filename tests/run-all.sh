@@ -29,6 +29,13 @@ run() {
 	meson test -C "$dir" --print-errorlogs --num-processes 2
 }
 
+# The release build README tells operators to make (-O3 -DNDEBUG: other
+# warnings than -O2 gives, all errors): it must build; its tests are the
+# normal build's.
+echo "== build-release: meson setup --buildtype=release (build only)"
+meson setup --wipe build-release --buildtype=release >/dev/null 2>&1 ||
+	meson setup build-release --buildtype=release
+ninja -C build-release
 run build-test
 run build-asan -Db_sanitize=address,undefined -Db_lundef=false
 # The libFuzzer targets (clang, tests/fuzz/README.md), 20 s each from

@@ -54,10 +54,12 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code,
 	if (body)
 		r = MHD_create_response_from_buffer_with_free_callback(
 			len, body, free);
-	else
+	else if (text)
 		r = MHD_create_response_from_buffer(strlen(text),
 						    (void *)text,
 						    MHD_RESPMEM_PERSISTENT);
+	else
+		r = NULL;
 	if (!r) {
 		free(body);
 		return MHD_NO;   /* MHD closes the connection */
@@ -84,7 +86,7 @@ static enum MHD_Result serve_page(struct vu_metrics *m,
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 			     "out of memory\n", NULL, 0);
 	m->page(f, m->arg);
-	if (fclose(f) != 0) {
+	if (fclose(f) != 0 || !buf) {
 		free(buf);
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 			     "out of memory\n", NULL, 0);
