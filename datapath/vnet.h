@@ -204,4 +204,9 @@ uint32_t vnet_source_poll(void *ctx);
  * more until it is set up again. */
 void vnet_path_abandon(void *ctx);
 
+/* Arm function for a worker item (worker.h, wk_arm_fn; vnet_arm.c): guest
+ * kicks on the path's TX ring (and a source path's RX ring) on or off;
+ * on: true when the path has work already. */
+bool vnet_path_arm(void *ctx, bool on);
+
 #endif

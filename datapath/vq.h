@@ -356,6 +356,23 @@ static inline void vq_flush(struct vq *vq)
 		vq_split_flush(vq);
 }
 
+/*
+ * Guest kicks (available buffer notifications) on (true) or off, for a
+ * worker about to park or just woken (--idle wait, worker.h: wk_arm_fn).
+ * On: returns true when a buffer is available already (it may have come
+ * before the guest could see notifications on).  A port queue or a broken
+ * queue is not touched (false).
+ */
+bool vq_split_kick(struct vq *vq, bool on);
+bool vq_packed_kick(struct vq *vq, bool on);
+
+static inline bool vq_kick(struct vq *vq, bool on)
+{
+	if (vq->port || vq->broken)
+		return false;
+	return vq->packed ? vq_packed_kick(vq, on) : vq_split_kick(vq, on);
+}
+
 /* Copy len bytes at byte offset off of chain c into buf; returns the bytes
  * copied (fewer when the chain ends first). */
 static inline uint32_t vq_chain_read(const struct vq_chain *c, uint32_t off,

@@ -409,3 +409,23 @@ void vq_packed_prefetch(struct vq *vq, uint16_t n)
 	pos = vq->last_avail + n - 1;
 	prefetch_w(&vq->pdesc[pos >= vq->size ? pos - vq->size : pos]);
 }
+
+/*
+ * Available buffer notifications on or off (--idle wait): the device area
+ * (Driver and Device Event Suppression) says ENABLE, valid with or without
+ * EVENT_IDX, or DISABLE as vq_init wrote it.  Then, as for a split ring,
+ * a full fence and one more look at the next descriptor.
+ */
+bool vq_packed_kick(struct vq *vq, bool on)
+{
+	__atomic_store_n(&vq->device->flags, (uint16_t)(on ?
+			 VRING_PACKED_EVENT_ENABLE : VRING_PACKED_EVENT_DISABLE),
+			 __ATOMIC_RELAXED);
+	if (vq->log != NULL && vq->log_used)
+		vq_log_write(vq, vq->used_gpa,
+			     sizeof(struct vring_packed_event));
+	if (!on)
+		return false;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return vq_head_avail(vq, vq->last_avail, vq->avail_wrap);
+}

@@ -328,3 +328,40 @@ void vq_split_prefetch(struct vq *vq, uint16_t n)
 		__builtin_prefetch(&vq->desc[h & vq->mask]);
 	}
 }
+
+/*
+ * Available buffer notifications (2.7.10) on or off, for a worker that
+ * parks (--idle wait).  On: without EVENT_IDX clear NO_NOTIFY; with it
+ * avail_event = last_avail, so the driver kicks when it makes the next
+ * buffer available (2.7.10.1: it kicks when the new idx passes
+ * avail_event).  Off: back to what vq_init and every flush write.  The
+ * full fence orders the store before the load of avail->idx, against the
+ * driver's store of idx before its load of flags/avail_event: one of the
+ * two sides sees the other.
+ */
+bool vq_split_kick(struct vq *vq, bool on)
+{
+	if (vq->event_idx) {
+		uint16_t ev = on ? vq->last_avail : (uint16_t)(vq->last_avail - 1);
+		__atomic_store_n(vring_avail_event(vq->used, vq->size), ev,
+				 __ATOMIC_RELAXED);
+		if (vq->log != NULL && vq->log_used)
+			vq_log_write(vq, vq->used_gpa +
+				     offsetof(struct vring_used, ring) +
+				     (uint64_t)vq->size *
+				     sizeof(struct vring_used_elem),
+				     sizeof(uint16_t));
+	} else {
+		__atomic_store_n(&vq->used->flags, (uint16_t)(on ? 0 :
+				 VRING_USED_F_NO_NOTIFY), __ATOMIC_RELAXED);
+		if (vq->log != NULL && vq->log_used)
+			vq_log_write(vq, vq->used_gpa, sizeof(uint16_t));
+	}
+	if (!on)
+		return false;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* Any difference is work (a bad index breaks the ring at the next
+	 * dequeue, not here). */
+	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) !=
+	       vq->last_avail;
+}

@@ -8,25 +8,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "log.h"
+#include "worker_park.h"
 
 #define TAG "wk"
 
 struct wk_list *wk_list_new(uint32_t n)
 {
-	struct wk_list *l = calloc(1, sizeof(*l) + n * sizeof(l->items[0]));
+	/* The wake-up sources after the items (both 8-byte aligned). */
+	struct wk_list *l = calloc(1, sizeof(*l) + n * sizeof(l->items[0]) +
+				   n * sizeof(struct wk_wake));
 
-	if (l)
+	if (l) {
 		l->n = n;
+		l->wake = (struct wk_wake *)(void *)&l->items[n];
+	}
 	return l;
 }
 
 /*
  * One pass over the list: the unit between two quiescent points.  t0 is
- * the TSC when the previous pass ended; returns the TSC now.  The TSC is
- * read once per item (once per pass over an empty list): the cycles
+ * the TSC when the previous pass ended; returns the TSC now (and in
+ * *moved_out the packets it moved).  The TSC is read once per item (once per pass over an empty list): the cycles
  * between two reads go to the item in between when it moved packets, and
  * the whole pass, from the end of the one before, to the worker's busy
  * cycles when any item moved packets, else to its idle cycles.  So busy
@@ -34,7 +40,8 @@ struct wk_list *wk_list_new(uint32_t n)
  * TSC once, as it did before per-item counting; a poll that moves a
  * burst costs thousands of cycles, a TSC read about twenty.
  */
-static inline uint64_t wk_pass(struct worker *w, uint64_t t0)
+static inline uint64_t wk_pass(struct worker *w, uint64_t t0,
+			       uint64_t *moved_out)
 {
 	struct wk_list *l = atomic_load_explicit(&w->list,
 						 memory_order_acquire);
@@ -66,6 +73,7 @@ static inline uint64_t wk_pass(struct worker *w, uint64_t t0)
 	/* Release: everything this pass did happens before the epoch the
 	 * control plane waits for. */
 	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
+	*moved_out = moved;
 	return t;
 }
 
@@ -137,14 +145,28 @@ static void *wk_main(void *arg)
 	sigaddset(&set, WK_INTERRUPT_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	struct wk_idle idle = wk_idle_cfg;
+	/* Naps of a few microseconds: the default timer slack (50 us) would
+	 * make every one of them 50 us longer (OVS sets 1 us as well). */
+	if (idle.mode != WK_IDLE_POLL)
+		(void)prctl(PR_SET_TIMERSLACK, 1000UL);
 	for (uint32_t i = 0; i < n; i++)
 		hooks[i].start(hooks[i].arg);
 	/* Passes follow each other: each starts when the last one ended.
 	 * Anything done between two passes (waiting) must take a new start
-	 * time, or it is counted in the next pass. */
+	 * time, or it is counted in the next pass: a nap or a park is
+	 * neither busy nor idle time, the worker did not run. */
 	uint64_t t = wk_cycles();
-	while (!atomic_load_explicit(&w->stop, memory_order_relaxed))
-		t = wk_pass(w, t);
+	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+		uint64_t moved;
+		t = wk_pass(w, t, &moved);
+		/* Under load, and always with poll: this test and nothing
+		 * more. */
+		if (idle.mode != WK_IDLE_POLL &&
+		    wk_idle_after(w, &idle, moved > UINT32_MAX ? UINT32_MAX :
+				  (uint32_t)moved))
+			t = wk_cycles();
+	}
 	for (uint32_t i = n; i-- > 0;)
 		if (hooks[i].stop)
 			hooks[i].stop(hooks[i].arg);
@@ -160,6 +182,7 @@ int wk_start(struct worker *w, uint32_t id, int core)
 	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->core = core;
+	wk_park_open(w);
 	pthread_attr_init(&attr);
 	if (core >= 0) {
 		cpu_set_t set;
@@ -170,6 +193,7 @@ int wk_start(struct worker *w, uint32_t id, int core)
 	err = pthread_create(&w->thread, &attr, wk_main, w);
 	pthread_attr_destroy(&attr);
 	if (err) {
+		wk_park_close(w);
 		LOG_ERR(TAG, "worker %u: cannot start on core %d: %s", id, core,
 			strerror(err));
 		return -err;
@@ -178,7 +202,10 @@ int wk_start(struct worker *w, uint32_t id, int core)
 	snprintf(name, sizeof(name), "vhostd-wk%u", id);
 	pthread_setname_np(w->thread, name);
 	w->running = true;
-	LOG_INFO(TAG, "worker %u polling on core %d", id, core);
+	LOG_INFO(TAG, "worker %u polling on core %d (idle: %s)", id, core,
+		 wk_idle_name(w->epfd >= 0 ? WK_IDLE_WAIT :
+			      wk_idle_cfg.mode == WK_IDLE_WAIT ? WK_IDLE_SLEEP :
+			      wk_idle_cfg.mode));
 	return 0;
 }
 
@@ -205,7 +232,9 @@ static bool wk_wait_epoch(struct worker *w, uint64_t e0, uint64_t deadline_ms)
 	uint64_t kick_ms = 0;
 
 	for (uint32_t spins = 0;; spins++) {
-		if (atomic_load_explicit(&w->epoch, memory_order_acquire) != e0)
+		/* Parked: quiescent until it wakes (worker_park.c). */
+		if (atomic_load_explicit(&w->epoch, memory_order_acquire) != e0 ||
+		    atomic_load(&w->parked))
 			return true;
 		/* The clock is read every 64 sleeps (>= 64 us). */
 		if ((spins & 63) == 63) {
@@ -290,7 +319,9 @@ void wk_watch(struct worker *w)
 	uint64_t e = atomic_load_explicit(&w->epoch, memory_order_acquire);
 	uint64_t now = now_ms();
 
-	if (e != w->wd.epoch || w->wd.since_ms == 0) {
+	/* A parked worker is idle, not stuck: its epoch may stand still for
+	 * as long as the guests are quiet. */
+	if (e != w->wd.epoch || w->wd.since_ms == 0 || atomic_load(&w->parked)) {
 		w->wd.epoch = e;
 		w->wd.since_ms = now;
 		w->wd.cpu0_ns = wk_cpu_ns(w);
@@ -322,8 +353,10 @@ void wk_watch(struct worker *w)
 
 struct wk_list *wk_publish(struct worker *w, struct wk_list *list)
 {
-	struct wk_list *old = atomic_exchange_explicit(&w->list, list,
-						       memory_order_acq_rel);
+	wk_wake_sync(w, list);
+	/* seq_cst: against the worker's parked flag (worker_park.c). */
+	struct wk_list *old = atomic_exchange(&w->list, list);
+	wk_wake(w);
 	if (wk_quiesce(w) < 0)
 		wk_settle(w);
 	return old;
@@ -332,9 +365,11 @@ struct wk_list *wk_publish(struct worker *w, struct wk_list *list)
 void wk_stop(struct worker *w)
 {
 	if (w->running) {
-		atomic_store_explicit(&w->stop, true, memory_order_relaxed);
+		atomic_store(&w->stop, true);
+		wk_wake(w);   /* out of a park: it looks at stop first */
 		pthread_join(w->thread, NULL);
 		w->running = false;
+		wk_park_close(w);
 	}
 	free(atomic_exchange(&w->list, NULL));
 }

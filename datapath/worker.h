@@ -27,12 +27,19 @@
 #include <time.h>
 
 #include "compiler.h"
+#include "wk_idle.h"
 
 typedef uint32_t (*wk_poll_fn)(void *ctx);
 /* Called by the control thread, while the worker may be inside poll(ctx):
  * must only set a flag that poll() reads at its next cheap check and then
  * returns promptly (see wk_quiesce). */
 typedef void (*wk_abandon_fn)(void *ctx);
+/* Called by the worker before it parks (on = true): turn on the guest
+ * notifications that announce work for ctx, then look once more and
+ * return true when there is work already (a buffer made available
+ * before the notifications were on would never be kicked); and after it
+ * woke (on = false): notifications off again. */
+typedef bool (*wk_arm_fn)(void *ctx, bool on);
 
 /*
  * An item's own counters.  They belong to what the item polls (a path),
@@ -52,8 +59,22 @@ struct wk_item {
 	struct wk_item_stats *stats; /* NULL: not counted per item */
 };
 
+/* An item's wake-up sources, for --idle wait: arm NULL means none, and a
+ * worker with such an item never parks.  fd: nfd eventfds that become
+ * readable when the item has work (guest kicks), owned by the caller; the
+ * worker registers duplicates of them. */
+#define WK_WAKE_MAX 2
+struct wk_wake {
+	wk_arm_fn arm;
+	uint8_t nfd;
+	int fd[WK_WAKE_MAX];
+};
+
 struct wk_list {
 	uint32_t n;
+	bool parkable;           /* set by wk_publish(): every item can wake
+				  * the worker */
+	struct wk_wake *wake;    /* wake[i]: items[i]'s (zero: none) */
 	struct wk_item items[];
 };
 
@@ -65,6 +86,7 @@ struct wk_stats {
 	 * time the worker ran. */
 	uint64_t busy_cycles;
 	uint64_t idle_cycles;
+	uint64_t naps, parks;   /* idle sleeps and parks (--idle) */
 };
 
 struct worker {
@@ -75,8 +97,14 @@ struct worker {
 	 * the control thread only when a wait timed out.  One relaxed store
 	 * per item and pass, on this line the worker owns. */
 	_Atomic(const struct wk_item *) busy;
+	/* Parked (--idle wait): holds nothing of any list; seq_cst against
+	 * the list store in wk_publish() (worker_park.c says why). */
+	_Atomic bool parked;
 	struct wk_stats stats;           /* written by the worker only */
 	/* Cold, control plane. */
+	int epfd, wakefd;                /* -1: this worker never parks */
+	int *reg;                        /* duplicated wake fds in epfd */
+	uint32_t nreg, reg_cap;
 	pthread_t thread;
 	int core;                        /* -1: not pinned (tests) */
 	bool running;
@@ -118,9 +146,14 @@ struct worker {
 #define WK_INTERRUPT_MS 100
 #define WK_INTERRUPT_SIGNAL (SIGRTMIN + 7)
 
-/* Allocate an empty list of capacity n (n items to fill, list->n = n).
+/* Allocate an empty list of capacity n (n items to fill, list->n = n;
+ * their wake[] zero: no wake-up sources).  One block: free() frees it.
  * Control plane only.  NULL on allocation failure. */
 struct wk_list *wk_list_new(uint32_t n);
+
+/* How every worker started from now on behaves when idle (wk_idle.h;
+ * default poll).  Control thread, before wk_start(). */
+void wk_idle_set(enum wk_idle_mode mode, uint32_t max_us);
 
 /* Start worker id on core (pinned; core -1 = unpinned).  0 or -errno. */
 int wk_start(struct worker *w, uint32_t id, int core);

@@ -283,6 +283,7 @@ int dp_publish(struct dp *dp)
 			if (!q || q->worker < 0)
 				continue;
 			struct wk_list *l = lists[q->worker];
+			l->wake[l->n] = dp_wake(p, q, qp);
 			l->items[l->n++] = (struct wk_item){
 				poll_fn(p, &q->path), &q->path, vnet_path_abandon,
 				&q->wk};

@@ -206,5 +206,9 @@ int dp_group_worker(const struct dp *dp, const struct dp_port *p);
 /* Receiving queue qp of port t as a destination; false when it takes no
  * frames now (not live, or disabled). */
 bool dp_rx_dst(const struct dp_port *t, uint32_t qp, struct vnet_dst *d);
+/* The wake-up sources of the path of queue pair qp (block q) of p
+ * (vhostd_idle.c). */
+struct wk_wake dp_wake(const struct dp_port *p, const struct dp_qp *q,
+		       uint32_t qp);
 
 #endif

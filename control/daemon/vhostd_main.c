@@ -259,6 +259,7 @@ int main(int argc, char **argv)
 	/* Sockets and directories are born private; --socket-mode and
 	 * --control-mode open them up, nothing else does. */
 	umask(077);
+	wk_idle_set(d.opts.idle, d.opts.idle_us);
 	const struct numa_topo *topo = numa_topo_get();
 	numa_topo_log(topo);
 	d.loop = vu_loop_new();

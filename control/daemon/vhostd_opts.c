@@ -404,7 +404,7 @@ static void default_cores(struct vhostd_opts *o)
 enum { OPT_PORT = 256, OPT_LINK, OPT_REFLECT, OPT_CORES, OPT_LOGLVL,
        OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT, OPT_SOURCE, OPT_CONTROL,
        OPT_PLACEMENT, OPT_METRICS, OPT_SOCKMODE, OPT_SOCKGROUP,
-       OPT_CTLMODE, OPT_CTLGROUP, OPT_CONFIG, OPT_BRIDGE };
+       OPT_CTLMODE, OPT_CTLGROUP, OPT_CONFIG, OPT_BRIDGE, OPT_IDLE };
 
 static const struct option long_opts[] = {
 	{"port", required_argument, NULL, OPT_PORT},
@@ -417,6 +417,7 @@ static const struct option long_opts[] = {
 	{"print-placement", no_argument, NULL, OPT_PLACEMENT},
 	{"metrics", required_argument, NULL, OPT_METRICS},
 	{"bridge", required_argument, NULL, OPT_BRIDGE},
+	{"idle", required_argument, NULL, OPT_IDLE},
 	{"log-level", required_argument, NULL, OPT_LOGLVL},
 	{"print-capabilities", no_argument, NULL, OPT_CAPS},
 	{"socket-path", required_argument, NULL, OPT_SOCKPATH},
@@ -557,6 +558,14 @@ static int parse_one(struct vhostd_opts *o, int c, char *arg,
 	case OPT_CTLMODE:
 	case OPT_CTLGROUP:
 		return parse_perm(o, c, arg);
+	case OPT_IDLE: {
+		const char *why;
+		if (wk_idle_parse(arg, &o->idle, &o->idle_us, &why) == 0)
+			return 0;
+		fprintf(stderr, "vhostd: --idle '%s': %s (see --help)\n",
+			arg ? arg : "", why);
+		return -EINVAL;
+	}
 	case 'h':
 		o->help = true;
 		return 0;
@@ -575,6 +584,7 @@ int vhostd_opts_parse(struct vhostd_opts *o, int argc, char **argv)
 
 	memset(o, 0, sizeof(*o));
 	o->log_level = VLOG_LVL_INFO;
+	o->idle = VHOSTD_IDLE_DEFAULT;
 	o->features = vhostd_default_features();
 	o->protocol_features = vhostd_default_protocol_features();
 	default_cores(o);
@@ -667,6 +677,11 @@ void vhostd_usage(FILE *out)
 "                       run on)\n"
 "  --print-placement    print on stdout, whenever it changes, where each\n"
 "                       queue pair is polled and its memory lives\n"
+"  --idle MODE          what an idle worker core does: poll (spin, 100%%\n"
+"                       of its core), sleep=MAX_US (back off up to MAX_US,\n"
+"                       1..10000, between passes that find nothing), or\n"
+"                       wait (back off, then block until a guest kicks;\n"
+"                       the default)\n"
 "  --log-level LEVEL    err, warn, info (default) or debug\n"
 "  --no-feature NAME    do not offer NAME: mq mtu mac mrg-rxbuf event-idx\n"
 "                       indirect in-order packed status log csum\n"

@@ -14,6 +14,7 @@
  *   --port NAME=SPEC,bridge=BR[,vlan=N|,trunk=N,M-K]  (any port type)
  *   --socket-mode MODE   --socket-group GROUP
  *   --control-mode MODE  --control-group GROUP
+ *   --idle poll|sleep=MAX_US|wait
  * plus the vhost-user back-end conventions --socket-path=PATH and --fd=N
  * (a port named "vhost0"), and --no-feature NAME to switch one off.
  */
@@ -30,9 +31,13 @@
 #include "../../datapath/log.h"
 #include "vhostd_bridge.h"
 #include "../wire/vu_perm.h"
+#include "../../datapath/wk_idle.h"
 
 #define VHOSTD_MAX_PORTS 64
 #define VHOSTD_NAME_MAX 32
+/* --idle's default: wait parks idle cores (perf/README.md, "Idle
+ * cores": the same rate as poll under load). */
+#define VHOSTD_IDLE_DEFAULT WK_IDLE_WAIT
 
 /* A guest (vhost-user) or a NIC port of a pmd/ type. */
 enum port_kind { PORT_VHOST, PORT_NIC };
@@ -83,6 +88,8 @@ struct vhostd_opts {
 	struct vu_sock_perm sock_perm;
 	struct vu_sock_perm ctl_perm;
 	bool ctl_mode_set;      /* --control-mode given */
+	enum wk_idle_mode idle; /* --idle */
+	uint32_t idle_us;       /* --idle sleep=MAX_US */
 };
 
 /* Parse argv into o.  0 on success; -EINVAL after printing one line to
