@@ -370,6 +370,13 @@ void wk_stop(struct worker *w)
 		pthread_join(w->thread, NULL);
 		w->running = false;
 		wk_park_close(w);
+		if (wk_idle_cfg.mode != WK_IDLE_POLL)
+			LOG_INFO(TAG, "worker %u: idle: %llu naps, %llu parks "
+				 "(%llu ended by the %d ms bound)", w->id,
+				 (unsigned long long)w->stats.naps,
+				 (unsigned long long)w->stats.parks,
+				 (unsigned long long)w->stats.park_timeouts,
+				 WK_IDLE_PARK_MS);
 	}
 	free(atomic_exchange(&w->list, NULL));
 }

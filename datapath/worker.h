@@ -87,6 +87,7 @@ struct wk_stats {
 	uint64_t busy_cycles;
 	uint64_t idle_cycles;
 	uint64_t naps, parks;   /* idle sleeps and parks (--idle) */
+	uint64_t park_timeouts; /* parks that ended by WK_IDLE_PARK_MS */
 };
 
 struct worker {

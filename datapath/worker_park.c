@@ -179,7 +179,8 @@ static void park(struct worker *w)
 			STAT_INC(w->stats.parks);
 			/* A kick, a publish (wake fd), the interrupt signal
 			 * (EINTR) or the timeout: all mean "poll again". */
-			(void)epoll_wait(w->epfd, ev, 4, WK_IDLE_PARK_MS);
+			if (epoll_wait(w->epfd, ev, 4, WK_IDLE_PARK_MS) == 0)
+				STAT_INC(w->stats.park_timeouts);
 		}
 		atomic_store(&w->parked, false);
 	}
