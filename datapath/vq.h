@@ -148,6 +148,13 @@ struct vq_port_ops {
 	/* Optional (receive side): give back the last n chains dequeued and
 	 * not used; the next dequeue hands them out again. */
 	void (*undequeue)(void *q, const struct vq_chain *chains, uint16_t n);
+	/* Optional (receive side), for a worker that parks (--idle wait):
+	 * an fd that polls readable when frames arrive (the control thread
+	 * registers it), and one more look before parking: true when frames
+	 * are waiting (it may wake the kernel's side, as dequeue does).  A
+	 * port without both cannot wake a worker. */
+	int (*wake_fd)(void *q);
+	bool (*pending)(void *q);
 };
 
 /* A used buffer waiting for a packed flush. */
@@ -360,15 +367,18 @@ static inline void vq_flush(struct vq *vq)
  * Guest kicks (available buffer notifications) on (true) or off, for a
  * worker about to park or just woken (--idle wait, worker.h: wk_arm_fn).
  * On: returns true when a buffer is available already (it may have come
- * before the guest could see notifications on).  A port queue or a broken
- * queue is not touched (false).
+ * before the guest could see notifications on).  A broken queue is not
+ * touched (false); a port queue has nothing to turn on, only its
+ * pending() look (vq_port_ops).
  */
 bool vq_split_kick(struct vq *vq, bool on);
 bool vq_packed_kick(struct vq *vq, bool on);
 
 static inline bool vq_kick(struct vq *vq, bool on)
 {
-	if (vq->port || vq->broken)
+	if (vq->port)
+		return on && vq->port->pending && vq->port->pending(vq->port_q);
+	if (vq->broken)
 		return false;
 	return vq->packed ? vq_packed_kick(vq, on) : vq_split_kick(vq, on);
 }

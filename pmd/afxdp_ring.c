@@ -204,9 +204,29 @@ static void tx_flush(void *arg)
 	tx_reclaim(q);
 }
 
+/* --idle wait: the socket polls readable when its RX ring has frames. */
+static int rx_wake_fd(void *arg)
+{
+	return ((struct afxdp_q *)arg)->fd;
+}
+
+/* One more look before the worker parks; a fill ring that asks for a
+ * wake-up gets it, or the kernel would hold frames back while we wait. */
+static bool rx_pending(void *arg)
+{
+	struct afxdp_q *q = arg;
+
+	if (xsk_cons_nb_avail(&q->rx, 1))
+		return true;
+	if (xsk_ring_prod__needs_wakeup(&q->fill))
+		rx_wakeup(q);
+	return xsk_cons_nb_avail(&q->rx, 1) != 0;
+}
+
 /* Only the receive side dequeues and only the transmit side reserves. */
 const struct vq_port_ops afxdp_rx_ops = {
 	.dequeue = rx_dequeue, .used = rx_used, .flush = rx_flush,
+	.wake_fd = rx_wake_fd, .pending = rx_pending,
 };
 const struct vq_port_ops afxdp_tx_ops = {
 	.reserve = tx_reserve, .unreserve = tx_unreserve,

@@ -4,21 +4,30 @@
  * wait (worker.h: struct wk_wake).
  *
  * A path is woken by its guest's kick eventfd on the TX ring it takes
- * from (a source path: also the RX ring it fills).  A path that takes
- * from a NIC port's queue (AF_XDP, DPDK, loop) has no wake-up source
- * here, nor one from a ring set up without a kick fd (the front-end's
- * "polling" flag): a worker with such an item never parks, it naps
- * (wk_idle.h).
+ * from (a source path: also the RX ring it fills), or by its NIC port's
+ * receive queue when the port type has a wake-up fd (AF_XDP: the socket,
+ * vq_port_ops.wake_fd).  A DPDK or loop queue has none, nor has a ring
+ * set up without a kick fd (the front-end's "polling" flag): a worker
+ * with such an item never parks, it naps (wk_idle.h).
  */
 #include "vhostd_dp.h"
 
-/* Add ring i's kick fd of guest p to wk; false: it has none. */
+/* Add the wake-up fd of ring i of p to wk: a guest's kick fd, a NIC
+ * port queue's wake_fd(); false: it has none. */
 static bool add_kick(struct wk_wake *wk, const struct dp_port *p, uint32_t i)
 {
-	if (!p->dev || p->nic || i >= p->dev->nvrings ||
-	    p->dev->vr[i].kick_fd < 0 || wk->nfd == WK_WAKE_MAX)
+	int fd = -1;
+
+	if (p->nic) {
+		const struct vq *vq = dp_vq(p, i);
+		if (vq->port && vq->port->wake_fd && vq->port->pending)
+			fd = vq->port->wake_fd(vq->port_q);
+	} else if (p->dev && i < p->dev->nvrings) {
+		fd = p->dev->vr[i].kick_fd;
+	}
+	if (fd < 0 || wk->nfd == WK_WAKE_MAX)
 		return false;
-	wk->fd[wk->nfd++] = p->dev->vr[i].kick_fd;
+	wk->fd[wk->nfd++] = fd;
 	return true;
 }
 

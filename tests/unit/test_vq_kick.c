@@ -157,16 +157,37 @@ static void test_packed_buffer_before_arming_is_found(void **state)
 	assert_false(vq_kick(&vq, true));
 }
 
-/* A port queue has no ring to write: never touched, never work. */
+/* A port queue has no ring to write: never touched; without pending()
+ * it is never work, with it (AF_XDP) it is what pending() says, and only
+ * when turning on. */
+static bool port_has_work;
+static unsigned port_looks;
+
+static bool port_pending(void *q)
+{
+	(void)q;
+	port_looks++;
+	return port_has_work;
+}
+
 static void test_port_queue_is_not_touched(void **state)
 {
 	(void)state;
+	static const struct vq_port_ops none = {.dequeue = NULL};
+	static const struct vq_port_ops look = {.pending = port_pending};
 	struct vq p;
 
-	vq_init_port(&p, (const struct vq_port_ops *)(uintptr_t)1, NULL, true,
-		     "port", 0);
+	vq_init_port(&p, &none, NULL, true, "port", 0);
 	assert_false(vq_kick(&p, true));
 	assert_false(vq_kick(&p, false));
+	vq_init_port(&p, &look, NULL, true, "port", 0);
+	port_has_work = false;
+	assert_false(vq_kick(&p, true));
+	port_has_work = true;
+	assert_true(vq_kick(&p, true));
+	unsigned n = port_looks;
+	assert_false(vq_kick(&p, false));
+	assert_int_equal(port_looks, n);
 }
 
 int main(void)
