@@ -154,8 +154,8 @@ static void *wk_main(void *arg)
 		hooks[i].start(hooks[i].arg);
 	/* Passes follow each other: each starts when the last one ended.
 	 * Anything done between two passes (waiting) must take a new start
-	 * time, or it is counted in the next pass: a nap or a park is
-	 * neither busy nor idle time, the worker did not run. */
+	 * time, or it is counted in the next pass: a nap or a park (--idle)
+	 * is idle time, so busy plus idle stays all of the worker's time. */
 	uint64_t t = wk_cycles();
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
 		uint64_t moved;
@@ -164,8 +164,11 @@ static void *wk_main(void *arg)
 		 * more. */
 		if (idle.mode != WK_IDLE_POLL &&
 		    wk_idle_after(w, &idle, moved > UINT32_MAX ? UINT32_MAX :
-				  (uint32_t)moved))
-			t = wk_cycles();
+				  (uint32_t)moved)) {
+			uint64_t t1 = wk_cycles();
+			STAT_ADD(w->stats.idle_cycles, t1 - t);
+			t = t1;
+		}
 	}
 	for (uint32_t i = n; i-- > 0;)
 		if (hooks[i].stop)

@@ -82,8 +82,8 @@ struct wk_stats {
 	uint64_t passes;
 	uint64_t packets;
 	/* TSC cycles of passes that moved packets, and of those that moved
-	 * none, each pass from the end of the one before: together, all the
-	 * time the worker ran. */
+	 * none (with the naps and parks after them, --idle), each pass from
+	 * the end of the one before: together, all the worker's time. */
 	uint64_t busy_cycles;
 	uint64_t idle_cycles;
 	uint64_t naps, parks;   /* idle sleeps and parks (--idle) */

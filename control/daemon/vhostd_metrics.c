@@ -276,7 +276,7 @@ static void fam_workers(struct prom *pm, const struct dp *dp)
 		{"vhostd_worker_busy_cycles_total", "TSC cycles in passes that "
 		 "moved packets", PROM_COUNTER, 2},
 		{"vhostd_worker_idle_cycles_total", "TSC cycles in passes that "
-		 "moved none", PROM_COUNTER, 3},
+		 "moved none, and asleep (--idle)", PROM_COUNTER, 3},
 		{"vhostd_worker_cycles_per_packet", "Busy cycles per packet "
 		 "since start", PROM_GAUGE, 4},
 	};
