@@ -69,15 +69,24 @@ void wk_idle_init(struct wk_idle *s, enum wk_idle_mode mode, uint32_t max_us);
 /* After a pass that moved `moved` packets: what next.  parkable: every
  * item of the worker's list has a wake-up source.  *us: the sleep for
  * WK_IDLE_NAP. */
-static inline enum wk_idle_act wk_idle_step(struct wk_idle *s,
-					    uint32_t moved, bool parkable,
-					    uint32_t *us)
+/* The fast path: a pass that moved WK_IDLE_BUSY or more resets the
+ * back-off and means "next pass now" (true). */
+static inline bool wk_idle_busy(struct wk_idle *s, uint64_t moved)
 {
 	if (likely(moved >= WK_IDLE_BUSY)) {
 		s->sleep_us = 0;
 		s->quiet = 0;
-		return WK_IDLE_RUN;
+		return true;
 	}
+	return false;
+}
+
+static inline enum wk_idle_act wk_idle_step(struct wk_idle *s,
+					    uint32_t moved, bool parkable,
+					    uint32_t *us)
+{
+	if (wk_idle_busy(s, moved))
+		return WK_IDLE_RUN;
 	if (s->mode == WK_IDLE_POLL)
 		return WK_IDLE_RUN;
 	if (s->mode == WK_IDLE_WAIT && moved == 0 && s->sleep_us == s->max_us &&

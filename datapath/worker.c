@@ -160,11 +160,12 @@ static void *wk_main(void *arg)
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
 		uint64_t moved;
 		t = wk_pass(w, t, &moved);
-		/* Under load, and always with poll: this test and nothing
-		 * more. */
-		if (idle.mode != WK_IDLE_POLL &&
-		    wk_idle_after(w, &idle, moved > UINT32_MAX ? UINT32_MAX :
-				  (uint32_t)moved)) {
+		/* Always with poll, and under load with the others: these
+		 * tests and nothing more. */
+		if (idle.mode == WK_IDLE_POLL || wk_idle_busy(&idle, moved))
+			continue;
+		/* Fewer than WK_IDLE_BUSY packets: fits 32 bits. */
+		if (wk_idle_after(w, &idle, (uint32_t)moved)) {
 			uint64_t t1 = wk_cycles();
 			STAT_ADD(w->stats.idle_cycles, t1 - t);
 			t = t1;
