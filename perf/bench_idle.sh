@@ -13,7 +13,8 @@
 #   lat   the first frame after 100 ms of quiet (vu-idle-lat, 50 frames):
 #         p50, p90 and p99 in us (the worker's log line says how many parks
 #         ended by their 1 s bound: a kick that did not wake it);
-#   rate  vu-gen, 64 B frames, 2 s: RX Mpps.
+#   rate  vu-gen, 64 B frames, 2 s: RX Mpps, and the worker's busy cycles
+#         per packet (its log line at stop).
 # Prints one line per run and the medians per mode.
 set -u
 B=${1:-build}
@@ -67,13 +68,16 @@ for run in $(seq "$RUNS"); do
 			sed 's/.* rx_mpps=\([^ ]*\).*/\1/')
 		stop_vhostd
 		parks=$(grep -o 'idle: [0-9].*' "$W/vhostd.log" | tr -d '\n')
-		echo "run=$run mode=$mode idle_cpu_pct=$cpu lat_p50_us=$p50 lat_p90_us=$p90 lat_p99_us=$p99 rate_mpps=$rate ${parks:+($parks)}"
-		echo "$mode $cpu $p50 $p90 $p99 $rate" >>"$W/rows"
+		# The worker's busy cycles per packet over its life (vu-gen's
+		# millions of frames outweigh the 50 of the latency runs).
+		cpp=$(grep -o '[0-9.]* cycles/packet' "$W/vhostd.log" | cut -d' ' -f1)
+		echo "run=$run mode=$mode idle_cpu_pct=$cpu lat_p50_us=$p50 lat_p90_us=$p90 lat_p99_us=$p99 rate_mpps=$rate cyc_per_pkt=$cpp ${parks:+($parks)}"
+		echo "$mode $cpu $p50 $p90 $p99 $rate $cpp" >>"$W/rows"
 	done
 done
 echo "medians of $RUNS runs (one vhostd worker on core 1, front-end on core 0):"
-printf '%-10s %12s %12s %12s %12s %10s\n' mode idle_cpu_% lat_p50_us lat_p90_us lat_p99_us rate_mpps
+printf '%-10s %12s %12s %12s %12s %10s %12s\n' mode idle_cpu_% lat_p50_us lat_p90_us lat_p99_us rate_mpps cyc_per_pkt
 for mode in $MODES; do
 	col() { awk -v m="$mode" -v c="$1" '$1 == m { print $c }' "$W/rows" | median; }
-	printf '%-10s %12s %12s %12s %12s %10s\n' "$mode" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)"
+	printf '%-10s %12s %12s %12s %12s %10s %12s\n' "$mode" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)" "$(col 7)"
 done
