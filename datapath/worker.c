@@ -32,12 +32,13 @@ struct wk_list *wk_list_new(uint32_t n)
 /*
  * One pass over the list: the unit between two quiescent points.  t0 is
  * the TSC when the previous pass ended; returns the TSC now (and in
- * *moved_out the packets it moved).  The TSC is read once per item (once per pass over an empty list): the cycles
- * between two reads go to the item in between when it moved packets, and
- * the whole pass, from the end of the one before, to the worker's busy
- * cycles when any item moved packets, else to its idle cycles.  So busy
- * plus idle is all the time the worker ran, and a one-item pass reads the
- * TSC once, as it did before per-item counting; a poll that moves a
+ * *moved_out the packets it moved).  The TSC is read once per item (once
+ * per pass over an empty list): the cycles between two reads go to the
+ * item in between when it moved packets, and the whole pass, from the end
+ * of the one before, to the worker's busy cycles when any item moved
+ * packets, else to its idle cycles.  So busy plus idle is all the time the
+ * worker ran (its naps and parks too, wk_main), and a one-item pass reads
+ * the TSC once, as it did before per-item counting; a poll that moves a
  * burst costs thousands of cycles, a TSC read about twenty.
  */
 static inline uint64_t wk_pass(struct worker *w, uint64_t t0,
