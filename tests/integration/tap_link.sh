@@ -70,7 +70,7 @@ run_case() {
 	vutap_up "$NS1" t1 "$WORK/a.sock" 10.77.0.1/24 $o1
 	# shellcheck disable=SC2086
 	vutap_up "$NS2" t2 "$WORK/b.sock" 10.77.0.2/24 $o2
-	ip netns exec "$NS1" busybox ping -c 3 -i 0.2 -W 2 10.77.0.2 \
+	ip netns exec "$NS1" busybox ping -c 3 -i 0.2 -W 5 -w 20 10.77.0.2 \
 		>"$WORK/ping.out" 2>&1 || fail "$name: ping"
 	local before=${#PIDS[@]}
 	xfer "$NS1" "$NS2" 10.77.0.2 5001 8000000 ab

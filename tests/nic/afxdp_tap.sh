@@ -90,9 +90,9 @@ run_case() {
 	done
 	# shellcheck disable=SC2086
 	vutap_up "$G" t0 "$WORK/g.sock" 10.78.0.1/24 $o
-	ip netns exec "$G" busybox ping -c 3 -i 0.2 -W 2 10.78.0.2 \
+	ip netns exec "$G" busybox ping -c 3 -i 0.2 -W 5 -w 20 10.78.0.2 \
 		>"$WORK/ping.out" 2>&1 || fail "$name: ping from the guest"
-	ip netns exec "$W" busybox ping -c 3 -i 0.2 -W 2 10.78.0.1 \
+	ip netns exec "$W" busybox ping -c 3 -i 0.2 -W 5 -w 20 10.78.0.1 \
 		>>"$WORK/ping.out" 2>&1 || fail "$name: ping to the guest"
 	local before=${#PIDS[@]}
 	xfer "$G" "$W" 10.78.0.2 5001 4000000 gw

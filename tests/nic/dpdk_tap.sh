@@ -134,7 +134,7 @@ run_case() {
 	local t0=$SECONDS
 	start_vhostd $q
 	start_guest "${g[@]}"
-	ip netns exec "$NS2" busybox ping -c 3 -i 0.2 -W 2 10.79.0.1 \
+	ip netns exec "$NS2" busybox ping -c 3 -i 0.2 -W 5 -w 20 10.79.0.1 \
 		>"$WORK/ping.out" 2>&1 || fail "$name: ping"
 	local before=${#PIDS[@]}
 	xfer "$NS2" "$NS1" 10.79.0.1 5001 4000000 ab
