@@ -32,7 +32,7 @@ run_case() {
 	"$VHOSTD" --port "vm0=vhost:$WORK/$name.sock$suffix" --reflect vm0 \
 		--log-level warn 2>"$WORK/$name.vhostd.log" &
 	VPID=$!
-	"$PROBE" --pid "$VPID" --reflect "$@" "$WORK/$name.sock" \
+	"$PROBE" --timeout 5000 --pid "$VPID" --reflect "$@" "$WORK/$name.sock" \
 		>"$WORK/$name.out" 2>"$WORK/$name.err"
 	rc=$?
 	cat "$WORK/$name.out"
@@ -63,7 +63,7 @@ run_case client ",client" --listen || exit 1
 "$VHOSTD" --port "vm0=vhost:$WORK/json.sock" --reflect vm0 \
 	--log-level warn 2>"$WORK/json.vhostd.log" &
 VPID=$!
-"$PROBE" --json --pid "$VPID" "$WORK/json.sock" >"$WORK/json.out" \
+"$PROBE" --timeout 5000 --json --pid "$VPID" "$WORK/json.sock" >"$WORK/json.out" \
 	2>"$WORK/json.err" || { log "--json run FAILED"; cat "$WORK/json.err"; exit 1; }
 python3 - "$WORK/json.out" <<'PY' || { log "--json output FAILED"; exit 1; }
 import json, sys
