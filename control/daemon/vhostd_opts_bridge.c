@@ -86,8 +86,9 @@ static bool vlan_token(const char *t)
 
 int opts_port_bridge(char *args, char *bridge, struct br_vlan *vlan)
 {
-	char out[512], trunk[512], *save = NULL, *tok;
+	char out[512], trunk[512], *rest = args, *tok;
 	bool have_vlan = false, have_trunk = false, in_trunk = false;
+	bool kept = false;
 	size_t at = 0, tat = 0;
 
 	bridge[0] = '\0';
@@ -95,8 +96,9 @@ int opts_port_bridge(char *args, char *bridge, struct br_vlan *vlan)
 	out[0] = trunk[0] = '\0';
 	if (strlen(args) >= sizeof(out))
 		return refuse("port arguments longer than 511 bytes:", args);
-	for (tok = strtok_r(args, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	/* strsep, not strtok: an empty argument stays where it was, so the
+	 * type's own parser sees (and refuses) exactly what was given. */
+	while ((tok = strsep(&rest, ","))) {
 		if (in_trunk && vlan_token(tok)) {
 			tat += (size_t)snprintf(trunk + tat, sizeof(trunk) - tat,
 						",%s", tok);
@@ -122,7 +124,8 @@ int opts_port_bridge(char *args, char *bridge, struct br_vlan *vlan)
 					       tok + 6);
 		} else {
 			at += (size_t)snprintf(out + at, sizeof(out) - at,
-					       "%s%s", at ? "," : "", tok);
+					       "%s%s", kept ? "," : "", tok);
+			kept = true;
 		}
 	}
 	if (have_trunk && br_vlan_parse_trunk(trunk, vlan))
