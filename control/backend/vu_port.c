@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../../datapath/log.h"
+#include "../wire/vu_fdpass.h"
 #include "../wire/vu_sock.h"
 
 #define TAG "port"
@@ -80,6 +81,9 @@ static void on_conn(struct vu_watch *w, uint32_t ev, void *arg)
 			VU_PAYLOAD_MAX);
 	drop_conn(p, r == -ECONNRESET || r == 0 ? "disconnected" :
 		     "closed after a protocol error");
+	if (vu_port_detached(p))
+		LOG_INFO(TAG, "%s: detached: its passed socket is closed; "
+			 "set-port-fd gives it another", p->dev.name);
 	if (p->client)
 		schedule_reconnect(p, VU_PORT_BACKOFF_MIN_MS);
 }
@@ -90,10 +94,8 @@ static int attach_conn(struct vu_port *p, int fd)
 	vu_rx_init(&p->rx);
 	p->cw = vu_loop_add(p->loop, fd, EPOLLIN, on_conn, p);
 	if (!p->cw) {
-		int err = -errno;
-		close(fd);
-		p->cfd = -1;
-		return err;
+		p->cfd = -1;    /* fd stays the caller's */
+		return -errno;
 	}
 	p->connects++;
 	LOG_INFO(TAG, "%s: front-end connected on %s", p->dev.name, p->path);
@@ -115,16 +117,21 @@ static void on_accept(struct vu_watch *w, uint32_t ev, void *arg)
 		p->turned_away++;
 		return;
 	}
-	if (attach_conn(p, fd) < 0)
+	if (attach_conn(p, fd) < 0) {
 		LOG_ERR(TAG, "%s: cannot watch the new connection",
 			p->dev.name);
+		close(fd);
+	}
 }
 
 static void try_connect(struct vu_port *p)
 {
 	int fd = vu_sock_connect(p->path);
+	int err = fd >= 0 ? attach_conn(p, fd) : fd;
 
-	if (fd >= 0 && attach_conn(p, fd) == 0) {
+	if (err < 0 && fd >= 0)
+		close(fd);
+	if (err == 0) {
 		p->backoff_ms = VU_PORT_BACKOFF_MIN_MS;
 		p->warned_unreachable = false;
 		return;
@@ -132,7 +139,7 @@ static void try_connect(struct vu_port *p)
 	if (!p->warned_unreachable)
 		LOG_WARN(TAG, "%s: no front-end listening on %s (%s); retrying "
 			 "with back-off", p->dev.name, p->path,
-			 strerror(fd < 0 ? -fd : errno));
+			 strerror(-err));
 	p->warned_unreachable = true;
 	schedule_reconnect(p, p->backoff_ms);
 	p->backoff_ms = p->backoff_ms * 2 > VU_PORT_BACKOFF_MAX_MS ?
@@ -156,10 +163,14 @@ int vu_port_start(struct vu_port *p, struct vu_loop *loop,
 	int err = vu_dev_init(&p->dev, &cfg->dev);
 	if (err)
 		return err;
-	if (cfg->fd >= 0) {
-		err = attach_conn(p, cfg->fd);
+	p->fd_port = cfg->fd_port || cfg->fd >= 0;
+	if (p->fd_port) {
+		err = cfg->fd >= 0 ? vu_port_set_fd(p, cfg->fd) : 0;
 		if (err)
 			vu_dev_fini(&p->dev);
+		else if (cfg->fd < 0)
+			LOG_INFO(TAG, "%s: detached until set-port-fd gives it "
+				 "a socket", p->dev.name);
 		return err;
 	}
 	if (p->client) {
@@ -193,6 +204,34 @@ int vu_port_start(struct vu_port *p, struct vu_loop *loop,
 		return err;
 	}
 	LOG_INFO(TAG, "%s: listening on %s", p->dev.name, p->path);
+	return 0;
+}
+
+int vu_port_set_fd(struct vu_port *p, int fd)
+{
+	char why[128];
+	bool listening;
+	int err = vu_fdpass_check_stream(fd, &listening, why, sizeof(why));
+
+	if (err) {
+		LOG_ERR(TAG, "%s: %s", p->dev.name, why);
+		return err;
+	}
+	drop_conn(p, "replaced by a new passed socket");
+	if (p->lw)
+		vu_loop_del(p->loop, p->lw);
+	p->lw = NULL;
+	if (p->lfd >= 0)
+		close(p->lfd);
+	p->lfd = -1;
+	if (!listening)
+		return attach_conn(p, fd);
+	p->lw = vu_loop_add(p->loop, fd, EPOLLIN, on_accept, p);
+	if (!p->lw)
+		return -errno;
+	p->lfd = fd;
+	LOG_INFO(TAG, "%s: accepting on a passed listening socket",
+		 p->dev.name);
 	return 0;
 }
 

@@ -5,6 +5,12 @@
  * client mode (vhostd connects and reconnects with back-off, 100 ms doubling
  * to 5 s).  A front-end that goes away resets the device; the port then
  * waits for (server) or looks for (client) the next one.
+ *
+ * A port may also be served on a socket passed in (--fd, vhost-fd:): a
+ * connected one is served as it is (no listening, no reconnect: when its
+ * front-end closes it the port is "detached" until vu_port_set_fd() gives
+ * it another), a listening one is accepted on like a server port's own
+ * (the socket file, if any, is not vhostd's: never unlinked).
  */
 #ifndef VHOSTD_VU_PORT_H
 #define VHOSTD_VU_PORT_H
@@ -24,8 +30,10 @@ struct vu_port_cfg {
 	struct vu_dev_cfg dev;
 	const char *path;
 	bool client;
-	int fd;        /* >= 0: an already connected socket (--fd); no
-			* listening, no reconnect */
+	int fd;        /* >= 0: a passed AF_UNIX stream socket, connected
+			* or listening (--fd, vhost-fd:); the port owns it
+			* once vu_port_start() succeeded */
+	bool fd_port;  /* served on passed fds only (fd -1: detached) */
 	const struct vu_sock_perm *perm; /* the listening socket's mode and
 					  * group, and its missing
 					  * directories'; NULL: as created */
@@ -36,6 +44,7 @@ struct vu_port {
 	char path[108];
 	bool client;
 	bool created_socket;         /* we bound path: unlink it at stop */
+	bool fd_port;                /* passed fds only: detached when none */
 	struct vu_loop *loop;
 	int lfd, cfd;                /* listener (server), connection */
 	struct vu_watch *lw, *cw, *timer;
@@ -49,6 +58,20 @@ struct vu_port {
  * log line naming the path). */
 int vu_port_start(struct vu_port *p, struct vu_loop *loop,
 		  const struct vu_port_cfg *cfg);
+
+/*
+ * An fd port's new socket (connected or listening, checked by the caller
+ * to be an AF_UNIX stream socket): the front-end attached now, if any, is
+ * dropped (device reset) and the old sockets closed.  0 (the port owns
+ * fd) or -errno (fd still the caller's).
+ */
+int vu_port_set_fd(struct vu_port *p, int fd);
+
+/* An fd port whose front-end went away and that has no new fd yet. */
+static inline bool vu_port_detached(const struct vu_port *p)
+{
+	return p->fd_port && p->cfd < 0 && p->lfd < 0;
+}
 
 /* Drop the front-end, close sockets, remove the socket file we created. */
 void vu_port_stop(struct vu_port *p);

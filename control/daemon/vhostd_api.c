@@ -74,7 +74,8 @@ static int v_add_port(struct vhostd_api *a, json_object *req,
 		      json_object *rep, char *why, size_t n)
 {
 	struct sw_req r = {.op = SW_ADD_PORT, .origin = SW_RUNTIME,
-			   .name = str(req, "name"), .spec = str(req, "spec")};
+			   .name = str(req, "name"), .spec = str(req, "spec"),
+			   .fd = a->nfds ? &a->fds[0] : NULL};
 	return do_apply(a, &r, rep, why, n);
 }
 
@@ -238,7 +239,10 @@ static const struct verb verbs[] = {
 	{"del-bridge", {"name:s", NULL}, "delete a bridge without ports",
 	 v_del_bridge},
 	{"add-port", {"name:s", "spec:s", NULL}, "add a port: spec as after "
-	 "NAME= in --port", v_add_port},
+	 "NAME= in --port (vhost-fd:N: its socket passed with the request)",
+	 v_add_port},
+	{"set-port-fd", {"name:s", NULL}, "a vhost-fd: port's new socket, "
+	 "passed with the request", vhostd_api_set_port_fd},
 	{"del-port", {"name:s", NULL}, "remove a port (its front-end is "
 	 "detached)", v_del_port},
 	{"link", {"a:s", "b:s", NULL}, "cross-connect two ports", v_link},
@@ -352,20 +356,27 @@ static int dispatch(struct vhostd_api *a, const char *line, json_object *rep,
 		if (!v)
 			snprintf(why, n, "unknown cmd \"%.40s\" (\"help\" lists "
 				 "them)", name);
-		else if (!(err = check_args(v, req, why, n)))
+		else if (!(err = check_args(v, req, why, n)) &&
+			 !(err = vhostd_api_fds_check(a, name, req, why, n)))
 			err = v->fn(a, req, rep, why, n);
 	}
 	json_object_put(req);
 	return err;
 }
 
-void vhostd_api_handle(const char *line, FILE *out, void *arg)
+void vhostd_api_handle(const char *line, int *fds, int nfds, FILE *out,
+		       void *arg)
 {
+	struct vhostd_api *a = arg;
 	json_object *rep = json_object_new_object();
 	char why[320] = "";
 
 	json_object_object_add(rep, "ok", json_object_new_boolean(1));
-	int err = dispatch(arg, line, rep, why, sizeof(why));
+	a->fds = fds;
+	a->nfds = nfds;
+	int err = dispatch(a, line, rep, why, sizeof(why));
+	a->fds = NULL;
+	a->nfds = 0;
 	if (err) {
 		json_object_put(rep);
 		rep = json_object_new_object();

@@ -11,7 +11,8 @@
  *    "links":[["a","b"]]}
  *
  * vlan (a bridge member's): "vlan=N", "trunk=N,M-K" or "untagged".
- * state: a guest's "connected", "listening" or "connecting" (client mode);
+ * state: a guest's "connected", "listening" or "connecting" (client mode),
+ * or "detached" (a vhost-fd: port without a socket: set-port-fd);
  * a NIC port's "open".  features: what the front-end negotiated (hex).
  * queue_pairs: offered (a guest) or opened (a NIC); queues_live: pairs
  * whose TX ring the datapath polls now.
@@ -90,6 +91,7 @@ static json_object *show_port(const struct vhostd_api *a, int i)
 	add_str(o, "spec", sp->spec);
 	if (po->kind == PORT_VHOST && sp->vu_started) {
 		state = sp->vu.cfd >= 0 ? "connected" :
+			vu_port_detached(&sp->vu) ? "detached" :
 			po->client ? "connecting" : "listening";
 		features = sp->vu.dev.features;
 		pairs = po->queues;

@@ -60,7 +60,7 @@ static int start_control(struct daemon *d)
 
 	if (!path[0])
 		return 0;
-	d->api = (struct vhostd_api){&d->sw, &d->dp};
+	d->api = (struct vhostd_api){.sw = &d->sw, .dp = &d->dp};
 	err = vu_perm_mkdirs(path, &d->opts.ctl_perm);
 	if (!err)
 		err = vu_ctl_start(&d->ctl, d->loop, &cfg);

@@ -12,6 +12,7 @@
 #include "../../datapath/vnet.h"
 #include "../../numa/cores.h"
 #include "../../pmd/port.h"
+#include "../wire/vu_fdpass.h"
 #include "../wire/vu_proto.h"
 #include "vu_metrics.h"
 
@@ -259,6 +260,43 @@ static int vhost_spec(struct port_opt *p, char *args)
 	return 0;
 }
 
+/* vhost-fd:N[,opt...]: served on a passed socket.  N is the fd's number
+ * in the process that passes it (vhostd's own for --port at start); the
+ * caller of vhostd_port_parse() checks or replaces it. */
+static int vhost_fd_spec(struct port_opt *p, char *args)
+{
+	uint32_t fd;
+	char *save = NULL, *tok = strtok_r(args, ",", &save);
+
+	p->kind = PORT_VHOST;
+	if (!tok || parse_u32(tok, 0, 1u << 30, &fd))
+		return bad("vhost-fd port '%s' needs a file descriptor number",
+			   p->name);
+	p->fd = (int)fd;
+	p->fd_port = true;
+	snprintf(p->path, sizeof(p->path), "passed fd");
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(tok, "client"))
+			return bad("vhost-fd port '%s': 'client' does not apply "
+				   "(the socket is connected or listening "
+				   "already)", p->name);
+		if (port_option(p, tok) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int vhostd_port_fd_check(const struct port_opt *p)
+{
+	char why[160], msg[256];
+	bool listening;
+
+	if (!vu_fdpass_check_stream(p->fd, &listening, why, sizeof(why)))
+		return 0;
+	snprintf(msg, sizeof(msg), "port '%s': %d: %s", p->name, p->fd, why);
+	return bad("%s", msg);
+}
+
 /* TYPE:ARGS into p (named already); cuts spec up. */
 static int port_spec(struct port_opt *p, char *spec)
 {
@@ -269,6 +307,8 @@ static int port_spec(struct port_opt *p, char *spec)
 	/* bridge=, vlan=, trunk= are vhostd's, for every type. */
 	if (opts_port_bridge(colon + 1, p->bridge, &p->vlan) < 0)
 		return -EINVAL;
+	if (!strcmp(spec, "vhost-fd"))
+		return vhost_fd_spec(p, colon + 1);
 	if (strcmp(spec, "vhost") != 0)
 		return nic_spec(p, spec, colon + 1);
 	return vhost_spec(p, colon + 1);
@@ -305,6 +345,8 @@ static int parse_port(struct vhostd_opts *o, char *spec)
 	if (!p)
 		return -EINVAL;
 	int err = port_spec(p, eq + 1);
+	if (!err && p->fd_port)
+		err = vhostd_port_fd_check(p);
 	if (err)
 		o->nports--;
 	return err;
@@ -437,20 +479,23 @@ static const struct option long_opts[] = {
  * (what ps and pkill -f show) stays as it was given. */
 struct deferred { int opt; char arg[ARG_MAX_LEN]; };
 
+/* --fd=N: the same as --port vhost0=vhost-fd:N. */
 static int parse_fd_port(struct vhostd_opts *o, const char *arg)
 {
 	uint32_t fd;
 
-	struct stat st;
-
-	if (parse_u32(arg, 0, 1u << 30, &fd) || fstat((int)fd, &st) < 0 ||
-	    !S_ISSOCK(st.st_mode))
-		return bad("--fd '%s' is not an open socket", arg);
+	if (parse_u32(arg, 0, 1u << 30, &fd))
+		return bad("--fd '%s' is not a file descriptor number", arg);
 	struct port_opt *p = new_port(o, "vhost0");
 	if (!p)
 		return -EINVAL;
 	p->fd = (int)fd;
+	p->fd_port = true;
 	snprintf(p->path, sizeof(p->path), "fd:%u", fd);
+	if (vhostd_port_fd_check(p)) {
+		o->nports--;
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -638,6 +683,10 @@ void vhostd_usage(FILE *out)
 "        a front-end listening there and reconnects when it goes away.\n"
 "        queues caps the queue pairs offered (1..128, default 128).\n"
 "        Any port may end in ,bridge=BR[,vlan=N|,trunk=N,M-K].\n"
+"  --port NAME=vhost-fd:N[,queues=N][,mac=MAC][,mtu=N]\n"
+"        a vhost-user port served on the inherited unix stream socket N:\n"
+"        connected (no reconnect; 'detached' once the front-end closes\n"
+"        it, until vhostctl set-port-fd) or listening (accepted on)\n"
 "  --port NAME=TYPE:ARGS\n"
 "        a NIC port of a pmd/ type (this build: %s):\n"
 "          afxdp:IFACE[,queues=N][,start-queue=Q][,zerocopy|copy][,busy-poll]\n"
@@ -689,7 +738,7 @@ void vhostd_usage(FILE *out)
 "                       backend-req config reset-device mem-slots\n"
 "                       device-status\n"
 "  --socket-path=PATH   same as --port vhost0=vhost:PATH\n"
-"  --fd=N               serve the connected vhost-user socket N as vhost0\n"
+"  --fd=N               same as --port vhost0=vhost-fd:N\n"
 "  --print-capabilities print the back-end capabilities (JSON) and exit\n"
 "  -h, --help           this text\n"
 "  -V, --version        print the version and exit\n",

@@ -4,6 +4,7 @@
  *
  * The contract scripts rely on (options may be added, never changed):
  *   --port NAME=vhost:PATH[,client][,queues=N][,mac=MAC][,mtu=N]
+ *   --port NAME=vhost-fd:N[,queues=N][,mac=MAC][,mtu=N]  (inherited fd N)
  *   --port NAME=TYPE:ARGS   (a NIC port, pmd/port.h: afxdp, dpdk, loop)
  *   --link A=B   --reflect NAME   --cores LIST   --log-level LEVEL
  *   --help   --version   --print-capabilities
@@ -49,7 +50,8 @@ struct port_opt {
 	char nic_args[256];     /* PORT_NIC: what follows "TYPE:" */
 	char path[108];
 	bool client;
-	int fd;                 /* --fd: connected socket, else -1 */
+	int fd;                 /* --fd, vhost-fd:N: the socket, else -1 */
+	bool fd_port;           /* vhost-fd: (or --fd): passed sockets only */
 	uint32_t queues;        /* queue pairs offered */
 	uint8_t mac[6];
 	uint16_t mtu;
@@ -114,6 +116,11 @@ int opts_port_bridge(char *args, char *bridge, struct br_vlan *vlan);
 int opts_bridges_check(const struct vhostd_opts *o);
 /* Where refusals go now: stderr, or vhostd_port_parse()'s stream. */
 FILE *vhostd_opts_err(void);
+
+/* A vhost-fd:N port from the command line: N must be an open AF_UNIX
+ * stream socket, connected or listening.  0 or -EINVAL after one line on
+ * stderr. */
+int vhostd_port_fd_check(const struct port_opt *p);
 
 /* The features vhostd offers before any --no-feature. */
 uint64_t vhostd_default_features(void);

@@ -109,15 +109,28 @@ static int port_check(const struct sw *s, const struct sw_req *r,
 		return refuse(why, n, -EEXIST, "port '%s' exists already (from "
 			      "%s)", p->name,
 			      origin_name(s->ports[other].origin));
-	for (int i = 0; p->kind == PORT_VHOST && p->fd < 0 &&
+	for (int i = 0; p->kind == PORT_VHOST && !p->fd_port &&
 	     i < VHOSTD_MAX_PORTS; i++) {
 		const struct sw_port *q = &s->ports[i];
-		if (q->used && q->opt.kind == PORT_VHOST &&
+		if (q->used && q->opt.kind == PORT_VHOST && !q->opt.fd_port &&
 		    !strcmp(q->opt.path, p->path))
 			return refuse(why, n, -EADDRINUSE, "port '%s': socket "
 				      "%s is port '%s''s", p->name, p->path,
 				      q->opt.name);
 	}
+	/* The number in a vhost-fd: spec is the sender's: the socket is the
+	 * one passed with the request, or none from the config file. */
+	if (p->fd_port && r->origin == SW_CONFIG)
+		p->fd = -1;
+	else if (p->fd_port && r->origin == SW_RUNTIME && !r->fd)
+		return refuse(why, n, -EBADF, "port '%s': a vhost-fd: port needs "
+			      "its socket passed with the request", p->name);
+	else if (p->fd_port && r->origin == SW_RUNTIME)
+		p->fd = *r->fd;
+	if (r->fd && !(p->fd_port && r->origin == SW_RUNTIME))
+		return refuse(why, n, -EINVAL, "port '%s': a %s port takes no "
+			      "fd", p->name, p->kind == PORT_VHOST ? "vhost" :
+			      p->nic_type);
 	if (p->bridge[0] && sw_bridge_find(s, p->bridge) < 0)
 		return refuse(why, n, -ENOENT, "port '%s': no bridge '%s'",
 			      p->name, p->bridge);
@@ -143,6 +156,7 @@ static void fill_port_cfg(const struct sw *s, const struct port_opt *po,
 	pc->path = po->path;
 	pc->client = po->client;
 	pc->fd = po->fd;
+	pc->fd_port = po->fd_port;
 	pc->perm = &s->opts->sock_perm;
 }
 
@@ -224,14 +238,50 @@ static int add_port(struct sw *s, const struct sw_req *r, char *why, size_t n)
 	sp->origin = r->origin;
 	sp->opt = p;
 	snprintf(sp->spec, sizeof(sp->spec), "%s", r->spec ? r->spec : "");
-	if (!s->running)
+	if (!s->running) {
+		if (r->fd)
+			*r->fd = -1;    /* the slot's until sw_run() */
 		return 0;
+	}
 	err = start_port(s, i, why, n);
-	if (err)
+	if (err) {
+		sp->opt.fd = -1;        /* not taken: still the caller's */
 		port_teardown(s, i);
-	else
+	} else {
+		if (r->fd)
+			*r->fd = -1;
 		LOG_INFO(TAG, "%s: added (%s)", p.name, sp->spec);
+	}
 	return err;
+}
+
+/* A vhost-fd: port's new socket: its front-end (if any) dropped, the
+ * new one served. */
+static int set_port_fd(struct sw *s, const struct sw_req *r, char *why,
+		       size_t n)
+{
+	int i = sw_port_find(s, r->name);
+
+	if (i < 0)
+		return refuse(why, n, -ENOENT, "no port '%s'", r->name);
+	struct sw_port *sp = &s->ports[i];
+	if (!sp->opt.fd_port)
+		return refuse(why, n, -EINVAL, "port '%s' is not a vhost-fd: "
+			      "port", r->name);
+	if (!r->fd)
+		return refuse(why, n, -EBADF, "port '%s': set-port-fd needs a "
+			      "socket passed with the request", r->name);
+	if (!sp->vu_started)
+		return refuse(why, n, -EAGAIN, "port '%s' is not started yet",
+			      r->name);
+	int err = vu_port_set_fd(&sp->vu, *r->fd);
+	if (err)
+		return refuse(why, n, err, "port '%s': cannot serve the new "
+			      "socket: %s", r->name, strerror(-err));
+	sp->opt.fd = *r->fd;
+	*r->fd = -1;
+	LOG_INFO(TAG, "%s: given a new socket", r->name);
+	return 0;
 }
 
 /* Unlink port i (recorded or live). */
@@ -452,6 +502,7 @@ int sw_apply(struct sw *s, const struct sw_req *r, char *why, size_t n)
 	case SW_DEL_PORT: err = del_port(s, r, why, n); break;
 	case SW_LINK: err = link_ports(s, r, why, n); break;
 	case SW_UNLINK: err = unlink_req(s, r, why, n); break;
+	case SW_SET_PORT_FD: err = set_port_fd(s, r, why, n); break;
 	default: return refuse(why, n, -EINVAL, "unknown request");
 	}
 	if (!err && s->running && s->config_path)

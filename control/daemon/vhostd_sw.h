@@ -15,6 +15,11 @@
  * datapath's hold/publish hand-off (vhostd_dp_rt.c), without touching the
  * paths of other ports.
  *
+ * vhost-fd: ports are served on sockets passed in: inherited (command
+ * line) or sent with the control request (SCM_RIGHTS).  One from the
+ * --config file has none: it starts detached, as one whose front-end
+ * closed its socket, until SW_SET_PORT_FD gives it one.
+ *
  * Removing a port unlinks it, takes its paths off the workers, then closes
  * its front-end's connection (the front-end sees its socket close and may
  * come back once the port is added again) or its NIC.
@@ -42,7 +47,7 @@
 
 enum sw_op {
 	SW_ADD_BRIDGE, SW_DEL_BRIDGE, SW_ADD_PORT, SW_DEL_PORT, SW_LINK,
-	SW_UNLINK,
+	SW_UNLINK, SW_SET_PORT_FD,
 };
 
 /* Where a request comes from: decides what is written to --config. */
@@ -57,6 +62,11 @@ struct sw_req {
 					 * parsed already (--reflect, --fd...) */
 	const char *peer;               /* link: B */
 	uint32_t aging, mac_limit;      /* add-bridge: 0 = default */
+	int *fd;                        /* add-port vhost-fd:, set-port-fd:
+					 * the socket passed with the request
+					 * (checked: an AF_UNIX stream socket);
+					 * set to -1 once the switch keeps it,
+					 * else still the caller's */
 };
 
 struct sw_port {

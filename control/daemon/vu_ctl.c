@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../datapath/log.h"
+#include "../wire/vu_fdpass.h"
 #include "../wire/vu_sock.h"
 
 #define TAG "ctl"
@@ -24,6 +25,9 @@ struct ctl_client {
 	size_t nline;
 	bool discard;                   /* answered; reading to end of file */
 	size_t discarded;
+	int fds[VU_FDPASS_MAX];         /* sent with the request */
+	int nfds;
+	bool ctrunc;                    /* fds were lost: refuse */
 	char *out;                      /* reply, sent from out_off on */
 	size_t out_len, out_off;
 };
@@ -45,6 +49,7 @@ static void client_close(struct ctl_client *cl)
 		return;
 	vu_loop_del(cl->ctl->loop, cl->w);
 	close(cl->fd);
+	vu_fdpass_close(cl->fds, cl->nfds);
 	free(cl->out);
 	memset(cl, 0, sizeof(*cl));
 	cl->fd = -1;
@@ -168,8 +173,19 @@ static void client_command(struct ctl_client *cl)
 		client_close(cl);
 		return;
 	}
-	LOG_DEBUG(TAG, "request '%s'", cl->line);
-	cl->ctl->cfg.fn(cl->line, out, cl->ctl->cfg.arg);
+	LOG_DEBUG(TAG, "request '%s' with %d fds", cl->line, cl->nfds);
+	if (cl->ctrunc) {
+		LOG_WARN(TAG, "control request with more than %d fds (or a "
+			 "cut control message): refused", VU_FDPASS_MAX);
+		fprintf(out, "{\"ok\":false,\"error\":\"too many fds passed "
+			"with the request (at most %d): none kept\"}\n",
+			VU_FDPASS_MAX);
+	} else {
+		cl->ctl->cfg.fn(cl->line, cl->fds, cl->nfds, out,
+				cl->ctl->cfg.arg);
+	}
+	vu_fdpass_close(cl->fds, cl->nfds); /* what the handler did not keep */
+	cl->nfds = 0;
 	fclose(out);
 	client_flush(cl);
 }
@@ -190,8 +206,9 @@ static void on_client(struct vu_watch *w, uint32_t ev, void *arg)
 			client_flush(cl);
 		return;
 	}
-	ssize_t n = recv(cl->fd, cl->line + cl->nline,
-			 sizeof(cl->line) - 1 - cl->nline, MSG_DONTWAIT);
+	ssize_t n = vu_fdpass_recv(cl->fd, cl->line + cl->nline,
+				   sizeof(cl->line) - 1 - cl->nline, cl->fds,
+				   &cl->nfds, &cl->ctrunc);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -211,6 +228,8 @@ static void on_client(struct vu_watch *w, uint32_t ev, void *arg)
 		/* Read the rest before closing: closing on unread data
 		 * resets the connection, and the answer with it. */
 		cl->discard = true;
+		vu_fdpass_close(cl->fds, cl->nfds);
+		cl->nfds = 0;
 		shutdown(cl->fd, SHUT_WR);
 	}
 }

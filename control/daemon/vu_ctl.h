@@ -11,6 +11,12 @@
  * told {"ok":false,"error":"busy..."}), and a request longer than
  * VU_CTL_LINE_MAX bytes is refused the same way and the connection closed.
  *
+ * A request may carry file descriptors (SCM_RIGHTS on any of its bytes):
+ * they are handed to the handler with the line.  More than VU_FDPASS_MAX,
+ * or a control message the kernel had to cut (MSG_CTRUNC), refuses the
+ * request before it is parsed; fds that arrive with a refused request,
+ * or with bytes after its newline, are closed at once.
+ *
  * Who may ask (SO_PEERCRED, read when the connection is accepted): root,
  * vhostd's own effective user, and, when a group is given, a process whose
  * effective group is it or whose user is a member of it.  Anyone else gets
@@ -29,8 +35,12 @@
 #define VU_CTL_MAX_CLIENTS 16
 #define VU_CTL_LINE_MAX 4096
 
-/* Answer one request (line: NUL-terminated, newline stripped) on out. */
-typedef void (*vu_ctl_fn)(const char *line, FILE *out, void *arg);
+/* Answer one request (line: NUL-terminated, newline stripped) on out.
+ * fds[0..nfds): the fds sent with it (SCM_RIGHTS, at most VU_FDPASS_MAX,
+ * close-on-exec); the handler keeps one by setting its entry to -1, and
+ * vu_ctl closes every other once the handler returns. */
+typedef void (*vu_ctl_fn)(const char *line, int *fds, int nfds, FILE *out,
+			  void *arg);
 
 struct vu_ctl_cfg {
 	const char *path;

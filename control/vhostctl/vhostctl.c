@@ -7,11 +7,14 @@
  *   vhostctl [--json] CTL add-bridge BR [aging=S] [mac-limit=N]
  *   vhostctl [--json] CTL del-bridge BR | fdb BR
  *   vhostctl [--json] CTL add-port NAME SPEC | del-port NAME
+ *   vhostctl [--json] CTL add-port NAME vhost-fd:N[,opts]  (sends fd N)
+ *   vhostctl [--json] CTL set-port-fd NAME vhost-fd:N      (sends fd N)
  *   vhostctl [--json] CTL link A B | unlink A | log-level LEVEL
  * Exit status: 0 done, 1 vhostd refused the request (its reason on
  * stderr), 2 bad usage, vhostd unreachable or an answer that is not one.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,6 +33,8 @@ static int usage(void)
 		"  show | stats | placement | version | help\n"
 		"  add-bridge BR [aging=S] [mac-limit=N] | del-bridge BR | fdb BR\n"
 		"  add-port NAME SPEC | del-port NAME\n"
+		"  add-port NAME vhost-fd:N[,opts] | set-port-fd NAME vhost-fd:N\n"
+		"    (vhostctl's own fd N is passed to vhostd)\n"
 		"  link A B | unlink A | log-level err|warn|info|debug\n");
 	return 2;
 }
@@ -42,8 +47,24 @@ static const struct {
 	{"add-bridge", {"name"}}, {"del-bridge", {"name"}},
 	{"add-port", {"name", "spec"}}, {"del-port", {"name"}},
 	{"link", {"a", "b"}}, {"unlink", {"name"}}, {"fdb", {"bridge"}},
-	{"log-level", {"level"}},
+	{"log-level", {"level"}}, {"set-port-fd", {"name", "spec"}},
 };
+
+/* The fd a "vhost-fd:N[,...]" argument names: N, -1 if it names none,
+ * -2 if N is not a number. */
+static int fd_of(const char *spec)
+{
+	char *end;
+
+	if (strncmp(spec, "vhost-fd:", 9))
+		return -1;
+	errno = 0;
+	long v = strtol(spec + 9, &end, 10);
+	if (errno || end == spec + 9 || (*end && *end != ',') || v < 0 ||
+	    v > (1 << 30))
+		return -2;
+	return (int)v;
+}
 
 /* add-bridge's optional KEY=N arguments. */
 static int bridge_opt(json_object *req, const char *arg)
@@ -90,8 +111,32 @@ bad:
 	return NULL;
 }
 
-/* Send line, read the reply up to end of file.  NULL: unreachable. */
-static char *exchange(const char *path, const char *line)
+/* The request's bytes, fd (>= 0) passed with the first of them. */
+static ssize_t send_first(int sock, const char *buf, size_t len, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (fd >= 0) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.b;
+		mh.msg_controllen = sizeof(cm.b);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+/* Send line (with fd, if >= 0), read the reply up to end of file.  NULL:
+ * unreachable. */
+static char *exchange(const char *path, const char *line, int pass)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t len = 0, cap = 4096;
@@ -114,7 +159,8 @@ static char *exchange(const char *path, const char *line)
 	memcpy(req, line, llen);
 	req[llen] = '\n';
 	for (size_t off = 0; off <= llen;) {
-		ssize_t w = send(fd, req + off, llen + 1 - off, MSG_NOSIGNAL);
+		ssize_t w = send_first(fd, req + off, llen + 1 - off,
+				       off ? -1 : pass);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -264,8 +310,30 @@ int main(int argc, char **argv)
 	json_object *req = build(argc - a - 1, argv + a + 1);
 	if (!req)
 		return usage();
+	/* A vhost-fd:N argument: fd N goes with the request; set-port-fd's
+	 * request is the name alone. */
+	const char *verb = argv[a + 1];
+	int pass = -1;
+	bool fd_verb = !strcmp(verb, "add-port") || !strcmp(verb, "set-port-fd");
+	if (fd_verb && argc - a > 3)
+		pass = fd_of(argv[a + 3]);
+	if (pass == -2 || (!strcmp(verb, "set-port-fd") && pass < 0)) {
+		fprintf(stderr, "vhostctl: '%s' is not vhost-fd:N with N a file "
+			"descriptor number\n", argc - a > 3 ? argv[a + 3] : "");
+		json_object_put(req);
+		return 2;
+	}
+	if (pass >= 0 && fcntl(pass, F_GETFD) < 0) {
+		fprintf(stderr, "vhostctl: fd %d is not open in vhostctl (the "
+			"caller must pass it: e.g. bash's %d<>... or a "
+			"manager's fork)\n", pass, pass);
+		json_object_put(req);
+		return 2;
+	}
+	if (!strcmp(verb, "set-port-fd"))
+		json_object_object_del(req, "spec");
 	char *reply = exchange(argv[a], json_object_to_json_string_ext(req,
-		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), pass);
 	json_object_put(req);
 	if (!reply)
 		return 2;
