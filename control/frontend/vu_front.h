@@ -116,6 +116,13 @@ int vu_front_reaccept(struct vu_front *f, int lfd, int timeout_ms);
 int vu_front_split_used_idx(const struct vu_front *f, uint32_t idx);
 
 /*
+ * A front-end on a connected socket the caller made (e.g. one end of a
+ * socketpair whose other end the back-end was given as a passed fd).
+ * Owns fd from then on (closed on failure too); io_timeout_ms as above.
+ */
+int vu_front_new(struct vu_front **out, int fd, int io_timeout_ms);
+
+/*
  * Close the socket, every kick/call fd, and unmap the guest memory.
  * Accepts NULL.
  */
