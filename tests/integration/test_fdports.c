@@ -17,7 +17,9 @@
  *   - a listening socket passed: a front-end connects to its path;
  *   - 1000 add-port/negotiate/del-port cycles: the fd count unchanged;
  *   - a cold start from the --config file: the fd port comes back
- *     "detached" and takes a socket through set-port-fd.
+ *     "detached" and takes a socket through set-port-fd;
+ *   - --port NAME=vhost-fd:N with an inherited socket served; a file or
+ *     a UDP socket as N (or as --fd=N) stops vhostd at start, saying why.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -312,6 +314,57 @@ static void test_cold_start(void **state)
 	assert_true(wait_state("p1", "detached"));
 }
 
+/* vhostd with args: its exit status (it must not start). */
+static int start_fails(char **args, const char *want)
+{
+	struct vhostd_proc p;
+	char log2[160];
+	int st;
+
+	snprintf(log2, sizeof(log2), "%s/refused.log", dir);
+	assert_int_equal(vhostd_start(&p, vhostd_bin, log2, args), 0);
+	assert_int_equal(waitpid(p.pid, &st, 0), p.pid);
+	if (!log_has(log2, want, ""))
+		fail_msg("vhostd's refusal does not say '%s'", want);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cmdline(void **state)
+{
+	int sv[2];
+	char spec[64], fdarg[32];
+
+	(void)state;
+	assert_int_equal(vhostd_stop(&proc), 0);
+	int file = open("/etc/hostname", O_RDONLY);
+	int udp = socket(AF_INET, SOCK_DGRAM, 0);
+	snprintf(spec, sizeof(spec), "i=vhost-fd:%d", file);
+	assert_int_equal(start_fails((char *[]){"--port", spec, NULL},
+				     "a regular file, not a socket"), 2);
+	snprintf(fdarg, sizeof(fdarg), "--fd=%d", udp);
+	assert_int_equal(start_fails((char *[]){fdarg, NULL},
+				     "not AF_UNIX"), 2);
+	snprintf(spec, sizeof(spec), "i=vhost-fd:%d", 900);
+	assert_int_equal(start_fails((char *[]){"--port", spec, NULL},
+				     "fd is not open"), 2);
+	close(file);
+	close(udp);
+
+	/* An inherited socketpair end (no close-on-exec); the other end
+	 * stays ours alone. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(fcntl(sv[1], F_SETFD, FD_CLOEXEC), 0);
+	snprintf(spec, sizeof(spec), "i=vhost-fd:%d,bridge=br0", sv[0]);
+	char *args[] = {"--port", spec, "--control", ctl, "--bridge", "br0",
+			"--cores", "1", NULL};
+	assert_int_equal(vhostd_start(&proc, vhostd_bin, logpath, args), 0);
+	close(sv[0]);
+	assert_true(wait_path(ctl, 5000));
+	assert_true(wait_state("i", "connected"));
+	negotiate(sv[1]);
+	assert_true(wait_state("i", "detached"));
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +372,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_socketpair_lifetime),
 		cmocka_unit_test(test_cycles),
 		cmocka_unit_test(test_cold_start),
+		cmocka_unit_test(test_cmdline),
 	};
 
 	if (argc < 2) {

@@ -27,9 +27,15 @@
 # bridge must have learned both guests' MACs and sent most frames to one
 # known port rather than flooding them.  WIRING=api builds the same bridge
 # while vhostd runs: vhostd starts with no port (--control, --config) and
-# vhostctl adds br0, a and b before the guests boot.
+# vhostctl adds br0, a and b before the guests boot.  WIRING=fd: the same,
+# but a and b are vhost-fd: ports on sockets passed through vhostctl
+# (fd_guest.py does what a manager does): a's a connected socket (guest 1's
+# QEMU listens, the manager connects and passes its end), b's a listening
+# socket the manager made (guest 2's QEMU connects to it).  Once the
+# guests have powered off, a is "detached" and b "listening".
 #   qemu_link.sh VHOSTD VHOSTCTL [PAIRS [WIRING]]
-#     (PAIRS 1, the default, or 2; WIRING link, the default, bridge or api)
+#     (PAIRS 1, the default, or 2; WIRING link, the default, bridge, api
+#     or fd)
 set -u
 VHOSTD=$1 VHOSTCTL=$2 PAIRS=${3:-1} WIRING=${4:-link}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -128,13 +134,22 @@ build_initrd() {
 # iPXE option ROM to initialise, the kernel is loaded directly.
 guest() {
 	local n=$1 role=$2 ip=$3 peer=$4 sock=$5 offl=$6 mq="" mqdev=""
+	local chardev="socket,id=c0,path=$sock" wrap=()
 	[ "$PAIRS" -gt 1 ] && mq=",queues=$PAIRS" mqdev=",mq=on"
-	taskset -c 0 "$QEMU" -accel tcg -smp "$SMP" -m 256 \
+	if [ "$WIRING" = fd ] && [ "$n" = 1 ]; then
+		chardev="socket,id=c0,path=$sock,server=on"
+		wrap=(python3 "$HERE/fd_guest.py" "$VHOSTCTL" "$WORK/ctl.sock"
+		      a "$MEMBER" connect "$sock" --)
+	elif [ "$WIRING" = fd ]; then
+		wrap=(python3 "$HERE/fd_guest.py" "$VHOSTCTL" "$WORK/ctl.sock"
+		      b "$MEMBER" listen "$sock" --)
+	fi
+	"${wrap[@]}" taskset -c 0 "$QEMU" -accel tcg -smp "$SMP" -m 256 \
 		-object memory-backend-memfd,id=mem,size=256M,share=on \
 		-machine q35,memory-backend=mem \
 		-nodefaults -nographic -no-reboot -monitor none \
 		-serial "file:$WORK/g$n.log" \
-		-chardev "socket,id=c0,path=$sock" \
+		-chardev "$chardev" \
 		-netdev "vhost-user,id=n0,chardev=c0$mq" \
 		-device "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0$n,vectors=0$mqdev,romfile=$offl" \
 		-kernel "$KERNEL" -initrd "$WORK/initrd.gz" \
@@ -152,10 +167,10 @@ build_initrd
 
 case $WIRING in
 link) WIRE=(--link a=b) MEMBER="" ;;
-bridge|api) WIRE=(--bridge br0) MEMBER=",bridge=br0" ;;
-*) fail "WIRING must be link, bridge or api, not '$WIRING'" ;;
+bridge|api|fd) WIRE=(--bridge br0) MEMBER=",bridge=br0" ;;
+*) fail "WIRING must be link, bridge, api or fd, not '$WIRING'" ;;
 esac
-if [ "$WIRING" = api ]; then
+if [ "$WIRING" = api ] || [ "$WIRING" = fd ]; then
 	"$VHOSTD" --config "$WORK/vhostd.json" --cores 1 --control "$WORK/ctl.sock" \
 		--log-level "${VHOSTD_LOG_LEVEL:-info}" >"$VLOG" 2>&1 &
 else
@@ -164,15 +179,21 @@ else
 fi
 VPID=$!
 PIDS+=("$VPID")
-if [ "$WIRING" = api ]; then
+if [ "$WIRING" = fd ]; then
+	wait_for "$VLOG" "control socket" 5 || fail "vhostd has no control socket"
+	"$VHOSTCTL" "$WORK/ctl.sock" add-bridge br0 ||
+		fail "vhostctl could not add the bridge"
+elif [ "$WIRING" = api ]; then
 	wait_for "$VLOG" "control socket" 5 || fail "vhostd has no control socket"
 	"$VHOSTCTL" "$WORK/ctl.sock" add-bridge br0 &&
 	"$VHOSTCTL" "$WORK/ctl.sock" add-port a "vhost:$WORK/a.sock$MEMBER" &&
 	"$VHOSTCTL" "$WORK/ctl.sock" add-port b "vhost:$WORK/b.sock$MEMBER" ||
 		fail "vhostctl could not build the bridge"
 fi
-wait_for "$VLOG" "a: listening on" 5 || fail "vhostd did not listen on a"
-wait_for "$VLOG" "b: listening on" 5 || fail "vhostd did not listen on b"
+if [ "$WIRING" != fd ]; then
+	wait_for "$VLOG" "a: listening on" 5 || fail "vhostd did not listen on a"
+	wait_for "$VLOG" "b: listening on" 5 || fail "vhostd did not listen on b"
+fi
 
 T0=$SECONDS
 NO_RX_OFFLOADS=,guest_csum=off,guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off
@@ -316,12 +337,34 @@ fa=$(feat a) fb=$(feat b)
 [ $((fa >> 22 & 1))$((fb >> 22 & 1)) = $((PAIRS > 1))$((PAIRS > 1)) ] ||
 	fail "MQ: ports a $fa and b $fb, want bit 22 $((PAIRS > 1))"
 
+# The guests powered off: QEMU closed its end; the ports stay, a (its
+# connected socket gone) detached, b listening on its passed socket.
+if [ "$WIRING" = fd ]; then
+	for ps in a:detached b:listening; do
+		p=${ps%:*} want=${ps#*:}
+		for _ in $(seq 50); do
+			"$VHOSTCTL" --json "$WORK/ctl.sock" show |
+				grep -qE "\"name\":\"$p\",[^}]*\"state\":\"$want\"" &&
+				break
+			sleep 0.1
+		done
+		"$VHOSTCTL" --json "$WORK/ctl.sock" show |
+			grep -qE "\"name\":\"$p\",[^}]*\"state\":\"$want\"" ||
+			fail "port $p not $want after its QEMU exited"
+	done
+	grep -q "a: front-end connected on passed fd" "$VLOG" &&
+		grep -q "b: accepting on a passed listening socket" "$VLOG" ||
+		fail "vhostd's log: a not on a connected fd or b not on a listening one"
+	echo "fd ports after their QEMU exited: a detached, b listening"
+fi
+
 grep -q "broken" "$VLOG" && fail "vhostd saw a broken queue"
 kill -TERM "$VPID"
 wait "$VPID"; rc=$?
 [ $rc -eq 0 ] || fail "vhostd exit code $rc after SIGTERM"
 echo "PASS: QEMU guests $(case $WIRING in link) echo "linked through" ;;
-	bridge) echo "on a bridge in" ;; api) echo "on a bridge built at run time in" ;; esac) vhostd: ping, 4 MiB TCP each way" \
+	bridge) echo "on a bridge in" ;; api) echo "on a bridge built at run time in" ;;
+	fd) echo "on passed sockets (a connected, b listening) on a bridge in" ;; esac) vhostd: ping, 4 MiB TCP each way" \
 	"(one way segmented by vhostd, one way TSO passed through), digests match;" \
 	"guest 2 on packed rings, guest 1 on split rings;" \
 	"$([ "$PAIRS" -gt 1 ] && echo "$PAIRS queue pairs, each carrying traffic" ||
