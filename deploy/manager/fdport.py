@@ -5,8 +5,10 @@ a socketpair, one end to vhostd with the request (SCM_RIGHTS on vhostd's
 control socket), the other to the VMM.  No paths, permissions or races.
 
   fdport.py CTL NAME BRIDGE VMM-COMMAND...    ("@FD@" in it: the VMM's end)
-  e.g. fdport.py /run/vhostd/main/ctl vm1 br0 qemu-system-x86_64 ... \
-         -chardev socket,id=c0,fd=@FD@ -netdev vhost-user,id=n0,chardev=c0 ...
+  e.g. fdport.py /run/vhostd/main/ctl vm1 br0 VMM ... --vhost-user-fd=@FD@
+(for a VMM that takes a connected vhost-user socket by fd; Debian 12's QEMU
+7.2 refuses "-chardev socket,fd=N" for vhost-user, see README.md "Ports on
+passed sockets" for what to pass it instead)
 
 When the VMM exits the port stays, "detached"; run this again with the same
 NAME to give it a new socket (set-port-fd), or del-port it."""
