@@ -68,6 +68,10 @@ static void check_opts(const struct vhostd_opts *o)
 		for (int j = 0; j < i; j++)
 			if (strcmp(o->ports[j].name, p->name) == 0)
 				abort();
+		/* vhost-fd: and --fd: an open stream socket, never a client. */
+		if (p->fd_port && (p->fd < 0 || p->client ||
+				   p->kind != PORT_VHOST))
+			abort();
 		if (p->peer >= o->nports || p->peer == i ||
 		    (p->peer >= 0 && o->ports[p->peer].peer != i))
 			abort();
