@@ -2,6 +2,7 @@
 #include "vu_port.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -226,6 +227,11 @@ int vu_port_set_fd(struct vu_port *p, int fd)
 	p->lfd = -1;
 	if (!listening)
 		return attach_conn(p, fd);
+	/* accept4() must never wait (a client gone between the wake-up and
+	 * the accept): the passer's copy shares the flag. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
 	p->lw = vu_loop_add(p->loop, fd, EPOLLIN, on_accept, p);
 	if (!p->lw)
 		return -errno;

@@ -10,7 +10,8 @@
  * connected one is served as it is (no listening, no reconnect: when its
  * front-end closes it the port is "detached" until vu_port_set_fd() gives
  * it another), a listening one is accepted on like a server port's own
- * (the socket file, if any, is not vhostd's: never unlinked).
+ * (the socket file, if any, is not vhostd's: never unlinked; the socket
+ * is made non-blocking, for the passer's copy too).
  */
 #ifndef VHOSTD_VU_PORT_H
 #define VHOSTD_VU_PORT_H

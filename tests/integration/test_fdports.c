@@ -234,6 +234,25 @@ static void test_socketpair_lifetime(void **state)
 	negotiate(sv[1]);       /* closes it: the front-end goes away */
 	assert_true(wait_state("p1", "detached"));
 
+	/* A new socket while a front-end is attached: that one is dropped. */
+	int sv2[2];
+	struct vu_front *old_f;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	ok("{\"cmd\":\"set-port-fd\",\"name\":\"p1\"}", &sv[0], 1);
+	close(sv[0]);
+	assert_int_equal(vu_front_new(&old_f, sv[1], 3000), 0);
+	assert_int_equal(vu_front_negotiate(old_f, FEATURES, 0), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv2), 0);
+	ok("{\"cmd\":\"set-port-fd\",\"name\":\"p1\"}", &sv2[0], 1);
+	close(sv2[0]);
+	char c;
+	assert_int_equal(read(vu_front_sock(old_f), &c, 1), 0);   /* EOF */
+	vu_front_close(old_f);
+	negotiate(sv2[1]);
+	assert_true(wait_state("p1", "detached"));
+
 	/* A new socket for the same port. */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 				    sv), 0);
@@ -251,6 +270,8 @@ static void test_socketpair_lifetime(void **state)
 	assert_int_equal(listen(l, 4), 0);
 	ok("{\"cmd\":\"add-port\",\"name\":\"p2\",\"spec\":\"vhost-fd:9\"}",
 	   &l, 1);
+	/* Made non-blocking (our copy shares the flag): accept never waits. */
+	assert_true(fcntl(l, F_GETFL) & O_NONBLOCK);
 	close(l);
 	assert_true(port_state("p2", "listening"));
 	struct vu_front *f;
