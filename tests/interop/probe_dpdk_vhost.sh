@@ -37,7 +37,7 @@ PIDS+=("$TP_PID")
 wait_for "$TLOG" "binding succeeded" 30 || fail "testpmd did not come up"
 
 # The pid of timeout, which exits when testpmd does: crash detection.
-"$PROBE" --timeout 5000 --pid "$TP_PID" --reflect "$SOCK" >"$WORK/probe.out" \
+"$PROBE" --timeout 15000 --pid "$TP_PID" --reflect "$SOCK" >"$WORK/probe.out" \
 	2>"$WORK/probe.err"
 rc=$?
 cat "$WORK/probe.out"

@@ -174,7 +174,7 @@ session() {
 	# Still attached: the rings are live.
 	"$VHOSTCTL" "$CTL" stats >"$CTLOUT" || fail "vhostctl stats failed"
 	testpmd_quit
-	wait_exit "$TP_PID" 30 || fail "testpmd did not quit"
+	wait_exit "$TP_PID" 60 || fail "testpmd did not quit"
 	# DPDK's runtime dir of this --file-prefix (see testpmd_start).
 	rm -rf "/var/run/dpdk/vhostd-testpmd-$tag-$$" \
 		"${XDG_RUNTIME_DIR:-/tmp}/dpdk/vhostd-testpmd-$tag-$$"
