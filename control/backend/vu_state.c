@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+#include "vu_state.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../datapath/log.h"
+#include "../../datapath/vring.h"
+#include "vu_ring.h"
+
+#define TAG "state"
+
+struct rec_hdr {
+	char magic[8];
+	uint32_t version, body_len;
+	uint64_t seq;
+	uint32_t crc, pad;
+} __attribute__((packed));
+
+#define SLOT_SIZE (sizeof(struct rec_hdr) + sizeof(struct vu_state))
+
+size_t vu_state_file_size(void)
+{
+	return 2 * SLOT_SIZE;
+}
+
+/* CRC-32C (Castagnoli), bitwise: a few records per request, not hot. */
+static uint32_t crc32c(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint32_t c = ~0u;
+
+	for (size_t i = 0; i < len; i++) {
+		c ^= b[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82f63b78u & -(c & 1));
+	}
+	return ~c;
+}
+
+static int fail(char *why, size_t n, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, n, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void vu_state_capture(const struct vu_dev *d, struct vu_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->features = d->features;
+	st->protocol_features = d->protocol_features;
+	st->flags = (d->features_set ? VU_SD_FEATURES_SET : 0) |
+		    (d->owner ? VU_SD_OWNER : 0);
+	st->status = d->status;
+	memcpy(st->mac, d->mac, 6);
+	st->mtu = d->mtu;
+	st->link_status = d->link_status;
+	st->nvrings = d->nvrings;
+	st->nregions = d->mem.n;
+	for (uint32_t i = 0; i < d->mem.n && i < VU_STATE_MAX_REGIONS; i++) {
+		st->regions[i].reg = d->mem.maps[i].reg;
+		st->regions[i].adds = d->mem.maps[i].adds;
+	}
+	if (d->log.base) {
+		st->log_size = d->log.size;
+		st->log_offset = d->log_file.offset;
+	}
+	for (uint32_t i = 0; i < d->nvrings && i < VU_STATE_MAX_RINGS; i++) {
+		const struct vu_vring *vr = &d->vr[i];
+		struct vu_state_ring *sr = &st->rings[i];
+
+		sr->num = vr->num;
+		sr->base = vr->base;
+		sr->addr = vr->addr;
+		sr->flags = (vr->addr_set ? VU_SR_ADDR_SET : 0) |
+			    (vr->kick_set ? VU_SR_KICK_SET : 0) |
+			    (vr->started ? VU_SR_STARTED : 0) |
+			    (vr->stopped ? VU_SR_STOPPED : 0) |
+			    (vr->enabled ? VU_SR_ENABLED : 0);
+	}
+}
+
+int vu_state_put(int fd, const struct vu_state *st, uint64_t seq)
+{
+	struct rec_hdr h = {.version = VU_STATE_VERSION,
+			    .body_len = sizeof(*st), .seq = seq};
+	off_t at = (off_t)((seq & 1) * SLOT_SIZE);
+
+	memcpy(h.magic, VU_STATE_MAGIC, 8);
+	h.crc = crc32c(st, sizeof(*st));
+	/* Body first, header last: a torn write fails the CRC and the
+	 * reader takes the other slot. */
+	if (pwrite(fd, st, sizeof(*st), at + (off_t)sizeof(h)) !=
+	    (ssize_t)sizeof(*st))
+		return -errno ? -errno : -EIO;
+	if (pwrite(fd, &h, sizeof(h), at) != (ssize_t)sizeof(h))
+		return -errno ? -errno : -EIO;
+	return 0;
+}
+
+/* Slot k: 1 if valid (st and *seq filled), 0 if empty, -errno + why. */
+static int get_slot(int fd, unsigned k, struct vu_state *st, uint64_t *seq,
+		    char *why, size_t n)
+{
+	struct rec_hdr h;
+	off_t at = (off_t)(k * SLOT_SIZE);
+	ssize_t r = pread(fd, &h, sizeof(h), at);
+
+	if (r < 0)
+		return fail(why, n, -errno, "slot %u: %s", k, strerror(errno));
+	if (r < (ssize_t)sizeof(h) || h.magic[0] == 0)
+		return 0;
+	if (memcmp(h.magic, VU_STATE_MAGIC, 8))
+		return fail(why, n, -EPROTO, "slot %u: not a vhostd device "
+			    "state (magic %.8s)", k, h.magic);
+	if (h.version != VU_STATE_VERSION)
+		return fail(why, n, -EPROTO, "slot %u: state version %u, this "
+			    "vhostd reads version %u", k, h.version,
+			    VU_STATE_VERSION);
+	if (h.body_len != sizeof(*st))
+		return fail(why, n, -EPROTO, "slot %u: body of %u bytes, "
+			    "version %u has %zu", k, h.body_len,
+			    VU_STATE_VERSION, sizeof(*st));
+	r = pread(fd, st, sizeof(*st), at + (off_t)sizeof(h));
+	if (r != (ssize_t)sizeof(*st))
+		return fail(why, n, -EPROTO, "slot %u: body truncated (%zd of "
+			    "%zu bytes)", k, r, sizeof(*st));
+	if (crc32c(st, sizeof(*st)) != h.crc)
+		return fail(why, n, -EPROTO, "slot %u: CRC mismatch (torn or "
+			    "corrupt)", k);
+	*seq = h.seq;
+	return 1;
+}
+
+int vu_state_get(int fd, struct vu_state *st, uint64_t *seq, char *why,
+		 size_t n)
+{
+	static struct vu_state other;  /* control thread only; 35 KiB */
+	char w0[160] = "", w1[160] = "";
+	uint64_t s0 = 0, s1 = 0;
+	int r0 = get_slot(fd, 0, st, &s0, w0, sizeof(w0));
+	int r1 = get_slot(fd, 1, &other, &s1, w1, sizeof(w1));
+
+	if (r1 == 1 && (r0 != 1 || s1 > s0)) {
+		memcpy(st, &other, sizeof(*st));
+		*seq = s1;
+		return 0;
+	}
+	if (r0 == 1) {
+		*seq = s0;
+		return 0;
+	}
+	if (r0 == 0 && r1 == 0)
+		return fail(why, n, -ENODATA, "no state record");
+	return fail(why, n, r0 < 0 ? r0 : r1, "%s%s%s", w0,
+		    *w0 && *w1 ? "; " : "", w1);
+}
+
+static int check_ring(const struct vu_state_ring *r, uint32_t i, bool pk,
+		      char *why, size_t n)
+{
+	if (r->flags & ~VU_SR_ALL)
+		return fail(why, n, -EINVAL, "ring %u: unknown flags 0x%x", i,
+			    r->flags);
+	if (r->num > VU_VRING_MAX_SIZE)
+		return fail(why, n, -EINVAL, "ring %u: size %u over %u", i,
+			    r->num, VU_VRING_MAX_SIZE);
+	if ((r->flags & VU_SR_STARTED) && (!r->num ||
+	    !(r->flags & VU_SR_ADDR_SET) || !(r->flags & VU_SR_KICK_SET)))
+		return fail(why, n, -EINVAL, "ring %u: started without size, "
+			    "addresses or kick", i);
+	if (!pk && r->base > 0xffff)
+		return fail(why, n, -EINVAL, "ring %u: split base %u over "
+			    "65535", i, r->base);
+	return 0;
+}
+
+int vu_state_check(const struct vu_state *st, uint32_t nvrings, char *why,
+		   size_t n)
+{
+	bool pk = st->features & BIT_ULL(VIRTIO_F_RING_PACKED);
+
+	if (st->nvrings != nvrings)
+		return fail(why, n, -EINVAL, "%u rings recorded, the port has "
+			    "%u (its queues changed?)", st->nvrings, nvrings);
+	if (st->nregions > VU_STATE_MAX_REGIONS)
+		return fail(why, n, -EINVAL, "%u memory regions (at most %u)",
+			    st->nregions, VU_STATE_MAX_REGIONS);
+	if (st->flags & ~VU_SD_ALL)
+		return fail(why, n, -EINVAL, "unknown device flags 0x%x",
+			    st->flags);
+	if (st->req.nfds > 8 || st->req.size > VU_PAYLOAD_MAX)
+		return fail(why, n, -EINVAL, "request in flight: %u fds, %u "
+			    "bytes", st->req.nfds, st->req.size);
+	if (st->log_size && !st->log_file)
+		return fail(why, n, -EINVAL, "dirty log without its file");
+	for (uint32_t i = 0; i < st->nregions; i++)
+		if (!st->regions[i].fd)
+			return fail(why, n, -EINVAL, "region %u without its "
+				    "file", i);
+	for (uint32_t i = 0; i < nvrings; i++) {
+		int err = check_ring(&st->rings[i], i, pk, why, n);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void close_rest(struct vu_state_fds *f, const struct vu_state *st)
+{
+	int *one[] = {&f->log_file, &f->log_fd, &f->backend_fd};
+	uint32_t nreg = st->nregions < VU_STATE_MAX_REGIONS ? st->nregions :
+			VU_STATE_MAX_REGIONS;
+	uint32_t nvr = st->nvrings < VU_STATE_MAX_RINGS ? st->nvrings :
+		       VU_STATE_MAX_RINGS;
+
+	for (uint32_t i = 0; i < nreg; i++)
+		if (f->regions[i] >= 0)
+			close(f->regions[i]);
+	for (unsigned i = 0; i < 3; i++)
+		if (*one[i] >= 0)
+			close(*one[i]);
+	for (uint32_t i = 0; i < nvr; i++) {
+		int *r[] = {&f->kick[i], &f->call[i], &f->err[i]};
+		for (unsigned k = 0; k < 3; k++)
+			if (*r[k] >= 0)
+				close(*r[k]);
+	}
+}
+
+static int apply_mem(struct vu_dev *d, const struct vu_state *st,
+		     struct vu_state_fds *f, char *why, size_t n)
+{
+	static struct vu_mem_region regs[VU_STATE_MAX_REGIONS];
+	int err;
+
+	for (uint32_t i = 0; i < st->nregions; i++)
+		regs[i] = st->regions[i].reg;
+	err = st->nregions ? vu_mem_set_table(&d->mem, regs, f->regions,
+					      st->nregions) : 0;
+	for (uint32_t i = 0; i < st->nregions; i++)
+		f->regions[i] = -1;  /* consumed */
+	if (err)
+		return fail(why, n, err, "memory table: %s", strerror(-err));
+	for (uint32_t i = 0; i < d->mem.n && i < st->nregions; i++)
+		d->mem.maps[i].adds = st->regions[i].adds;
+	if (!st->log_size)
+		return 0;
+	err = vu_mem_map_file(&d->mem, "dirty log", f->log_file,
+			      st->log_offset, st->log_size, &d->log_file);
+	if (err)
+		return fail(why, n, err, "dirty log: %s", strerror(-err));
+	d->log.base = d->log_file.hva;
+	d->log.size = st->log_size;
+	return 0;
+}
+
+static int apply_ring(struct vu_dev *d, const struct vu_state *st,
+		      struct vu_state_fds *f, uint32_t i, char *why, size_t n)
+{
+	const struct vu_state_ring *sr = &st->rings[i];
+	struct vu_vring *vr = &d->vr[i];
+
+	vr->num = sr->num;
+	vr->addr = sr->addr;
+	vr->base = sr->base;
+	vr->addr_set = sr->flags & VU_SR_ADDR_SET;
+	vr->kick_set = sr->flags & VU_SR_KICK_SET;
+	vr->started = sr->flags & VU_SR_STARTED;
+	vr->stopped = sr->flags & VU_SR_STOPPED;
+	vr->enabled = sr->flags & VU_SR_ENABLED;
+	vr->kick_fd = f->kick[i];
+	vr->call_fd = f->call[i];
+	vr->err_fd = f->err[i];
+	f->kick[i] = f->call[i] = f->err[i] = -1;
+	if (vr->started && (d->features & BIT_ULL(VIRTIO_F_RING_PACKED)))
+		return fail(why, n, -EOPNOTSUPP, "ring %u is a started packed "
+			    "ring: its position is not in guest memory", i);
+	return 0;
+}
+
+/* After the rings were translated for the memory table. */
+static int resume_ring(struct vu_dev *d, uint32_t i, char *why, size_t n)
+{
+	struct vu_vring *vr = &d->vr[i];
+
+	if (!vr->started)
+		return 0;
+	if (!vu_vring_ready(d, i))
+		return fail(why, n, -EINVAL, "ring %u does not fit the "
+			    "memory table", i);
+	/* Buffers are used in order: the used index is where the old
+	 * process stopped, whatever it recorded before. */
+	vr->base = __atomic_load_n(&((const struct vring_used *)vr->used)->idx,
+				   __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+int vu_state_apply(struct vu_dev *d, const struct vu_state *st,
+		   struct vu_state_fds *f, char *why, size_t n)
+{
+	int err = vu_state_check(st, d->nvrings, why, n);
+
+	if (!err) {
+		d->features = st->features;
+		d->features_set = st->flags & VU_SD_FEATURES_SET;
+		d->protocol_features = st->protocol_features;
+		d->owner = st->flags & VU_SD_OWNER;
+		d->status = st->status;
+		memcpy(d->mac, st->mac, 6);
+		d->mtu = st->mtu;
+		d->link_status = st->link_status;
+		d->log_fd = f->log_fd;
+		d->backend_fd = f->backend_fd;
+		f->log_fd = f->backend_fd = -1;
+		err = apply_mem(d, st, f, why, n);
+	}
+	for (uint32_t i = 0; !err && i < d->nvrings; i++)
+		err = apply_ring(d, st, f, i, why, n);
+	if (!err)
+		vu_rings_retranslate(d);
+	for (uint32_t i = 0; !err && i < d->nvrings; i++)
+		err = resume_ring(d, i, why, n);
+	close_rest(f, st);
+	if (err)
+		vu_dev_reset_state(d, true);
+	return err;
+}

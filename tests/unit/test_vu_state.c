@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_vu_state.c: a device's state as bytes (vu_state.h): written and read
+ * back, applied to a fresh device (memory mapped again, a split ring
+ * resumed at the used index in guest memory), and every record a new
+ * binary must refuse: empty, foreign, another version, torn, corrupt,
+ * counts and flags out of range, a started packed ring.  A refused record
+ * leaves the device reset with every fd closed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "control/backend/vu_state.h"
+#include "control/wire/vu_msg.h"
+#include "test_util.h"
+
+#define MEM_SIZE 0x100000u
+#define UVA 0x7f1200000000ull
+
+struct fx {
+	struct vu_dev dev;       /* the old process's device */
+	struct vu_dev fresh;     /* the new one's */
+	int sv[2], memfd, statefd, kick;
+	struct vu_state st;
+	struct vu_state_fds fds;
+};
+
+static int req(struct fx *f, uint32_t request, const void *payload,
+	       uint32_t size, int *fds, int nfds)
+{
+	struct vu_msg m;
+
+	tu_msg(&m, request, VU_VERSION, payload, size);
+	return vu_dev_handle_msg(&f->dev, f->sv[0], &m, fds, nfds);
+}
+
+static int req_u64(struct fx *f, uint32_t request, uint64_t v)
+{
+	return req(f, request, &v, sizeof(v), NULL, 0);
+}
+
+static void drain(struct fx *f)
+{
+	char buf[512];
+
+	while (!tu_sock_empty(f->sv[1]))
+		assert_true(read(f->sv[1], buf, sizeof(buf)) > 0);
+}
+
+static uint16_t *used_idx(struct vu_dev *d, uint64_t used_uva)
+{
+	uint8_t *u = gmem_uva_to_hva(d->mem.table, used_uva, 4);
+
+	assert_non_null(u);
+	return (uint16_t *)(u + 2);
+}
+
+/* Split ring 0 started at base 7 (used index 7), enabled, kick eventfd. */
+static void old_device(struct fx *f)
+{
+	struct vu_mem_table t = {.nregions = 1};
+	struct vu_vring_state s = {.index = 0, .num = 256};
+	struct vu_vring_addr a = {.index = 0, .desc_user_addr = UVA,
+				  .avail_user_addr = UVA + 0x4000,
+				  .used_user_addr = UVA + 0x8000};
+	int fd = dup(f->memfd), k = dup(f->kick);
+	uint64_t features = TU_FEATURES & ~BIT_ULL(VIRTIO_F_RING_PACKED);
+
+	assert_int_equal(req(f, VU_REQ_GET_FEATURES, NULL, 0, NULL, 0), 0);
+	assert_int_equal(req_u64(f, VU_REQ_SET_FEATURES, features), 0);
+	assert_int_equal(req_u64(f, VU_REQ_SET_PROTOCOL_FEATURES,
+				 TU_PROTOCOL_FEATURES), 0);
+	assert_int_equal(req(f, VU_REQ_SET_OWNER, NULL, 0, NULL, 0), 0);
+	t.regions[0] = (struct vu_mem_region){.memory_size = MEM_SIZE,
+					      .userspace_addr = UVA};
+	assert_int_equal(req(f, VU_REQ_SET_MEM_TABLE, &t, 8 + 32, &fd, 1), 0);
+	assert_int_equal(req(f, VU_REQ_SET_VRING_NUM, &s, sizeof(s), NULL, 0),
+			 0);
+	s.num = 7;
+	assert_int_equal(req(f, VU_REQ_SET_VRING_BASE, &s, sizeof(s), NULL,
+			     0), 0);
+	assert_int_equal(req(f, VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL,
+			     0), 0);
+	*used_idx(&f->dev, a.used_user_addr) = 7;
+	uint64_t v = 0;
+	assert_int_equal(req(f, VU_REQ_SET_VRING_KICK, &v, sizeof(v), &k, 1),
+			 0);
+	s.num = 1;
+	assert_int_equal(req(f, VU_REQ_SET_VRING_ENABLE, &s, sizeof(s), NULL,
+			     0), 0);
+	drain(f);
+	assert_true(vu_vring_ready(&f->dev, 0));
+}
+
+/* What the daemon does: capture, name the fds, and resolve them again. */
+static void capture(struct fx *f)
+{
+	vu_state_capture(&f->dev, &f->st);
+	f->st.regions[0].fd = 1;
+	f->st.rings[0].kick = 2;
+}
+
+static void resolve(struct fx *f)
+{
+	struct vu_state_fds *x = &f->fds;
+
+	memset(x, 0xff, sizeof(*x));   /* every fd -1 */
+	x->regions[0] = dup(f->memfd);
+	x->kick[0] = dup(f->kick);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct vu_dev_cfg cfg = tu_dev_cfg();
+
+	if (!f || vu_dev_init(&f->dev, &cfg) || vu_dev_init(&f->fresh, &cfg))
+		return -1;
+	tu_socketpair(f->sv);
+	f->memfd = tu_memfd(MEM_SIZE);
+	f->statefd = tu_memfd(vu_state_file_size());
+	f->kick = eventfd(0, EFD_CLOEXEC);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	vu_dev_fini(&f->dev);
+	vu_dev_fini(&f->fresh);
+	tu_close_pair(f->sv);
+	close(f->memfd);
+	close(f->statefd);
+	close(f->kick);
+	free(f);
+	return 0;
+}
+
+static void test_record_round_trip_and_newest_slot_wins(void **state)
+{
+	struct fx *f = *state;
+	static struct vu_state back;
+	uint64_t seq = 0;
+	char why[256];
+
+	old_device(f);
+	capture(f);
+	assert_int_equal(vu_state_put(f->statefd, &f->st, 4), 0);
+	f->st.mtu = 1234;
+	assert_int_equal(vu_state_put(f->statefd, &f->st, 5), 0);
+	assert_int_equal(vu_state_get(f->statefd, &back, &seq, why,
+				      sizeof(why)), 0);
+	assert_int_equal(seq, 5);
+	assert_memory_equal(&back, &f->st, sizeof(back));
+}
+
+static void test_torn_newest_slot_falls_back_to_the_other(void **state)
+{
+	struct fx *f = *state;
+	static struct vu_state back;
+	uint64_t seq = 0;
+	char why[256];
+	uint8_t junk = 0x5a;
+
+	old_device(f);
+	capture(f);
+	assert_int_equal(vu_state_put(f->statefd, &f->st, 8), 0);
+	assert_int_equal(vu_state_put(f->statefd, &f->st, 9), 0);
+	/* Record 9 (slot 1) torn in its body: CRC fails. */
+	off_t slot1 = (off_t)(vu_state_file_size() / 2);
+	assert_int_equal(pwrite(f->statefd, &junk, 1, slot1 + 100), 1);
+	assert_int_equal(vu_state_get(f->statefd, &back, &seq, why,
+				      sizeof(why)), 0);
+	assert_int_equal(seq, 8);
+}
+
+static int get_err(struct fx *f, char *why, size_t n)
+{
+	static struct vu_state back;
+	uint64_t seq;
+
+	return vu_state_get(f->statefd, &back, &seq, why, n);
+}
+
+static void test_empty_foreign_version_corrupt_refused(void **state)
+{
+	struct fx *f = *state;
+	char why[256];
+
+	assert_int_equal(get_err(f, why, sizeof(why)), -ENODATA);
+	old_device(f);
+	capture(f);
+	assert_int_equal(vu_state_put(f->statefd, &f->st, 2), 0);
+
+	assert_int_equal(pwrite(f->statefd, "notstate", 8, 0), 8);
+	assert_int_equal(get_err(f, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "not a vhostd device state"));
+
+	assert_int_equal(vu_state_put(f->statefd, &f->st, 2), 0);
+	uint32_t v = VU_STATE_VERSION + 1;
+	assert_int_equal(pwrite(f->statefd, &v, 4, 8), 4);
+	assert_int_equal(get_err(f, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "state version 2"));
+
+	assert_int_equal(vu_state_put(f->statefd, &f->st, 2), 0);
+	uint32_t len = 12;
+	assert_int_equal(pwrite(f->statefd, &len, 4, 12), 4);
+	assert_int_equal(get_err(f, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "body of 12 bytes"));
+
+	assert_int_equal(vu_state_put(f->statefd, &f->st, 2), 0);
+	assert_int_equal(pwrite(f->statefd, "x", 1, 200), 1);
+	assert_int_equal(get_err(f, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "CRC mismatch"));
+
+	assert_int_equal(vu_state_put(f->statefd, &f->st, 2), 0);
+	assert_int_equal(ftruncate(f->statefd, 100), 0);
+	assert_int_equal(get_err(f, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "truncated"));
+}
+
+static void refused_because(struct fx *f, const char *what)
+{
+	char why[256] = "";
+
+	assert_int_equal(vu_state_check(&f->st, f->fresh.nvrings, why,
+					sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, what));
+	/* Applied anyway: refused, nothing kept, no fd leaked. */
+	int before = tu_count_fds();
+	resolve(f);
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, why,
+					sizeof(why)), -EINVAL);
+	assert_int_equal(tu_count_fds(), before);
+	assert_int_equal(f->fresh.mem.n, 0);
+	assert_false(f->fresh.owner);
+	capture(f);
+}
+
+static void test_out_of_range_records_refused(void **state)
+{
+	struct fx *f = *state;
+
+	old_device(f);
+	capture(f);
+	f->st.nvrings = 2;
+	refused_because(f, "2 rings recorded");
+	f->st.nregions = 100000;
+	refused_because(f, "100000 memory regions");
+	f->st.flags |= 0x80;
+	refused_because(f, "unknown device flags");
+	f->st.rings[1].flags = 0x40;
+	refused_because(f, "ring 1: unknown flags");
+	f->st.rings[0].num = 65536;
+	refused_because(f, "ring 0: size 65536");
+	f->st.rings[0].flags &= ~VU_SR_KICK_SET;
+	refused_because(f, "started without");
+	f->st.rings[0].base = 70000;
+	refused_because(f, "split base 70000");
+	f->st.regions[0].fd = 0;
+	refused_because(f, "region 0 without its file");
+	f->st.log_size = 4096;
+	refused_because(f, "dirty log without its file");
+	f->st.req.nfds = 9;
+	refused_because(f, "request in flight");
+}
+
+static void test_apply_maps_again_and_resumes_at_used_index(void **state)
+{
+	struct fx *f = *state;
+	char why[256];
+
+	old_device(f);
+	capture(f);
+	/* The old process used 33 more buffers after its last record. */
+	*used_idx(&f->dev, UVA + 0x8000) = 40;
+	resolve(f);
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, why,
+					sizeof(why)), 0);
+	assert_true(f->fresh.owner);
+	assert_int_equal(f->fresh.features, f->dev.features);
+	assert_int_equal(f->fresh.mem.n, 1);
+	assert_true(vu_vring_ready(&f->fresh, 0));
+	assert_false(vu_vring_ready(&f->fresh, 1));
+	assert_true(f->fresh.vr[0].enabled);
+	assert_int_equal(f->fresh.vr[0].base, 40);
+	assert_true(tu_same_file(f->fresh.vr[0].kick_fd, f->kick));
+	/* Same guest memory, mapped again. */
+	*used_idx(&f->dev, UVA + 0x8000) = 41;
+	assert_int_equal(*used_idx(&f->fresh, UVA + 0x8000), 41);
+}
+
+static void test_ring_outside_memory_or_packed_refused(void **state)
+{
+	struct fx *f = *state;
+	char why[256];
+	int before = tu_count_fds();
+
+	old_device(f);
+	capture(f);
+	f->st.regions[0].reg.memory_size = 0x1000;  /* ring no longer fits */
+	resolve(f);
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, why,
+					sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "does not fit"));
+	assert_int_equal(f->fresh.mem.n, 0);
+
+	capture(f);
+	f->st.features |= BIT_ULL(VIRTIO_F_RING_PACKED);
+	resolve(f);
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, why,
+					sizeof(why)), -EOPNOTSUPP);
+	assert_non_null(strstr(why, "packed"));
+	assert_int_equal(f->fresh.vr[0].kick_fd, -1);
+	vu_dev_fini(&f->dev);
+	struct vu_dev_cfg cfg = tu_dev_cfg();
+	assert_int_equal(vu_dev_init(&f->dev, &cfg), 0);
+	assert_int_equal(tu_count_fds(), before);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+		T(test_record_round_trip_and_newest_slot_wins),
+		T(test_torn_newest_slot_falls_back_to_the_other),
+		T(test_empty_foreign_version_corrupt_refused),
+		T(test_out_of_range_records_refused),
+		T(test_apply_maps_again_and_resumes_at_used_index),
+		T(test_ring_outside_memory_or_packed_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
