@@ -18,11 +18,21 @@
 #define MSGS_PER_WAKEUP 64
 
 static void try_connect(struct vu_port *p);
+static void schedule_reconnect(struct vu_port *p, uint32_t ms);
 
-static void drop_conn(struct vu_port *p, const char *why)
+static const struct vu_port_hooks *hooks;
+
+void vu_port_set_hooks(const struct vu_port_hooks *h)
+{
+	hooks = h;
+}
+
+static void drop_conn_as(struct vu_port *p, const char *why, bool stopping)
 {
 	if (p->cfd < 0)
 		return;
+	if (hooks && hooks->gone)
+		hooks->gone(p, stopping);
 	LOG_INFO(TAG, "%s: front-end %s; device reset", p->dev.name, why);
 	vu_loop_del(p->loop, p->cw);
 	p->cw = NULL;
@@ -35,6 +45,18 @@ static void drop_conn(struct vu_port *p, const char *why)
 	vu_rx_close_fds(&p->rx);
 	vu_rx_init(&p->rx);
 	p->disconnects++;
+}
+
+static void drop_conn(struct vu_port *p, const char *why)
+{
+	drop_conn_as(p, why, false);
+}
+
+void vu_port_drop(struct vu_port *p, const char *why)
+{
+	drop_conn(p, why);
+	if (p->client)
+		schedule_reconnect(p, VU_PORT_BACKOFF_MIN_MS);
 }
 
 static void on_timer(struct vu_watch *w, uint32_t ev, void *arg)
@@ -67,12 +89,16 @@ static void on_conn(struct vu_watch *w, uint32_t ev, void *arg)
 		r = vu_rx_read(&p->rx, p->cfd);
 		if (r <= 0)
 			break;
+		if (hooks && hooks->before)
+			hooks->before(p, &p->rx.msg, p->rx.fds, p->rx.nfds);
 		r = vu_dev_handle_msg(&p->dev, p->cfd, &p->rx.msg, p->rx.fds,
 				      p->rx.nfds);
 		p->rx.nfds = 0; /* consumed by the device */
 		vu_rx_init(&p->rx);
 		if (r < 0)
 			break;
+		if (hooks && hooks->after)
+			hooks->after(p);
 	}
 	if (r == 0 && !(ev & (EPOLLHUP | EPOLLERR)))
 		return;
@@ -147,6 +173,32 @@ static void try_connect(struct vu_port *p)
 			VU_PORT_BACKOFF_MAX_MS : p->backoff_ms * 2;
 }
 
+/* Take over what the previous process left: no bind, no connect. */
+static int adopt(struct vu_port *p, const struct vu_port_restore *r)
+{
+	if (r->lfd >= 0) {
+		p->lfd = r->lfd;
+		p->created_socket = true;
+		p->lw = vu_loop_add(p->loop, p->lfd, EPOLLIN, on_accept, p);
+		if (!p->lw) {
+			int err = -errno;
+			if (r->cfd >= 0)
+				close(r->cfd);
+			vu_port_stop(p);
+			return err;
+		}
+		LOG_INFO(TAG, "%s: listening on %s (socket kept across the "
+			 "restart)", p->dev.name, p->path);
+	}
+	if (r->cfd >= 0 && attach_conn(p, r->cfd) < 0) {
+		vu_port_stop(p);
+		return -ENOMEM;
+	}
+	if (r->cfd < 0 && p->client)
+		try_connect(p);
+	return 0;
+}
+
 int vu_port_start(struct vu_port *p, struct vu_loop *loop,
 		  const struct vu_port_cfg *cfg)
 {
@@ -164,6 +216,8 @@ int vu_port_start(struct vu_port *p, struct vu_loop *loop,
 	int err = vu_dev_init(&p->dev, &cfg->dev);
 	if (err)
 		return err;
+	if (cfg->restore)
+		return adopt(p, cfg->restore);
 	p->fd_port = cfg->fd_port || cfg->fd >= 0;
 	if (p->fd_port) {
 		err = cfg->fd >= 0 ? vu_port_set_fd(p, cfg->fd) : 0;
@@ -260,7 +314,7 @@ void vu_port_check_memory(struct vu_port *p)
 
 void vu_port_stop(struct vu_port *p)
 {
-	drop_conn(p, "detached (port removed or vhostd stopping)");
+	drop_conn_as(p, "detached (port removed or vhostd stopping)", true);
 	if (p->timer)
 		vu_loop_timer_del(p->loop, p->timer);
 	p->timer = NULL;

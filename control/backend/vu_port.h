@@ -27,6 +27,13 @@
 #define VU_PORT_BACKOFF_MIN_MS 100u
 #define VU_PORT_BACKOFF_MAX_MS 5000u
 
+/* Sockets a previous vhostd left in the service manager's fd store
+ * (vhostd_fdstore.h): taken over instead of listening / connecting. */
+struct vu_port_restore {
+	int lfd;       /* the listening socket (server), -1: none */
+	int cfd;       /* the front-end's connection, -1: none */
+};
+
 struct vu_port_cfg {
 	struct vu_dev_cfg dev;
 	const char *path;
@@ -38,6 +45,7 @@ struct vu_port_cfg {
 	const struct vu_sock_perm *perm; /* the listening socket's mode and
 					  * group, and its missing
 					  * directories'; NULL: as created */
+	const struct vu_port_restore *restore; /* NULL: a fresh start */
 };
 
 struct vu_port {
@@ -73,6 +81,25 @@ static inline bool vu_port_detached(const struct vu_port *p)
 {
 	return p->fd_port && p->cfd < 0 && p->lfd < 0;
 }
+
+/*
+ * Watchers of every port's connection (one set for the process; NULL
+ * members are skipped): before() sees each complete message before the
+ * device handles it (its fds still open), after() once it was handled and
+ * the connection stays, gone() when the connection is dropped (stopping:
+ * vu_port_stop(), vhostd going away or the port removed).
+ */
+struct vu_port_hooks {
+	void (*before)(struct vu_port *p, const struct vu_msg *m,
+		       const int *fds, int nfds);
+	void (*after)(struct vu_port *p);
+	void (*gone)(struct vu_port *p, bool stopping);
+};
+void vu_port_set_hooks(const struct vu_port_hooks *h);
+
+/* Drop the front-end as after a protocol error (why: for the log line);
+ * a client port reconnects. */
+void vu_port_drop(struct vu_port *p, const char *why);
 
 /* Drop the front-end, close sockets, remove the socket file we created. */
 void vu_port_stop(struct vu_port *p);

@@ -20,6 +20,7 @@
 #include "vhostd_bridge.h"
 #include "vhostd_conf.h"
 #include "vhostd_dp.h"
+#include "vhostd_fdstore.h"
 #include "vhostd_metrics.h"
 #include "vhostd_notify.h"
 #include "vhostd_opts.h"
@@ -116,6 +117,7 @@ static void on_signal(struct vu_watch *w, uint32_t ev, void *arg)
 		return;
 	unsigned signo = si.ssi_signo;
 	LOG_INFO(TAG, "signal %u: stopping", signo);
+	fdstore_stopping();
 	vu_loop_stop(d->loop);
 }
 
@@ -273,6 +275,8 @@ int main(int argc, char **argv)
 	if (!err)
 		err = setup_sigbus(&d);
 	if (!err)
+		err = fdstore_init();
+	if (!err)
 		err = sw_open_nics(&d.sw);
 	if (!err)
 		err = dp_init(&d.dp, &d.opts.cores, VHOSTD_MAX_PORTS, topo);
@@ -284,6 +288,8 @@ int main(int argc, char **argv)
 		err = start_watchdog(&d);
 	if (!err)
 		err = sw_run(&d.sw);
+	if (!err)
+		fdstore_running();
 	if (!err)
 		err = start_control(&d);
 	if (!err)

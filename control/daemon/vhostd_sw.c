@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "vhostd_sw.h"
+#include "vhostd_fdstore.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -199,7 +200,9 @@ static int start_port(struct sw *s, int i, char *why, size_t n)
 		if (!err && s->running)
 			err = dp_port_live(s->dp, (uint32_t)i);
 	} else {
+		struct vu_port_restore kept;
 		fill_port_cfg(s, po, &pc);
+		pc.restore = fdstore_take(po->name, &kept) ? &kept : NULL;
 		err = vu_port_start(&sp->vu, s->loop, &pc);
 		if (err)
 			return refuse(why, n, err, "port '%s': cannot serve %s: "
@@ -207,6 +210,7 @@ static int start_port(struct sw *s, int i, char *why, size_t n)
 				      err == -EADDRINUSE ? "another process "
 				      "serves it" : strerror(-err));
 		sp->vu_started = true;
+		fdstore_port_started(&sp->vu);
 		err = dp_attach(s->dp, (uint32_t)i, &sp->vu.dev, &w);
 		sp->attached = true;
 	}

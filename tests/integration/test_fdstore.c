@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_fdstore.c: vhostd restarted under traffic through the service
+ * manager's fd store (issue 20 part 2; vhostd_fdstore.h), with a
+ * front-end for which any disconnect is fatal.
+ *
+ * The test is the service manager (fdstore_sup.h: NOTIFY_SOCKET with
+ * SCM_RIGHTS in, LISTEN_FDS/LISTEN_FDNAMES from fd 3 out) and the
+ * front-end (it listens, vhostd's port is ",client").  One guest on a
+ * --reflect port streams numbered frames (test_restart.c's stream, copied:
+ * the same checks); every few hundred frames, right after a burst posted
+ * without waiting, vhostd gets SIGTERM or SIGKILL (alternately); the
+ * supervisor starts the next one with the stored fds.  The front-end does
+ * nothing: it never negotiates again, and fails the test if its
+ * connection closes or a new one arrives.  Checked: no id the guest did
+ * not post, nothing twice, frames intact and in order, SIGTERM loses
+ * nothing, kill -9 at most what was in flight; the new vhostd logs that it
+ * rebuilt the device.  Prints the outage from the signal to the first
+ * frame back (median, max).  VHOSTD_RESTARTS=N (default 10).
+ *
+ * A packed ring has no position in guest memory: such a device is refused
+ * from the store with a log line and takes the reconnect path (its
+ * connection closes).  A corrupt state memfd is refused the same way.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "guest_util.h"
+#include "packed_drv.h"
+#include "fdstore_sup.h"
+
+#define RESTARTS_DEFAULT 10
+#define BETWEEN_MIN 200u        /* frames streamed between restarts */
+#define BETWEEN_SPAN 800u
+#define MAX_RESTARTS 10000
+
+static const char *vhostd_bin, *vhostctl_bin;
+static char dir[64], sock_path[128], log_path[160], ctl_path[160],
+	    notify_path[160];
+static struct sup sup;
+
+static const uint8_t MAC_G[6] = {0x52, 0x54, 0, 0, 0, 0x01};
+static const uint8_t MAC_X[6] = {0x52, 0x54, 0, 0, 0, 0x02};
+
+struct rs {
+	bool packed;
+	uint64_t features;
+	int lfd;
+	struct vu_front *f;
+	struct vu_drv *d;           /* split */
+	struct pd p;                /* packed */
+	struct vhostd_proc proc;
+	uint32_t rebuilt;            /* restarts the log says were seamless */
+	uint32_t window;            /* frames in flight at most */
+	uint32_t sent;              /* frames posted */
+	uint32_t next;              /* lowest seq that may still come */
+	uint32_t got, bad, dups, lost;
+	uint32_t lost_now;          /* frames skipped since the last restart */
+	uint32_t rng;
+	bool back;                  /* a frame came since the last restart */
+	int sig;                    /* of the last restart */
+	double t_sig;
+	double outage[2][MAX_RESTARTS];   /* [0] SIGTERM, [1] SIGKILL */
+	uint32_t nout[2];
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint32_t frame_len(uint32_t seq)
+{
+	return 60 + (seq * 131u) % (PD_FRAME_MAX - 60 + 1);
+}
+
+static void fill(uint8_t *f, uint32_t seq, bool swapped)
+{
+	uint32_t len = frame_len(seq);
+
+	memcpy(f, swapped ? MAC_G : MAC_X, 6);
+	memcpy(f + 6, swapped ? MAC_X : MAC_G, 6);
+	f[12] = 0x88;                /* local experimental ethertype */
+	f[13] = 0xb5;
+	memcpy(f + 14, &seq, 4);
+	for (uint32_t k = 18; k < len; k++)
+		f[k] = (uint8_t)(k * 7 + seq);
+}
+
+/* A frame back: seq must be at least the next one; a jump is a loss. */
+static void check_frame(struct rs *r, const uint8_t *f, uint32_t len)
+{
+	static uint8_t want[PD_FRAME_MAX];
+	uint32_t seq;
+
+	if (len < 18) {
+		r->bad++;
+		return;
+	}
+	memcpy(&seq, f + 14, 4);
+	if (!r->back) {
+		int k = r->sig == SIGKILL;
+		r->outage[k][r->nout[k]++] = now_s() - r->t_sig;
+	}
+	r->back = true;
+	if (seq < r->next || seq >= r->sent) {
+		if (r->dups++ < 5)
+			fprintf(stderr, "frame %u came back again or was never "
+				"sent (next %u, sent %u)\n", seq, r->next,
+				r->sent);
+		return;
+	}
+	fill(want, seq, true);
+	if (len != frame_len(seq) || memcmp(f, want, len) != 0) {
+		if (r->bad++ < 5)
+			fprintf(stderr, "frame %u: len %u, want %u, or bytes "
+				"differ\n", seq, len, frame_len(seq));
+	}
+	r->lost_now += seq - r->next;
+	r->next = seq + 1;
+	r->got++;
+}
+
+static void on_split_rx(void *arg, const struct vu_drv_rx_pkt *pkt)
+{
+	static uint8_t buf[PD_FRAME_MAX + 64];
+
+	check_frame(arg, buf, (uint32_t)vu_drv_rx_copy(pkt, 0, buf,
+						       sizeof(buf)));
+}
+
+static void on_packed_rx(void *arg, const uint8_t *f, uint32_t len)
+{
+	check_frame(arg, f, len);
+}
+
+static uint32_t next_rand(struct rs *r)
+{
+	r->rng = r->rng * 1103515245u + 12345u;
+	return r->rng >> 8;
+}
+
+static void rs_poll(struct rs *r)
+{
+	if (r->packed) {
+		pd_tx_reclaim(&r->p);
+		pd_rx_poll(&r->p, on_packed_rx, r);
+		if (r->p.broken)
+			fail_msg("packed driver broken: %s", r->p.why);
+	} else {
+		vu_drv_tx_reclaim(r->d);
+		vu_drv_rx_poll(r->d, 64, on_split_rx, r);
+		if (vu_drv_broken(r->d)) {
+			struct vu_drv_stats s;
+			vu_drv_stats(r->d, &s);
+			for (unsigned e = 0; e < VU_DRV_ERR_COUNT; e++)
+				if (s.errors[e])
+					fprintf(stderr, "driver: %s\n",
+						vu_drv_error_str(e));
+			fail_msg("split driver broken");
+		}
+	}
+}
+
+static bool rs_send(struct rs *r)
+{
+	static uint8_t f[PD_FRAME_MAX];
+	uint32_t len = frame_len(r->sent);
+
+	if (r->sent - r->next >= r->window)
+		return false;
+	fill(f, r->sent, false);
+	if (r->packed ? !pd_tx(&r->p, f, len, 1 + (r->sent & 1)) :
+	    vu_drv_tx_burst(r->d, (const void *const[]){f}, &len, 1) != 1)
+		return false;
+	r->sent++;
+	return true;
+}
+
+/* Poll until every frame sent came back (or was skipped: lost). */
+static void rs_drain(struct rs *r)
+{
+	for (int ms = 0; r->next < r->sent; ms++) {
+		if (ms > IO_MS)
+			fail_msg("stream stuck: %u sent, %u next, %u back "
+				 "(vhostd log %s)", r->sent, r->next, r->got,
+				 log_path);
+		rs_poll(r);
+		if (r->next < r->sent)
+			msleep(1);
+	}
+}
+
+static void rs_stream(struct rs *r, uint32_t n)
+{
+	uint32_t end = r->sent + n;
+
+	while (r->sent < end) {
+		if (rs_send(r))
+			continue;
+		uint32_t next = r->next;
+		rs_poll(r);
+		if (r->next == next)
+			usleep(100);
+	}
+	rs_drain(r);
+}
+
+
+static char *const *vhostd_args(void)
+{
+	static char spec[200];
+	static char *args[] = {"--port", spec, "--reflect", "g", "--control",
+			       ctl_path, NULL};
+
+	snprintf(spec, sizeof(spec), "g=vhost:%s,client", sock_path);
+	unlink(ctl_path);   /* a killed vhostd leaves it */
+	return args;
+}
+
+static void vhostd_run(struct rs *r)
+{
+	pid_t pid = sup_spawn(&sup, vhostd_bin, log_path, vhostd_args());
+
+	assert_true(pid > 0);
+	r->proc.pid = pid;
+	snprintf(r->proc.log, sizeof(r->proc.log), "%s", log_path);
+}
+
+static void rs_up(struct rs *r, bool packed, uint64_t extra, uint32_t rxbuf)
+{
+	struct vu_guestmem_opts mo = {.size = 16u << 20, .nregions = 1,
+				      .backing = VU_GUESTMEM_MEMFD};
+
+	memset(r, 0, sizeof(*r));
+	r->packed = packed;
+	r->rng = 20261203;
+	r->back = true;   /* outages are counted from the first restart */
+	r->features = BIT_ULL(VIRTIO_F_VERSION_1) |
+		      BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES) | extra |
+		      (packed ? BIT_ULL(VIRTIO_F_RING_PACKED) : 0);
+	snprintf(dir, sizeof(dir), "/tmp/vhostd-fs.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock_path, sizeof(sock_path), "%s/g.sock", dir);
+	snprintf(log_path, sizeof(log_path), "%s/vhostd.log", dir);
+	snprintf(ctl_path, sizeof(ctl_path), "%s/ctl.sock", dir);
+	snprintf(notify_path, sizeof(notify_path), "%s/notify", dir);
+	assert_int_equal(sup_init(&sup, notify_path), 0);
+	r->lfd = vu_front_listen(sock_path);
+	assert_true(r->lfd >= 0);
+	vhostd_run(r);
+	assert_int_equal(vu_front_accept_on(&r->f, r->lfd, 5000, IO_MS), 0);
+	assert_int_equal(vu_front_negotiate(r->f, r->features,
+					    VU_FRONT_PROTOCOL_DEFAULT), 0);
+	assert_int_equal(vu_front_mem_init(r->f, &mo), 0);
+	assert_int_equal(vu_front_set_mem_table(r->f), 0);
+	assert_int_equal(vu_front_setup_queues(r->f, 1, 256), 0);
+	if (packed) {
+		assert_int_equal(pd_create(&r->p, r->f, 0), 0);
+		r->window = 128;   /* TX chains of up to two descriptors */
+	} else {
+		assert_int_equal(vu_drv_create(&r->d, r->f, &(struct vu_drv_opts){
+			.rx_buf_size = rxbuf}), 0);
+		r->window = 256 / ((PD_FRAME_MAX + 12 + rxbuf - 1) / rxbuf);
+	}
+}
+
+/* Any disconnect is fatal: the connection open, no new one waiting. */
+static bool front_closed(struct rs *r)
+{
+	struct pollfd p[2] = {{.fd = vu_front_sock(r->f), .events = POLLIN},
+			      {.fd = r->lfd, .events = POLLIN}};
+	char c;
+
+	if (poll(p, 2, 0) < 0)
+		return true;
+	if ((p[0].revents & (POLLIN | POLLHUP)) &&
+	    recv(p[0].fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) == 0)
+		return true;
+	return p[1].revents & POLLIN;   /* a vhostd connecting again */
+}
+
+/* Wait up to IO_MS for pid to exit, the guest's driver running. */
+static bool wait_exit(struct rs *r, int *st)
+{
+	for (int ms = 0; ms < IO_MS; ms++) {
+		pid_t w = waitpid(r->proc.pid, st, WNOHANG);
+		if (w == r->proc.pid)
+			return true;
+		assert_int_equal(w, 0);
+		rs_poll(r);
+		msleep(1);
+	}
+	return false;
+}
+
+/* Signal vhostd, let the supervisor start the next one with the store. */
+static void rs_restart(struct rs *r, int sig)
+{
+	int st;
+
+	r->t_sig = now_s();
+	r->sig = sig;
+	sup_drain(&sup);
+	assert_int_equal(kill(r->proc.pid, sig), 0);
+	if (!wait_exit(r, &st)) {
+		kill(r->proc.pid, SIGKILL);
+		waitpid(r->proc.pid, NULL, 0);
+		fail_msg("vhostd still running %d ms after signal %d; log %s",
+			 IO_MS, sig, log_path);
+	}
+	if (sig == SIGTERM && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+		fail_msg("vhostd did not exit 0 on SIGTERM (status 0x%x); log "
+			 "%s", st, log_path);
+	sup_drain(&sup);   /* what it sent before it died */
+	if (front_closed(r))
+		fail_msg("the front-end saw a disconnect (signal %d); log %s",
+			 sig, log_path);
+	vhostd_run(r);
+	r->back = false;   /* what the old vhostd used does not count */
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void rs_stream_checked(struct rs *r, uint32_t n)
+{
+	rs_stream(r, n);
+	sup_drain(&sup);
+	if (front_closed(r))
+		fail_msg("the front-end saw a disconnect; log %s", log_path);
+}
+
+static void rs_run(struct rs *r, const char *name)
+{
+	const char *env = getenv("VHOSTD_RESTARTS");
+	int n = env ? atoi(env) : RESTARTS_DEFAULT;
+	uint32_t lost_kill = 0, max_lost = 0, nterm = 0, nkill = 0;
+
+	if (n < 2 || n > MAX_RESTARTS)
+		n = RESTARTS_DEFAULT;
+	rs_stream_checked(r, BETWEEN_MIN);
+	for (int i = 0; i < n; i++) {
+		int sig = i % 2 ? SIGKILL : SIGTERM;
+		uint32_t burst = 1 + next_rand(r) % 64;
+		for (uint32_t k = 0; k < burst && rs_send(r); k++)
+			;
+		rs_restart(r, sig);
+		r->lost_now = 0;
+		rs_stream_checked(r, BETWEEN_MIN + next_rand(r) % BETWEEN_SPAN);
+		if (!log_has(log_path, "device rebuilt from the stored state",
+			     NULL))
+			fail_msg("%s: restart %d: no rebuild in %s", name, i,
+				 log_path);
+		if (sig == SIGTERM && r->lost_now)
+			fail_msg("%s: restart %d (SIGTERM) lost %u frames", name,
+				 i, r->lost_now);
+		if (sig == SIGTERM)
+			nterm++;
+		else
+			nkill++;
+		lost_kill += r->lost_now;
+		if (r->lost_now > max_lost)
+			max_lost = r->lost_now;
+	}
+	if (log_has(log_path, "Sanitizer", NULL) ||
+	    log_has(log_path, "runtime error", NULL))
+		fail_msg("sanitizer report in vhostd's log %s", log_path);
+	assert_int_equal(r->dups, 0);
+	assert_int_equal(r->bad, 0);
+	assert_int_equal(r->nout[0], nterm);
+	assert_int_equal(r->nout[1], nkill);
+	for (int k = 0; k < 2; k++)
+		qsort(r->outage[k], r->nout[k], sizeof(double), cmp_d);
+	print_message("%s: %u frames, 0 disconnects; %u SIGTERM restarts: 0 "
+		      "lost, signal to first frame back median %.1f ms, max "
+		      "%.1f ms; %u kill -9: %u frames lost (at most %u in one), "
+		      "median %.1f ms, max %.1f ms; store: %u fds stored, %u "
+		      "removed, %d held\n", name, r->sent, nterm,
+		      r->outage[0][nterm / 2] * 1e3,
+		      r->outage[0][nterm - 1] * 1e3, nkill, lost_kill, max_lost,
+		      r->outage[1][nkill / 2] * 1e3,
+		      r->outage[1][nkill - 1] * 1e3, sup.stored, sup.removed,
+		      sup.n);
+}
+
+static struct rs g;
+
+static int teardown(void **state)
+{
+	char cmd[100];
+
+	(void)state;
+	if (g.proc.pid > 0) {
+		kill(g.proc.pid, SIGKILL);
+		waitpid(g.proc.pid, NULL, 0);
+	}
+	if (g.packed)
+		pd_destroy(&g.p);
+	vu_drv_destroy(g.d);
+	vu_front_close(g.f);
+	if (g.lfd > 0)
+		close(g.lfd);
+	for (int i = 0; i < sup.n; i++)
+		close(sup.e[i].fd);
+	close(sup.sock);
+	memset(&sup, 0, sizeof(sup));
+	if (getenv("VHOSTD_KEEP"))
+		return 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		return -1;
+	memset(&g, 0, sizeof(g));
+	return 0;
+}
+
+static void test_split_mrg_restarts_unnoticed(void **state)
+{
+	(void)state;
+	rs_up(&g, false, BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |
+	      BIT_ULL(VIRTIO_RING_F_EVENT_IDX), 512);
+	rs_run(&g, "split mergeable, event idx");
+}
+
+static void test_split_restarts_unnoticed(void **state)
+{
+	(void)state;
+	rs_up(&g, false, 0, 2048);
+	rs_run(&g, "split");
+}
+
+/* Wait for the front-end's connection to close (the reconnect path). */
+static void wait_closed(struct rs *r)
+{
+	for (int ms = 0; ms < IO_MS; ms++) {
+		sup_drain(&sup);
+		if (front_closed(r))
+			return;
+		msleep(1);
+	}
+	fail_msg("the connection stayed open; log %s", log_path);
+}
+
+static void test_packed_takes_the_reconnect_path(void **state)
+{
+	int st;
+
+	(void)state;
+	rs_up(&g, true, 0, 2048);
+	rs_stream_checked(&g, BETWEEN_MIN);
+	kill(g.proc.pid, SIGKILL);
+	assert_true(wait_exit(&g, &st));
+	sup_drain(&sup);
+	vhostd_run(&g);
+	wait_closed(&g);
+	assert_true(log_has(log_path, "started packed ring", NULL));
+	assert_true(log_has(log_path, "its front-end must reconnect", NULL));
+}
+
+/* The state memfd overwritten with junk: refused, reconnect path. */
+static void test_corrupt_state_refused(void **state)
+{
+	int st;
+	char junk[4096];
+
+	(void)state;
+	rs_up(&g, false, 0, 2048);
+	rs_stream_checked(&g, BETWEEN_MIN);
+	kill(g.proc.pid, SIGKILL);
+	assert_true(wait_exit(&g, &st));
+	sup_drain(&sup);
+	memset(junk, 0x6b, sizeof(junk));
+	for (int i = 0; i < sup.n; i++)
+		if (strstr(sup.e[i].name, "/state")) {
+			assert_int_equal(pwrite(sup.e[i].fd, junk, sizeof(junk),
+						0), sizeof(junk));
+			/* Both slots. */
+			off_t half = lseek(sup.e[i].fd, 0, SEEK_END) / 2;
+			assert_int_equal(pwrite(sup.e[i].fd, junk, sizeof(junk),
+						half), sizeof(junk));
+		}
+	vhostd_run(&g);
+	wait_closed(&g);
+	assert_true(log_has(log_path, "not a vhostd device state", NULL));
+	assert_true(log_has(log_path, "its front-end must reconnect", NULL));
+	/* And it serves the front-end's next connection: the reconnect
+	 * path, fresh. */
+	struct vu_front *f2 = NULL;
+	assert_int_equal(vu_front_accept_on(&f2, g.lfd, 5000, IO_MS), 0);
+	assert_int_equal(vu_front_negotiate(f2, g.features,
+					    VU_FRONT_PROTOCOL_DEFAULT), 0);
+	vu_front_close(f2);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_split_mrg_restarts_unnoticed,
+					  teardown),
+		cmocka_unit_test_teardown(test_split_restarts_unnoticed,
+					  teardown),
+		cmocka_unit_test_teardown(test_packed_takes_the_reconnect_path,
+					  teardown),
+		cmocka_unit_test_teardown(test_corrupt_state_refused,
+					  teardown),
+	};
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s VHOSTD VHOSTCTL\n", argv[0]);
+		return 2;
+	}
+	vhostd_bin = argv[1];
+	vhostctl_bin = argv[2];
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
