@@ -314,6 +314,8 @@ void vu_port_check_memory(struct vu_port *p)
 
 void vu_port_stop(struct vu_port *p)
 {
+	if (p->cfd < 0 && hooks && hooks->gone)
+		hooks->gone(p, true);
 	drop_conn_as(p, "detached (port removed or vhostd stopping)", true);
 	if (p->timer)
 		vu_loop_timer_del(p->loop, p->timer);
