@@ -320,7 +320,12 @@ int fdstore_init(void)
 	free(names);
 	if (n > 0)
 		LOG_INFO(TAG, "%d fd(s) from the service manager's store", n);
-	active = getenv("NOTIFY_SOCKET") != NULL;
+	/* Stored only where the manager keeps a store: systemd 254 and
+	 * later set FDSTORE from FileDescriptorStoreMax= (the unit sets it
+	 * for older ones).  A bare NOTIFY_SOCKET keeps the old behaviour:
+	 * sockets removed on SIGTERM. */
+	const char *max = getenv("FDSTORE");
+	active = getenv("NOTIFY_SOCKET") && max && atoi(max) > 0;
 	if (active)
 		vu_port_set_hooks(&hooks);
 #endif

@@ -18,8 +18,10 @@
  * its state (vu_state_apply) and a request that was being handled is
  * handled again and answered.  A state that cannot be read or applied is
  * refused with one log line, and that device takes the reconnect path (its
- * connection closed).  Without NOTIFY_SOCKET nothing is stored and nothing
- * changes.
+ * connection closed).  Only with NOTIFY_SOCKET and FDSTORE (a positive
+ * number: systemd 254 and later set it from FileDescriptorStoreMax=,
+ * vhostd@.service sets it for older ones) is anything stored; otherwise
+ * nothing changes.
  */
 #ifndef VHOSTD_FDSTORE_H
 #define VHOSTD_FDSTORE_H
@@ -29,7 +31,7 @@
 #include "../backend/vu_port.h"
 
 /* Read LISTEN_FDS/LISTEN_FDNAMES (once, before any port starts) and, with
- * NOTIFY_SOCKET, watch every port.  0 or -errno. */
+ * NOTIFY_SOCKET and FDSTORE, watch every port.  0 or -errno. */
 int fdstore_init(void);
 
 /* The sockets kept for port name, if any: true and r filled (each fd then

@@ -7,6 +7,7 @@
  * already holds is dropped, as systemd's same_fd() check does), and
  * "FDSTOREREMOVE=1" removes every fd of that name; the next process gets
  * them all from fd 3 with LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES.
+ * FDSTORE is set as systemd 254 sets it (FileDescriptorStoreMax=512).
  */
 #ifndef VHOSTD_FDSTORE_SUP_H
 #define VHOSTD_FDSTORE_SUP_H
@@ -167,6 +168,7 @@ static inline pid_t sup_spawn(struct sup *s, const char *bin,
 	}
 	char v[32];
 	setenv("NOTIFY_SOCKET", s->path, 1);
+	setenv("FDSTORE", "512", 1);   /* FileDescriptorStoreMax=512 */
 	if (s->n) {
 		snprintf(v, sizeof(v), "%d", (int)getpid());
 		setenv("LISTEN_PID", v, 1);
