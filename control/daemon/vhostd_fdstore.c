@@ -68,20 +68,27 @@ static void store(const char *port, const char *what, int fd)
 #endif
 }
 
-static void unstore(const char *port, const char *what)
+static void unstore_name(const char *name)
 {
 #ifdef VHOSTD_HAVE_LIBSYSTEMD
-	char msg[128];
+	char msg[300];
 
-	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s/%s", port,
-		 what);
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
 	int r = sd_notify(0, msg);
 	if (r < 0)
-		LOG_WARN(TAG, "%s: cannot remove fd %s from the store: %s",
-			 port, what, strerror(-r));
+		LOG_WARN(TAG, "cannot remove fd %s from the store: %s", name,
+			 strerror(-r));
 #else
-	(void)port; (void)what;
+	(void)name;
 #endif
+}
+
+static void unstore(const char *port, const char *what)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s/%s", port, what);
+	unstore_name(name);
 }
 
 /* Same open file (not just the same inode: every eventfd shares one). */
@@ -360,7 +367,8 @@ static void take_ents(struct fsp *s)
 		if (!nm || strncmp(nm, s->name, pl) || strncmp(nm + pl, "/f", 2))
 			continue;
 		unsigned long id = strtoul(nm + pl + 2, &end, 10);
-		if (*end || !id || id > UINT32_MAX ||
+		/* Ids stay far from wrapping (0 means "none"). */
+		if (*end || !id || id > (1ul << 30) ||
 		    add_ent(s, (uint32_t)id, kept[i].fd, -1) < 0)
 			continue;
 		free(kept[i].name);
@@ -566,11 +574,7 @@ void fdstore_running(void)
 			continue;
 		LOG_INFO(TAG, "kept fd %s belongs to no port: removed",
 			 kept[i].name);
-		char *slash = strchr(kept[i].name, '/');
-		if (slash) {
-			*slash = 0;
-			unstore(kept[i].name, slash + 1);
-		}
+		unstore_name(kept[i].name);
 		close(kept[i].fd);
 		free(kept[i].name);
 		kept[i].name = NULL;

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -45,6 +46,7 @@ static const char *vhostd_bin, *vhostctl_bin;
 static char dir[64], sock_path[128], log_path[160], ctl_path[160],
 	    notify_path[160];
 static struct sup sup;
+static bool server_mode;        /* vhostd listens, the front-end connects */
 
 static const uint8_t MAC_G[6] = {0x52, 0x54, 0, 0, 0, 0x01};
 static const uint8_t MAC_X[6] = {0x52, 0x54, 0, 0, 0, 0x02};
@@ -238,7 +240,8 @@ static char *const *vhostd_args(void)
 	static char *args[] = {"--port", spec, "--reflect", "g", "--control",
 			       ctl_path, NULL};
 
-	snprintf(spec, sizeof(spec), "g=vhost:%s,client", sock_path);
+	snprintf(spec, sizeof(spec), "g=vhost:%s%s", sock_path,
+		 server_mode ? "" : ",client");
 	unlink(ctl_path);   /* a killed vhostd leaves it */
 	return args;
 }
@@ -271,10 +274,15 @@ static void rs_up(struct rs *r, bool packed, uint64_t extra, uint32_t rxbuf)
 	snprintf(ctl_path, sizeof(ctl_path), "%s/ctl.sock", dir);
 	snprintf(notify_path, sizeof(notify_path), "%s/notify", dir);
 	assert_int_equal(sup_init(&sup, notify_path), 0);
-	r->lfd = vu_front_listen(sock_path);
-	assert_true(r->lfd >= 0);
+	r->lfd = server_mode ? -1 : vu_front_listen(sock_path);
+	assert_true(server_mode || r->lfd >= 0);
 	vhostd_run(r);
-	assert_int_equal(vu_front_accept_on(&r->f, r->lfd, 5000, IO_MS), 0);
+	if (server_mode)
+		assert_int_equal(vu_front_connect(&r->f, sock_path, 5000,
+						  IO_MS), 0);
+	else
+		assert_int_equal(vu_front_accept_on(&r->f, r->lfd, 5000,
+						    IO_MS), 0);
 	assert_int_equal(vu_front_negotiate(r->f, r->features,
 					    VU_FRONT_PROTOCOL_DEFAULT), 0);
 	assert_int_equal(vu_front_mem_init(r->f, &mo), 0);
@@ -434,6 +442,7 @@ static int teardown(void **state)
 		close(sup.e[i].fd);
 	close(sup.sock);
 	memset(&sup, 0, sizeof(sup));
+	server_mode = false;
 	if (getenv("VHOSTD_KEEP"))
 		return 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -456,6 +465,60 @@ static void test_split_restarts_unnoticed(void **state)
 	(void)state;
 	rs_up(&g, false, 0, 2048);
 	rs_run(&g, "split");
+}
+
+/* vhostd listens: the listening socket is kept too, and still answers
+ * (a second front-end is turned away: the first one is attached). */
+static void test_server_mode_restarts_unnoticed(void **state)
+{
+	struct vu_front *f2 = NULL;
+
+	(void)state;
+	server_mode = true;
+	rs_up(&g, false, 0, 2048);
+	rs_run(&g, "split, vhostd listening");
+	assert_int_equal(vu_front_connect(&f2, sock_path, 1000, IO_MS), 0);
+	for (int ms = 0; ms < IO_MS && !log_has(log_path, "a second "
+						"front-end connected", NULL); ms++)
+		msleep(1);
+	assert_true(log_has(log_path, "a second front-end connected", NULL));
+	vu_front_close(f2);
+}
+
+static bool sup_has(const char *name)
+{
+	for (int i = 0; i < sup.n; i++)
+		if (!strcmp(sup.e[i].name, name))
+			return true;
+	return false;
+}
+
+/* Fds in the store that vhostd did not put there (another port's, ids
+ * out of range, no name it knows): left alone by the rebuild, then
+ * removed from the store. */
+static void test_junk_in_store_removed(void **state)
+{
+	const char *junk[] = {"g/f999999", "g/f4294967296", "g/fx", "g/f",
+			      "nosuch/state", "garbage", "g/state2"};
+	int st;
+
+	(void)state;
+	rs_up(&g, false, 0, 2048);
+	rs_stream_checked(&g, BETWEEN_MIN);
+	kill(g.proc.pid, SIGKILL);
+	assert_true(wait_exit(&g, &st));
+	sup_drain(&sup);
+	for (unsigned i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		sup_add(&sup, junk[i], eventfd(0, EFD_CLOEXEC));
+	vhostd_run(&g);
+	g.back = true;
+	rs_stream_checked(&g, BETWEEN_MIN);
+	assert_int_equal(log_count(log_path, "device rebuilt"), 1);
+	for (unsigned i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		if (sup_has(junk[i]))
+			fail_msg("%s still in the store", junk[i]);
+	assert_int_equal(g.dups, 0);
+	assert_int_equal(g.bad, 0);
 }
 
 /* Wait for the front-end's connection to close (the reconnect path). */
@@ -575,6 +638,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_corrupt_state_refused,
 					  teardown),
 		cmocka_unit_test_teardown(test_request_in_flight_answered,
+					  teardown),
+		cmocka_unit_test_teardown(test_server_mode_restarts_unnoticed,
+					  teardown),
+		cmocka_unit_test_teardown(test_junk_in_store_removed,
 					  teardown),
 	};
 
