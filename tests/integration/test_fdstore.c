@@ -69,6 +69,9 @@ struct rs {
 	bool back;                  /* a frame came since the last restart */
 	int sig;                    /* of the last restart */
 	double t_sig;
+	double t_spawn;             /* the next vhostd started */
+	double from_start[MAX_RESTARTS];   /* its start to the first frame */
+	uint32_t nstart;
 	double outage[2][MAX_RESTARTS];   /* [0] SIGTERM, [1] SIGKILL */
 	uint32_t nout[2];
 };
@@ -113,6 +116,7 @@ static void check_frame(struct rs *r, const uint8_t *f, uint32_t len)
 	if (!r->back) {
 		int k = r->sig == SIGKILL;
 		r->outage[k][r->nout[k]++] = now_s() - r->t_sig;
+		r->from_start[r->nstart++] = now_s() - r->t_spawn;
 	}
 	r->back = true;
 	if (seq < r->next || seq >= r->sent) {
@@ -349,6 +353,7 @@ static void rs_restart(struct rs *r, int sig)
 	if (front_closed(r))
 		fail_msg("the front-end saw a disconnect (signal %d); log %s",
 			 sig, log_path);
+	r->t_spawn = now_s();
 	vhostd_run(r);
 	r->back = false;   /* what the old vhostd used does not count */
 }
@@ -409,6 +414,11 @@ static void rs_run(struct rs *r, const char *name)
 	assert_int_equal(r->nout[1], nkill);
 	for (int k = 0; k < 2; k++)
 		qsort(r->outage[k], r->nout[k], sizeof(double), cmp_d);
+	qsort(r->from_start, r->nstart, sizeof(double), cmp_d);
+	print_message("%s: the new vhostd's exec to the first frame back: "
+		      "median %.1f ms, max %.1f ms\n", name,
+		      r->from_start[r->nstart / 2] * 1e3,
+		      r->from_start[r->nstart - 1] * 1e3);
 	print_message("%s: %u frames, 0 disconnects; %u SIGTERM restarts: 0 "
 		      "lost, signal to first frame back median %.1f ms, max "
 		      "%.1f ms; %u kill -9: %u frames lost (at most %u in one), "
