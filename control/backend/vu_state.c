@@ -282,9 +282,11 @@ static int apply_ring(struct vu_dev *d, const struct vu_state *st,
 	vr->call_fd = f->call[i];
 	vr->err_fd = f->err[i];
 	f->kick[i] = f->call[i] = f->err[i] = -1;
-	if (vr->started && (d->features & BIT_ULL(VIRTIO_F_RING_PACKED)))
+	if (vr->started && (d->features & BIT_ULL(VIRTIO_F_RING_PACKED)) &&
+	    !(st->flags & VU_SD_QUIESCED))
 		return fail(why, n, -EOPNOTSUPP, "ring %u is a started packed "
-			    "ring: its position is not in guest memory", i);
+			    "ring: its position is not in guest memory and the "
+			    "record was not written at a planned stop", i);
 	return 0;
 }
 
@@ -298,6 +300,8 @@ static int resume_ring(struct vu_dev *d, uint32_t i, char *why, size_t n)
 	if (!vu_vring_ready(d, i))
 		return fail(why, n, -EINVAL, "ring %u does not fit the "
 			    "memory table", i);
+	if (d->features & BIT_ULL(VIRTIO_F_RING_PACKED))
+		return 0;   /* the recorded base, exact (apply_ring) */
 	/* Buffers are used in order: the used index is where the old
 	 * process stopped, whatever it recorded before. */
 	vr->base = __atomic_load_n(&((const struct vring_used *)vr->used)->idx,

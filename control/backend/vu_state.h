@@ -42,7 +42,10 @@
 #define VU_SR_ALL      0x1fu
 #define VU_SD_FEATURES_SET (1u << 0)
 #define VU_SD_OWNER        (1u << 1)
-#define VU_SD_ALL          0x3u
+#define VU_SD_QUIESCED     (1u << 2)  /* written with the datapath paused
+					* (a planned stop): every ring's
+					* base is where its worker stopped */
+#define VU_SD_ALL          0x7u
 
 struct vu_state_ring {
 	uint32_t num, flags, base;
@@ -111,8 +114,10 @@ struct vu_state_fds {
  * checked record without a word to the front-end: features, memory (mapped
  * again), dirty log, rings.  Each fd in fds is consumed.  A started split
  * ring resumes at the used index in guest memory (buffers are used in
- * order); a started packed ring keeps no position in guest memory and the
- * record has none, so a device with one is refused (-EOPNOTSUPP).  On
+ * order); a started packed ring keeps no position in guest memory, so it
+ * resumes at its recorded base only in a record written with the
+ * datapath paused (VU_SD_QUIESCED: a planned stop); otherwise a device
+ * with one is refused (-EOPNOTSUPP).  On
  * error the device is reset and why says what failed.
  */
 int vu_state_apply(struct vu_dev *dev, const struct vu_state *st,

@@ -289,7 +289,9 @@ static void gone(struct vu_port *p, bool port_stopping)
 {
 	struct fsp *s = slot_of(p);
 
-	if (!s || stopping)     /* vhostd exits: the next one takes over */
+	if (!s)
+		return;
+	if (stopping)           /* vhostd exits: the next one takes over */
 		return;
 	memset(&st, 0, sizeof(st));
 	st.nvrings = p->dev.nvrings;
@@ -590,4 +592,22 @@ void fdstore_stopping(void)
 	for (unsigned i = 0; i < VHOSTD_MAX_PORTS; i++)
 		if (ports[i].p)   /* its listening socket stays bound there */
 			ports[i].p->created_socket = false;
+}
+
+void fdstore_last_records(void)
+{
+	if (!stopping)
+		return;
+	for (unsigned i = 0; i < VHOSTD_MAX_PORTS; i++) {
+		struct fsp *s = &ports[i];
+		struct vu_dev *d = s->p ? &s->p->dev : NULL;
+		if (!d || s->p->cfd < 0 || !d->ops.pause)
+			continue;
+		/* Saves each ring's position in its base (the workers are
+		 * halted: nothing moves any more). */
+		d->ops.pause(d, d->ops.ctx);
+		capture(s);
+		st.flags |= VU_SD_QUIESCED;
+		put(s);
+	}
 }

@@ -50,4 +50,8 @@ void fdstore_running(void);
  * file in place for the next process. */
 void fdstore_stopping(void);
 
+/* The datapath halted on the way out (a planned stop): record where
+ * every ring stands, exactly (a packed ring's position is nowhere else). */
+void fdstore_last_records(void);
+
 #endif

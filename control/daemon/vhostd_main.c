@@ -200,6 +200,7 @@ static void stop_all(struct daemon *d)
 	 * then), and no port is read on behalf of another torn down before. */
 	if (d->dp.workers)
 		dp_halt(&d->dp);
+	fdstore_last_records();
 	sw_stop(&d->sw);       /* unlinked, detached, closed: port by port */
 	dp_fini(&d->dp);
 	port_set_env(NULL);

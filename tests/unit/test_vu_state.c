@@ -4,7 +4,8 @@
  * back, applied to a fresh device (memory mapped again, a split ring
  * resumed at the used index in guest memory), and every record a new
  * binary must refuse: empty, foreign, another version, torn, corrupt,
- * counts and flags out of range, a started packed ring.  A refused record
+ * counts and flags out of range, a started packed ring (unless written at a
+ * planned stop, when its base is exact).  A refused record
  * leaves the device reset with every fd closed.
  */
 #include <setjmp.h>
@@ -305,6 +306,7 @@ static void test_apply_maps_again_and_resumes_at_used_index(void **state)
 static void test_ring_outside_memory_or_packed_refused(void **state)
 {
 	struct fx *f = *state;
+	struct vu_dev_cfg cfg = tu_dev_cfg();
 	char why[256];
 	int before = tu_count_fds();
 
@@ -324,8 +326,18 @@ static void test_ring_outside_memory_or_packed_refused(void **state)
 					sizeof(why)), -EOPNOTSUPP);
 	assert_non_null(strstr(why, "packed"));
 	assert_int_equal(f->fresh.vr[0].kick_fd, -1);
+
+	/* Written at a planned stop: the recorded base is exact. */
+	f->st.flags |= VU_SD_QUIESCED;
+	f->st.rings[0].base = 0x80058005;   /* avail 5, used 5, both wraps */
+	resolve(f);
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, why,
+					sizeof(why)), 0);
+	assert_true(vu_vring_ready(&f->fresh, 0));
+	assert_int_equal(f->fresh.vr[0].base, 0x80058005);
+	vu_dev_fini(&f->fresh);
+	assert_int_equal(vu_dev_init(&f->fresh, &cfg), 0);
 	vu_dev_fini(&f->dev);
-	struct vu_dev_cfg cfg = tu_dev_cfg();
 	assert_int_equal(vu_dev_init(&f->dev, &cfg), 0);
 	assert_int_equal(tu_count_fds(), before);
 }
