@@ -178,7 +178,9 @@ static int adopt(struct vu_port *p, const struct vu_port_restore *r)
 {
 	if (r->lfd >= 0) {
 		p->lfd = r->lfd;
-		p->created_socket = true;
+		/* A passed listening socket is not vhostd's file: never
+		 * unlinked. */
+		p->created_socket = !p->fd_port;
 		p->lw = vu_loop_add(p->loop, p->lfd, EPOLLIN, on_accept, p);
 		if (!p->lw) {
 			int err = -errno;
@@ -191,6 +193,7 @@ static int adopt(struct vu_port *p, const struct vu_port_restore *r)
 			 "restart)", p->dev.name, p->path);
 	}
 	if (r->cfd >= 0 && attach_conn(p, r->cfd) < 0) {
+		close(r->cfd);          /* attach_conn leaves it to us */
 		vu_port_stop(p);
 		return -ENOMEM;
 	}
@@ -216,9 +219,9 @@ int vu_port_start(struct vu_port *p, struct vu_loop *loop,
 	int err = vu_dev_init(&p->dev, &cfg->dev);
 	if (err)
 		return err;
-	if (cfg->restore)
-		return adopt(p, cfg->restore);
 	p->fd_port = cfg->fd_port || cfg->fd >= 0;
+	if (cfg->restore)       /* a passed socket too: as it was */
+		return adopt(p, cfg->restore);
 	if (p->fd_port) {
 		err = cfg->fd >= 0 ? vu_port_set_fd(p, cfg->fd) : 0;
 		if (err)
