@@ -150,6 +150,8 @@ int vu_dev_handle_msg(struct vu_dev *d, int sock, struct vu_msg *msg,
 	vu_close_fds(fds, nfds);
 	if (ret < 0)
 		d->refusals++;
+	if (d->handled)
+		d->handled(d->handled_arg);
 
 	bool has_body = r && r->handler && r->reply;
 	if (has_body && ret >= 0)

@@ -92,6 +92,11 @@ struct vu_dev {
 
 	struct vu_vring *vr;           /* nvrings entries */
 	struct vu_dev_ops ops;
+	/* Called once a request has been handled, before its reply or ack
+	 * is sent (NULL: none): whoever keeps a record of the device's state
+	 * (the fd store) has it before the front-end can act on the answer. */
+	void (*handled)(void *arg);
+	void *handled_arg;
 	uint64_t msgs, refusals;       /* counters for stats and tests */
 };
 

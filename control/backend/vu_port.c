@@ -79,6 +79,13 @@ static void schedule_reconnect(struct vu_port *p, uint32_t ms)
 			p->dev.name, strerror(errno));
 }
 
+/* A request was handled, its answer not sent yet (vu_dev.h). */
+static void handled(void *arg)
+{
+	if (hooks && hooks->after)
+		hooks->after(arg);
+}
+
 static void on_conn(struct vu_watch *w, uint32_t ev, void *arg)
 {
 	struct vu_port *p = arg;
@@ -97,8 +104,6 @@ static void on_conn(struct vu_watch *w, uint32_t ev, void *arg)
 		vu_rx_init(&p->rx);
 		if (r < 0)
 			break;
-		if (hooks && hooks->after)
-			hooks->after(p);
 	}
 	if (r == 0 && !(ev & (EPOLLHUP | EPOLLERR)))
 		return;
@@ -219,6 +224,8 @@ int vu_port_start(struct vu_port *p, struct vu_loop *loop,
 	int err = vu_dev_init(&p->dev, &cfg->dev);
 	if (err)
 		return err;
+	p->dev.handled = handled;
+	p->dev.handled_arg = p;
 	p->fd_port = cfg->fd_port || cfg->fd >= 0;
 	if (cfg->restore)       /* a passed socket too: as it was */
 		return adopt(p, cfg->restore);

@@ -86,7 +86,9 @@ static inline bool vu_port_detached(const struct vu_port *p)
  * Watchers of every port's connection (one set for the process; NULL
  * members are skipped): before() sees each complete message before the
  * device handles it (its fds still open), after() once it was handled and
- * the connection stays, gone() when the connection is dropped (stopping:
+ * before its reply or ack is sent (a record written there is current
+ * before the front-end can act on the answer), gone() when the connection
+ * is dropped (stopping:
  * vu_port_stop(), vhostd going away or the port removed).
  */
 struct vu_port_hooks {

@@ -560,6 +560,20 @@ void fdstore_port_started(struct vu_port *p)
 		store(s->name, "listen", p->lfd);
 }
 
+void fdstore_port_listener(struct vu_port *p)
+{
+	struct fsp *s = active ? slot_of(p) : NULL;
+
+	if (!s)
+		return;
+	unstore(s->name, "listen");
+	s->listen_kept = false;
+	if (p->lfd >= 0) {
+		store(s->name, "listen", p->lfd);
+		s->listen_kept = true;
+	}
+}
+
 void fdstore_running(void)
 {
 	/* The datapath builds a device's rings when the device resumes. */

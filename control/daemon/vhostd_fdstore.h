@@ -42,6 +42,11 @@ bool fdstore_take(const char *name, struct vu_port_restore *r);
  * from the kept state, store its listening socket and state memfd. */
 void fdstore_port_started(struct vu_port *p);
 
+/* p was given another socket (set-port-fd): its listening socket, if it
+ * has one now, replaces the stored one (a connection is stored with the
+ * device's state at its first request). */
+void fdstore_port_listener(struct vu_port *p);
+
 /* Once the datapath runs: rebuilt devices' rings are polled again, kept
  * fds no port took are removed from the store. */
 void fdstore_running(void);

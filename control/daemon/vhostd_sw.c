@@ -284,6 +284,7 @@ static int set_port_fd(struct sw *s, const struct sw_req *r, char *why,
 			      "socket: %s", r->name, strerror(-err));
 	sp->opt.fd = *r->fd;
 	*r->fd = -1;
+	fdstore_port_listener(&sp->vu);
 	LOG_INFO(TAG, "%s: given a new socket", r->name);
 	return 0;
 }

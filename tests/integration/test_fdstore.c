@@ -655,6 +655,79 @@ static void test_request_in_flight_answered(void **state)
 	assert_int_equal(g.bad, 0);
 }
 
+/* vhostctl CTL add-port g vhost-fd:7, its fd 7 being fd. */
+static void add_fd_port(int fd)
+{
+	int st;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (dup2(fd, 7) < 0)
+			_exit(126);
+		execl(vhostctl_bin, vhostctl_bin, ctl_path, "add-port", "g",
+		      "vhost-fd:7", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/*
+ * A port on a passed socket (vhostctl add-port NAME vhost-fd:N): its
+ * connection goes into the store like any other, so a vhostd killed with
+ * -9 comes back serving the same connection, device rebuilt, where the
+ * config file alone would bring the port back detached.
+ */
+static void test_fd_port_kept_in_store(void **state)
+{
+	static char conf[160];
+	char *args[] = {"--control", ctl_path, "--config", conf, NULL};
+	struct vu_guestmem_opts mo = {.size = 16u << 20, .nregions = 1,
+				      .backing = VU_GUESTMEM_MEMFD};
+	uint64_t offered = 0;
+	int sv[2], st;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	g.lfd = -1;
+	snprintf(dir, sizeof(dir), "/tmp/vhostd-fs.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(log_path, sizeof(log_path), "%s/vhostd.log", dir);
+	snprintf(ctl_path, sizeof(ctl_path), "%s/ctl.sock", dir);
+	snprintf(conf, sizeof(conf), "%s/vhostd.json", dir);
+	snprintf(notify_path, sizeof(notify_path), "%s/notify", dir);
+	assert_int_equal(sup_init(&sup, notify_path), 0);
+	g.proc.pid = sup_spawn(&sup, vhostd_bin, log_path, args);
+	assert_true(g.proc.pid > 0 && wait_path(ctl_path, 5000));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	add_fd_port(sv[1]);
+	close(sv[1]);
+	assert_int_equal(vu_front_new(&g.f, sv[0], IO_MS), 0);
+	assert_int_equal(vu_front_negotiate(g.f, BIT_ULL(VIRTIO_F_VERSION_1) |
+		BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES),
+		VU_FRONT_PROTOCOL_DEFAULT), 0);
+	assert_int_equal(vu_front_mem_init(g.f, &mo), 0);
+	assert_int_equal(vu_front_set_mem_table(g.f), 0);
+	assert_int_equal(vu_front_setup_queues(g.f, 1, 256), 0);
+	kill(g.proc.pid, SIGKILL);
+	assert_int_equal(waitpid(g.proc.pid, &st, 0), g.proc.pid);
+	sup_drain(&sup);
+	unlink(ctl_path);
+	g.proc.pid = sup_spawn(&sup, vhostd_bin, log_path, args);
+	assert_true(g.proc.pid > 0 && wait_path(ctl_path, 5000));
+	for (int ms = 0; ms < IO_MS && !log_count(log_path, "device rebuilt");
+	     ms++)
+		msleep(1);
+	assert_int_equal(log_count(log_path, "device rebuilt"), 1);
+	/* The same connection, answered by the new vhostd. */
+	assert_int_equal(vu_front_get_features(g.f, &offered), 0);
+	assert_true(offered & BIT_ULL(VIRTIO_F_VERSION_1));
+	assert_int_equal(log_count(log_path, "detached until set-port-fd"),
+			 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -673,6 +746,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_server_mode_restarts_unnoticed,
 					  teardown),
 		cmocka_unit_test_teardown(test_junk_in_store_removed,
+					  teardown),
+		cmocka_unit_test_teardown(test_fd_port_kept_in_store,
 					  teardown),
 	};
 
