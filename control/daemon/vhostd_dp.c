@@ -343,12 +343,18 @@ static void queue_announce(struct dp *dp, struct dp_port *p)
 
 	if (!d->rarp_pending)
 		return;
-	d->rarp_pending = false;
-	if ((!t && p->bridge < 0) || t == p || d->nvrings < 2 || !p->qps[0]) {
+	if ((!t && p->bridge < 0) || t == p) {
+		d->rarp_pending = false;
 		LOG_INFO(TAG, "%s: RARP announcement not sent: the port is not "
 			 "linked to another guest or on a bridge", d->name);
 		return;
 	}
+	/* A migration's destination QEMU may announce before it started the
+	 * rings: the announcement waits for the resume that starts queue
+	 * pair 0's TX path (a device reset drops it). */
+	if (d->nvrings < 2 || !p->qps[0] || !p->vq_live[1])
+		return;
+	d->rarp_pending = false;
 	uint32_t len = vu_rarp_build(d->rarp_mac, frame);
 	if (vnet_source_set(&p->rarp, frame, len, vu_dev_vnet_hdr_len(d)) == 0)
 		p->qps[0]->path.announce = &p->rarp;

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "control/frontend/vu_front_req.h"
 #include "guest_util.h"
 
 #define NFRAMES 200u
@@ -183,6 +184,47 @@ static void test_rarp_announce(void **state)
 }
 
 /*
+ * A migration's destination QEMU may send SEND_RARP before it sets up the
+ * rings: the announcement waits for them, then goes out ahead of the
+ * guest's traffic (it used to be dropped, logged as "not linked").
+ */
+static void test_rarp_before_rings(void **state)
+{
+	static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0x01};
+	struct vu_guestmem_opts mo = {.size = 16u << 20, .nregions = 1,
+				      .backing = VU_GUESTMEM_MEMFD};
+	static uint8_t f[64];
+
+	(void)state;
+	guest_up(&b, td.sock[1], FEATURES);
+	uint64_t offered;
+
+	assert_int_equal(vu_front_connect(&a.f, td.sock[0], IO_MS, IO_MS), 0);
+	/* What QEMU's destination does before the VM runs: protocol
+	 * features; no features, memory or ring yet. */
+	assert_int_equal(vu_front_set_owner(a.f), 0);
+	assert_int_equal(vu_front_get_features(a.f, &offered), 0);
+	assert_int_equal(vu_front_get_protocol_features(a.f, &offered), 0);
+	assert_int_equal(vu_front_set_protocol_features(a.f,
+		VU_FRONT_PROTOCOL_DEFAULT | BIT_ULL(VU_PROTOCOL_F_RARP)), 0);
+	assert_int_equal(vu_front_send_rarp(a.f, mac), 0);
+	msleep(20);
+	assert_int_equal(vu_front_set_features(a.f, FEATURES), 0);
+	assert_int_equal(vu_front_mem_init(a.f, &mo), 0);
+	assert_int_equal(vu_front_set_mem_table(a.f), 0);
+	assert_int_equal(vu_front_setup_queues(a.f, 1, 256), 0);
+	assert_int_equal(vu_drv_create(&a.d, a.f, &(struct vu_drv_opts){
+		.pair = 0}), 0);
+	fill(f, 60, 0, 1);
+	send_frame(&a, f, 60, &(struct virtio_net_hdr){0});
+	assert_int_equal(recv_frames(&b, 2), 2);
+	assert_int_equal(rxf[0].len, 60);
+	assert_int_equal(rxf[0].data[12] << 8 | rxf[0].data[13], 0x8035);
+	assert_memory_equal(rxf[0].data + 6, mac, 6);
+	assert_memory_equal(rxf[1].data, f, 60);
+}
+
+/*
  * SIGTERM while two linked guests are attached and their rings run:
  * vhostd stops the workers before any port, so tearing down port a never
  * leaves port b's paths reading a's freed rings (it used to crash, signal
@@ -229,6 +271,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_both_ways_in_order,
 					  test_teardown),
 		cmocka_unit_test_teardown(test_rarp_announce, test_teardown),
+		cmocka_unit_test_teardown(test_rarp_before_rings,
+					  test_teardown),
 		cmocka_unit_test_teardown(test_sigterm_linked, test_teardown),
 	};
 
