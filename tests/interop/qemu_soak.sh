@@ -138,11 +138,11 @@ counters() {
 	}' | sort
 }
 
-# mac_on MAC PORT: ms until the bridge has MAC on PORT (2 s at most).
+# mac_on MAC PORT: ms until the bridge has MAC on PORT (BACK_S at most).
 mac_on() {
 	local t0
 	t0=$(ms)
-	while [ $(($(ms) - t0)) -le 2000 ]; do
+	while [ $(($(ms) - t0)) -le $((BACK_S * 1000)) ]; do
 		ctl fdb br0 | grep -i "$1" | grep -qw "$2" && { echo $(($(ms) - t0)); return 0; }
 		sleep 0.01
 	done
@@ -174,7 +174,7 @@ migrate() {
 	# The destination runs (and QEMU announces the guest) only once it
 	# loaded what the source sent: the MAC moves shortly after.
 	MOVED=$(mac_on "$MACC" "$to") ||
-		fail "round $ROUND: C's MAC not on $to 2 s after the migration"
+		fail "round $ROUND: C's MAC not on $to $BACK_S s after the migration"
 	$QMP "$WORK/$CNAME.qmp" quit >/dev/null 2>&1
 	wait "${GPID[$CNAME]}" 2>/dev/null
 	CN=$((CN + 1)); CUR=$to; CNAME=$dst
