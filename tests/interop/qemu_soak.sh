@@ -200,9 +200,18 @@ while [ $((SECONDS - START)) -lt "$SECS" ]; do
 	   ctl add-port "$CUR" "vhost:$WORK/$CUR.sock,bridge=br0" >/dev/null ||
 		fail "add-port $CUR failed" ;;
 	0) ACTION="system_reset"
+	   boots=$(grep -ac "@@ PINGING" "$WORK/$CNAME.log")
 	   T0=$(ms)
 	   $QMP "$WORK/$CNAME.qmp" system_reset >/dev/null ||
-		fail "system_reset failed" ;;
+		fail "system_reset failed"
+	   # Replies already on their way do not count: wait for the boot.
+	   end=$((SECONDS + BACK_S))
+	   until [ "$(grep -ac "@@ PINGING" "$WORK/$CNAME.log")" -gt "$boots" ]; do
+		[ $SECONDS -lt $end ] || fail "round $ROUND: C did not boot again ${BACK_S} s after system_reset"
+		check_logs
+		sleep 0.05
+	   done
+	   MIN=$(replies "$CNAME") ;;
 	esac
 	ctl add-port "x$ROUND" "vhost:$WORK/x.sock,bridge=br0" >/dev/null ||
 		fail "add-port x$ROUND failed"
