@@ -110,10 +110,12 @@ static struct fsp *slot_named(const char *name, bool create)
 	for (unsigned i = 0; i < VHOSTD_MAX_PORTS; i++)
 		if (ports[i].name[0] && !strcmp(ports[i].name, name))
 			return &ports[i];
+	size_t len = strlen(name);   /* port names are shorter (opts) */
+	if (len >= sizeof(ports[0].name))
+		return NULL;
 	for (unsigned i = 0; create && i < VHOSTD_MAX_PORTS; i++)
 		if (!ports[i].name[0]) {
-			snprintf(ports[i].name, sizeof(ports[i].name), "%s",
-				 name);
+			memcpy(ports[i].name, name, len + 1);
 			ports[i].statefd = -1;
 			return &ports[i];
 		}
