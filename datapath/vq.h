@@ -109,8 +109,8 @@ struct vq_cfg {
 	uint16_t used_idx;
 	uint64_t desc_gpa;         /* packed: desc ring gpa, when logging */
 	bool event_idx, indirect, mrg_rxbuf;
-	bool in_order;             /* VIRTIO_F_IN_ORDER (packed TX: one used
-				    * descriptor per flush) */
+	bool in_order;             /* VIRTIO_F_IN_ORDER (TX: one used entry
+				    * or descriptor per flush) */
 	bool tx;                   /* guest TX (readable) vs RX (writable) */
 	const struct gmem *mem;
 	const struct dirty_log *log; /* NULL: no logging (LOG_ALL off) */

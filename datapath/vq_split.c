@@ -240,8 +240,26 @@ void vq_split_used(struct vq *vq, uint16_t head, uint32_t len)
 		vq_split_flush(vq);
 }
 
-/* Dirty-log what flush wrote: n entries from used index start, the index
- * and, with EVENT_IDX, avail_event. */
+/*
+ * VIRTIO_F_IN_ORDER, transmit side (2.7.9 and "In-order use of
+ * descriptors"): buffers are used in the order they were made available
+ * and a transmit buffer's used length is 0, so the device "can just write
+ * out a single used ring entry with the id corresponding to the head entry
+ * of the descriptor chain describing the last buffer in a batch" and move
+ * used->idx by the batch's size.  The entry goes where the batch begins,
+ * the slot the driver reads next; the driver reads one entry (one line of
+ * the front-end's core) per burst instead of one per buffer.  Receive
+ * rings keep an entry per buffer: each has its length.
+ */
+static inline void vq_split_used_batch(struct vq *vq, uint16_t start,
+				       uint16_t n)
+{
+	vq->used->ring[start & vq->mask] = (struct vring_used_elem){
+		.id = vq->shadow[n - 1].id, .len = 0};
+}
+
+/* Dirty-log what flush wrote: n entries from used index start (one for an
+ * in-order transmit batch), the index and, with EVENT_IDX, avail_event. */
 static void vq_log_used(const struct vq *vq, uint16_t start, uint16_t n)
 {
 	const uint64_t elem = sizeof(struct vring_used_elem);
@@ -289,8 +307,12 @@ void vq_split_flush(struct vq *vq)
 		vq->nshadow = 0;
 	if (n == 0 || unlikely(vq->broken))
 		return;
-	for (uint16_t i = 0; i < n; i++)
-		vq->used->ring[(uint16_t)(start + i) & vq->mask] = vq->shadow[i];
+	if (vq->in_order && vq->tx)
+		vq_split_used_batch(vq, start, n);
+	else
+		for (uint16_t i = 0; i < n; i++)
+			vq->used->ring[(uint16_t)(start + i) & vq->mask] =
+				vq->shadow[i];
 	/* Kick suppression with EVENT_IDX: avail_event = last_avail - 1 is
 	 * always behind the driver's old avail idx, so vring_need_event()
 	 * on the driver side stays false: vhostd polls and never needs a
@@ -304,7 +326,7 @@ void vq_split_flush(struct vq *vq)
 	vq->used_idx = new_idx;
 	vq->nshadow = 0;
 	if (vq->log != NULL && vq->log_used)
-		vq_log_used(vq, start, n);
+		vq_log_used(vq, start, vq->in_order && vq->tx ? 1 : n);
 	/* The index must be visible before used_event / flags are read,
 	 * or a driver re-enabling interrupts just now is missed. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -179,6 +179,31 @@ static int used_take(struct vu_drv *d, struct drv_ring *r, uint16_t k,
 	return 0;
 }
 
+/*
+ * IN_ORDER on the transmit ring: one used entry may stand for a batch
+ * (2.7.9: the device "can just write out a single used ring entry with the
+ * id corresponding to the head entry of the descriptor chain describing
+ * the last buffer in a batch", at the batch's first slot, and moves
+ * used->idx by the batch's size).  The entry at last_used + k names the
+ * batch's last buffer: returns how many posted buffers it covers (1 when
+ * the device wrote one entry per buffer), or -1 (broken) when that id is
+ * none of the n - k buffers the index says are used.
+ */
+static int used_batch(struct vu_drv *d, struct drv_ring *r, uint16_t k,
+		      uint16_t n)
+{
+	uint32_t id = __atomic_load_n(
+		&r->used->ring[(uint16_t)(r->last_used + k) & r->mask].id,
+		__ATOMIC_RELAXED);
+
+	for (uint16_t j = k; j < n; j++)
+		if (r->posted[(uint16_t)(r->last_used + j) & r->mask] == id)
+			return j - k + 1;
+	drv_break(d, r, VU_DRV_ERR_USED_ORDER, id,
+		  r->posted[(uint16_t)(r->last_used + k) & r->mask]);
+	return -1;
+}
+
 /* How many used entries are ready; -1 (broken) when the device claims
  * more than we have in flight. */
 static int used_ready(struct vu_drv *d, struct drv_ring *r)
@@ -233,11 +258,18 @@ unsigned int vu_drv_tx_reclaim(struct vu_drv *d)
 	int n = used_ready(d, r);
 	if (n <= 0)
 		return 0;
-	for (uint16_t k = 0; k < n; k++) {
-		if (used_take(d, r, k, &id, &len) < 0)
+	for (uint16_t k = 0; k < n;) {
+		int b = d->in_order ? used_batch(d, r, k, (uint16_t)n) : 1;
+		if (b < 0 || (b == 1 && used_take(d, r, k, &id, &len) < 0))
 			return 0;
-		r->inflight[id] = 0;
-		d->tx_free[d->tx_nfree++] = (uint16_t)id;
+		for (int j = 0; j < b; j++) {
+			if (b > 1)   /* in order: the batch's posted heads */
+				id = r->posted[(uint16_t)(r->last_used + k + j) &
+					       r->mask];
+			r->inflight[id] = 0;
+			d->tx_free[d->tx_nfree++] = (uint16_t)id;
+		}
+		k = (uint16_t)(k + b);
 	}
 	r->last_used = (uint16_t)(r->last_used + n);
 	r->outstanding -= (uint32_t)n;

@@ -47,7 +47,7 @@
 #define F_INDIRECT VRING_DESC_F_INDIRECT
 
 struct opts {
-	bool tx, indirect, event_idx, mrg, log, log_used;
+	bool tx, indirect, event_idx, mrg, log, log_used, in_order;
 	uint16_t last_avail;   /* also the driver's avail idx and used idx */
 };
 
@@ -122,7 +122,7 @@ static void guest_up(struct opts o)
 		.event_idx = o.event_idx, .indirect = o.indirect,
 		.mrg_rxbuf = o.mrg, .tx = o.tx, .mem = g.mem,
 		.log = o.log ? &g.log : NULL, .used_gpa = USED_GPA,
-		.log_used = o.log_used,
+		.log_used = o.log_used, .in_order = o.in_order,
 		.call_fd = g.call_fd, .err_fd = g.err_fd,
 	};
 	vq_init(&g.vq, &c);
@@ -1265,6 +1265,74 @@ static void test_flush_logs_used_ring_pages_when_logging(void **st)
 	guest_down();
 }
 
+/*
+ * IN_ORDER on a transmit ring: a flush writes one used entry, at the slot
+ * where its batch begins, with the id of the batch's last buffer (len 0),
+ * and moves used->idx by the whole batch; the slots of the other buffers
+ * keep what was there, and only the written entry is logged (entries 30
+ * and 31 are on the first page, 32 on: the batch 30..34 would mark both).
+ * The next flush writes where the batch ended.
+ */
+static void test_in_order_tx_flush_writes_one_entry(void **st)
+{
+	const struct vring_used_elem old = {0xabab, 0xcdcd};
+
+	(void)st;
+	guest_up((struct opts){.tx = true, .in_order = true, .log = true,
+			       .log_used = true, .last_avail = 30});
+	for (uint16_t i = 0; i < QSIZE; i++)
+		g.used->ring[i] = old;
+	post_simple(7, 1, 100);
+	set_desc(8, buf(2), 50, F_NEXT, 9);
+	set_desc(9, buf(3), 50, 0, 0);
+	post(8);
+	post_simple(10, 4, 100);
+	post_simple(11, 5, 100);
+	post_simple(12, 6, 100);
+	memset(g.logbits, 0, sizeof(g.logbits));
+	assert_int_equal(dq(5), 5);
+	for (uint16_t i = 0; i < 5; i++)
+		vq_split_used(&g.vq, g.chains[i].head, 0);
+	vq_split_flush(&g.vq);
+	assert_int_equal(used_idx(), 35);
+	assert_int_equal(g.used->ring[30].id, 12);
+	assert_int_equal(g.used->ring[30].len, 0);
+	for (uint16_t i = 31; i < 35; i++)
+		assert_memory_equal(&g.used->ring[i], &old, sizeof(old));
+	assert_pages_marked(USED_PAGE, USED_PAGE);
+	post_simple(13, 7, 100);
+	assert_int_equal(dq(1), 1);
+	vq_split_used(&g.vq, g.chains[0].head, 0);
+	vq_split_flush(&g.vq);
+	assert_int_equal(used_idx(), 36);
+	assert_int_equal(g.used->ring[35].id, 13);
+	assert_healthy();
+	guest_down();
+}
+
+/* IN_ORDER on a receive ring: each buffer's length counts, so each gets
+ * its own entry. */
+static void test_in_order_rx_flush_writes_every_entry(void **st)
+{
+	(void)st;
+	guest_up((struct opts){.in_order = true});
+	post_simple(20, 1, 1000);
+	post_simple(21, 2, 1000);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(vq_split_reserve(&g.vq, 100, &g.chains[i], 1),
+				 1);
+	vq_split_used(&g.vq, g.chains[0].head, 60);
+	vq_split_used(&g.vq, g.chains[1].head, 70);
+	vq_split_flush(&g.vq);
+	assert_int_equal(used_idx(), 2);
+	assert_int_equal(g.used->ring[0].id, 20);
+	assert_int_equal(g.used->ring[0].len, 60);
+	assert_int_equal(g.used->ring[1].id, 21);
+	assert_int_equal(g.used->ring[1].len, 70);
+	assert_healthy();
+	guest_down();
+}
+
 static void test_flush_logs_nothing_without_log_used(void **st)
 {
 	(void)st;
@@ -1557,6 +1625,8 @@ int main(void)
 		/* dirty log */
 		cmocka_unit_test(test_flush_logs_used_ring_pages_when_logging),
 		cmocka_unit_test(test_flush_logs_nothing_without_log_used),
+		cmocka_unit_test(test_in_order_tx_flush_writes_one_entry),
+		cmocka_unit_test(test_in_order_rx_flush_writes_every_entry),
 		/* vq.c */
 		cmocka_unit_test(test_error_text_names_every_reason),
 		cmocka_unit_test(test_set_broken_counts_and_signals_once),
