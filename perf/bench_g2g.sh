@@ -20,15 +20,31 @@
 # the median of the per-run ratios to ovs and to link.  Cycles per packet:
 # vhostd's worker busy cycles over packets; OVS's "avg processing cycles per
 # packet" of dpif-netdev/pmd-stats-show over the same window.
-#   perf/bench_g2g.sh [BUILD_DIR] [RUNS] [SECONDS]          # build 3 5
-# SIZES="64 1518" and BACKENDS="link bridge ovs" by default (a back-end
-# this host or build lacks is left out with a note).  Needs root and 256
-# free 2 MiB hugepages for OVS.
+#   perf/bench_g2g.sh [--mem huge|nohuge] [BUILD_DIR] [RUNS] [SECONDS]
+# (default huge, build 3 5).  SIZES="64 1518" and BACKENDS="link bridge
+# ovs" by default (a back-end this host or build lacks is left out with a
+# note).  Guest memory: huge (default) is what a deployment gives its VMs
+# (and what OVS-DPDK's vhost-user ports are documented for): the guests'
+# testpmd on 2 MiB pages in one file (--single-file-segments, one region);
+# nohuge puts it on 4 KiB pages, where every back-end spends much of its
+# time in TLB misses on the guests' buffers.  Needs root and 384 free
+# 2 MiB hugepages (256 for OVS, 128 for the guests; 256 with nohuge).
+# VHOSTD_ARGS="..." adds options to both vhostd back-ends (default: none,
+# so --idle is vhostd's default, wait).
 set -u
 export LC_ALL=C
-case ${1:-} in -h|--help) sed -n '2,27s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+MEM=huge
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h|--help) sed -n '2,33s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--mem) MEM=$2; shift 2 ;;
+	-*) echo "unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
 B=${1:-build} RUNS=${2:-3} SECS=${3:-5}
 SIZES=${SIZES:-64 1518} BACKENDS=${BACKENDS:-link bridge ovs}
+VHOSTD_ARGS=${VHOSTD_ARGS:-}   # more vhostd options, e.g. "--idle poll"
 VHOSTD=$B/control/vhostd VHOSTCTL=$B/control/vhostctl
 TESTPMD=$(command -v dpdk-testpmd) || { echo "no dpdk-testpmd"; exit 77; }
 OVS_VSWITCHD=${OVS_VSWITCHD:-/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk}
@@ -38,7 +54,17 @@ for x in "$VHOSTD" "$VHOSTCTL"; do [ -x "$x" ] || { echo "$x: not built"; exit 2
 	{ echo "/tmp/bench.running exists: someone is measuring; not now"; exit 75; }
 W=$(mktemp -d /tmp/vhostd-bench-g2g.XXXXXX)
 PFX=vhbench-g2g-$$
-MEM_ARGS="--no-huge -m 1024"
+case $MEM in
+huge) MEM_ARGS="-m 256 --single-file-segments" need=384 ;;
+nohuge) MEM_ARGS="--no-huge -m 1024" need=256 ;;
+*) echo "--mem huge|nohuge"; exit 2 ;;
+esac
+free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+if [ "${free:-0}" -lt $need ]; then
+	echo "--mem $MEM needs $need free 2 MiB hugepages ($free free):" \
+		"echo 1024 > /proc/sys/vm/nr_hugepages"
+	exit 2
+fi
 # shellcheck source=perf/bench_lib.sh
 . "$(dirname "$0")/bench_lib.sh"
 MAC_A=02:00:00:00:00:0a MAC_B=02:00:00:00:00:0b
@@ -79,7 +105,7 @@ be_vhostd() {   # be_vhostd link|bridge
 	fi
 	rm -f "$W/ctl" "$W/sock.a" "$W/sock.b"
 	start_bg "$W/be.log" "$VHOSTD" --port "$pa" --port "$pb" "${wiring[@]}" \
-		--cores $BE_CORE --control "$W/ctl"
+		--cores $BE_CORE --control "$W/ctl" $VHOSTD_ARGS
 	BE_PID[g2g]=$BG_PID
 	wait_for "$BG_PID" $START_WAIT log_has "$W/be.log" "control socket"
 }
@@ -160,7 +186,7 @@ guests_down() {
 	stop_pid "${FE_PID[g2g]}" 0 10
 	exec {FE_FD[g2g]}>&-
 	unset "FE_PID[g2g]"
-	rm -rf /var/run/dpdk/"$PFX"-fe
+	rm -rf /var/run/dpdk/"$PFX"-fe /dev/hugepages/"$PFX"-fe*
 }
 
 # rx_pps: both ports' "since last show" RX rate, summed.
