@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "vq_pos.h"
 
 static const char *const vq_error_texts[VQ_ERR_MAX] = {
 #define VQ_X_TEXT(name, text) [VQ_ERR_##name] = text,
@@ -69,6 +70,10 @@ static void vq_init_packed(struct vq *vq, const struct vq_cfg *cfg)
 	vq->signalled_used = vq->used_idx;
 	vq->signalled_wrap = vq->used_wrap;
 	vq->desc_gpa = cfg->desc_gpa;
+	vq->pos = cfg->pos;
+	if (vq->pos)
+		vq_pos_live(vq->pos, vq->size, vq->desc_gpa, vq->used_idx,
+			    vq->used_wrap);
 	__atomic_store_n(&vq->device->off_wrap, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&vq->device->flags,
 			 (uint16_t)VRING_PACKED_EVENT_DISABLE, __ATOMIC_RELAXED);

@@ -36,6 +36,8 @@
 #include "gmem.h"
 #include "vring.h"
 
+struct vq_pos;
+
 #define VQ_MAX_SEGS  64   /* translated segments per chain */
 #define VQ_BURST_MAX 64   /* chains per dequeue/flush batch */
 
@@ -117,6 +119,7 @@ struct vq_cfg {
 	uint64_t used_gpa;         /* used ring (packed: device area) gpa */
 	bool log_used;
 	int call_fd, err_fd;       /* -1: none */
+	struct vq_pos *pos;        /* packed: its slot (vq_pos.h), or NULL */
 };
 
 /*
@@ -196,6 +199,7 @@ struct vq {
 	int call_fd, err_fd;
 	uint32_t index;
 	const char *dev_name;
+	struct vq_pos *pos;        /* packed: position published (vq_pos.h) */
 	struct vq_stats stats;
 } cache_aligned;
 

@@ -71,6 +71,7 @@
  */
 #include "vq_priv.h"
 #include "prefetch.h"
+#include "vq_pos.h"
 
 #include <string.h>
 
@@ -323,6 +324,7 @@ static void vq_packed_flush_end(struct vq *vq, uint16_t pos, bool wrap)
 	vq->used_idx = pos;
 	vq->used_wrap = wrap;
 	vq->nshadow = 0;
+	vq_pos_end(vq);      /* published for the next process */
 	/* The flags must be visible before the driver area is read, or a
 	 * driver re-enabling notifications just now is missed. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -363,6 +365,7 @@ void vq_packed_flush(struct vq *vq)
 		vq->nshadow = 0;
 	if (n == 0 || unlikely(vq->broken))
 		return;
+	vq_pos_begin(vq);    /* before any used descriptor is written */
 	if (vq->in_order && vq->tx) {
 		vq_packed_flush_in_order(vq);
 		return;

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "datapath/vq.h"
+#include "datapath/vq_pos.h"
 #include "vq_guest.h"
 
 #define QSIZE 200u
@@ -54,6 +55,7 @@ struct opts {
 	bool tx, indirect, event_idx, mrg, log, log_used, in_order;
 	uint16_t start;       /* ring position of both sides */
 	bool wrap0;           /* start with both wrap counters at 0 */
+	struct vq_pos *pos;   /* its position slot (vq_pos.h) */
 };
 
 static struct {
@@ -214,7 +216,7 @@ static void guest_up(struct opts o)
 		.mem = g.mem,
 		.log = o.log ? &g.log : NULL, .used_gpa = DEVICE_GPA,
 		.log_used = o.log_used,
-		.call_fd = g.call_fd, .err_fd = g.err_fd,
+		.call_fd = g.call_fd, .err_fd = g.err_fd, .pos = o.pos,
 	};
 	vq_init(&g.vq, &c);
 }
@@ -1176,6 +1178,66 @@ static void test_init_takes_positions_and_wrap_counters(void **st)
 	guest_down();
 }
 
+/*
+ * The position published for a restart (vq_pos.h): vq_init makes the
+ * slot LIVE at the start position; each flush leaves done at the new
+ * used position and pending at the same place with the batch's first
+ * used entry (id, len) -- what the next process completes a batch cut
+ * short with.  Chains of 1 and 2 descriptors, across the end of the ring.
+ */
+static void test_flush_publishes_its_position(void **st)
+{
+	static struct vq_pos slot;
+	uint16_t lap1 = 1u << 15;
+
+	(void)st;
+	memset(&slot, 0xee, sizeof(slot));
+	guest_up((struct opts){.tx = false, .start = QSIZE - 2,
+			       .pos = &slot});
+	assert_int_equal(slot.state, VQ_POS_LIVE);
+	assert_int_equal(slot.size, QSIZE);
+	assert_int_equal(slot.desc_gpa, DESC_GPA);
+	assert_int_equal(slot.done, (QSIZE - 2) | lap1);
+	assert_int_equal(slot.pending, (QSIZE - 2) | lap1);
+	post_simple(20, 1, 1000);
+	post_chain(21, 2, (struct el[]){
+		{buf(2), 500, F_WRITE | F_NEXT, false},
+		{buf(3), 500, F_WRITE, false}});
+	post_simple(22, 4, 1000);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vq_reserve(&g.vq, 100, &g.chains[i], 1), 1);
+	vq_used(&g.vq, &g.chains[0], 60);
+	vq_used(&g.vq, &g.chains[1], 70);
+	vq_used(&g.vq, &g.chains[2], 80);
+	assert_int_equal(slot.done, (QSIZE - 2) | lap1);   /* not yet */
+	vq_flush(&g.vq);
+	/* 4 descriptors from QSIZE - 2 in lap 1: 2 in lap 0. */
+	assert_int_equal(slot.done, 2);
+	assert_int_equal(slot.pending, 2 | (uint64_t)20 << 16 |
+			 (uint64_t)60 << 32);
+	expect_used(20, 60);
+	expect_used(21, 70);
+	expect_used(22, 80);
+	assert_int_equal(slot.state, VQ_POS_LIVE);
+	assert_healthy();
+	guest_down();
+
+	/* In order on a transmit ring: the one used entry is the last
+	 * buffer's, len 0. */
+	guest_up((struct opts){.tx = true, .in_order = true, .pos = &slot});
+	assert_int_equal(slot.done, lap1);
+	post_simple(30, 1, 100);
+	post_chain(31, 2, (struct el[]){{buf(2), 50, F_NEXT, false},
+					{buf(3), 50, 0, false}});
+	assert_int_equal(dq(2), 2);
+	use_all(2, 0);
+	assert_int_equal(slot.done, 3 | lap1);
+	assert_int_equal(slot.pending, 3 | lap1 | (uint64_t)31 << 16);
+	expect_used(31, 0);
+	assert_healthy();
+	guest_down();
+}
+
 static void test_vring_base_encoding_round_trips(void **st)
 {
 	(void)st;
@@ -1582,6 +1644,7 @@ int main(void)
 		cmocka_unit_test(test_init_disables_kicks_in_the_device_area),
 		cmocka_unit_test(test_init_takes_positions_and_wrap_counters),
 		cmocka_unit_test(test_vring_base_encoding_round_trips),
+		cmocka_unit_test(test_flush_publishes_its_position),
 		/* RX */
 		cmocka_unit_test(test_rx_without_mrg_takes_exactly_one_chain),
 		cmocka_unit_test(test_rx_without_buffers_counts_ring_full),
