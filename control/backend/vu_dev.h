@@ -91,6 +91,9 @@ struct vu_dev {
 	bool rarp_pending;
 
 	struct vu_vring *vr;           /* nvrings entries */
+	/* nvrings slots where the datapath publishes each packed ring's
+	 * position (datapath/vq_pos.h), or NULL: kept by the fd store. */
+	struct vq_pos *pos;
 	struct vu_dev_ops ops;
 	/* Called once a request has been handled, before its reply or ack
 	 * is sent (NULL: none): whoever keeps a record of the device's state

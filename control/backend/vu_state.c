@@ -24,9 +24,17 @@ struct rec_hdr {
 
 #define SLOT_SIZE (sizeof(struct rec_hdr) + sizeof(struct vu_state))
 
+#define PAGE 4096u
+
+size_t vu_state_pos_offset(void)
+{
+	return (2 * SLOT_SIZE + PAGE - 1) / PAGE * PAGE;
+}
+
 size_t vu_state_file_size(void)
 {
-	return 2 * SLOT_SIZE;
+	return vu_state_pos_offset() +
+	       (sizeof(struct vu_state_pos_area) + PAGE - 1) / PAGE * PAGE;
 }
 
 /* CRC-32C (Castagnoli), bitwise: a few records per request, not hot. */
@@ -264,8 +272,8 @@ static int apply_mem(struct vu_dev *d, const struct vu_state *st,
 	return 0;
 }
 
-static int apply_ring(struct vu_dev *d, const struct vu_state *st,
-		      struct vu_state_fds *f, uint32_t i, char *why, size_t n)
+static void apply_ring(struct vu_dev *d, const struct vu_state *st,
+		       struct vu_state_fds *f, uint32_t i)
 {
 	const struct vu_state_ring *sr = &st->rings[i];
 	struct vu_vring *vr = &d->vr[i];
@@ -282,12 +290,6 @@ static int apply_ring(struct vu_dev *d, const struct vu_state *st,
 	vr->call_fd = f->call[i];
 	vr->err_fd = f->err[i];
 	f->kick[i] = f->call[i] = f->err[i] = -1;
-	if (vr->started && (d->features & BIT_ULL(VIRTIO_F_RING_PACKED)) &&
-	    !(st->flags & VU_SD_QUIESCED))
-		return fail(why, n, -EOPNOTSUPP, "ring %u is a started packed "
-			    "ring: its position is not in guest memory and the "
-			    "record was not written at a planned stop", i);
-	return 0;
 }
 
 /* After the rings were translated for the memory table. */
@@ -301,7 +303,7 @@ static int resume_ring(struct vu_dev *d, uint32_t i, char *why, size_t n)
 		return fail(why, n, -EINVAL, "ring %u does not fit the "
 			    "memory table", i);
 	if (d->features & BIT_ULL(VIRTIO_F_RING_PACKED))
-		return 0;   /* the recorded base, exact (apply_ring) */
+		return 0;   /* the recorded base or its slot (apply) */
 	/* Buffers are used in order: the used index is where the old
 	 * process stopped, whatever it recorded before. */
 	vr->base = __atomic_load_n(&((const struct vring_used *)vr->used)->idx,
@@ -310,7 +312,8 @@ static int resume_ring(struct vu_dev *d, uint32_t i, char *why, size_t n)
 }
 
 int vu_state_apply(struct vu_dev *d, const struct vu_state *st,
-		   struct vu_state_fds *f, char *why, size_t n)
+		   struct vu_state_fds *f, const struct vu_state_pos_area *pos,
+		   char *why, size_t n)
 {
 	int err = vu_state_check(st, d->nvrings, why, n);
 
@@ -329,11 +332,16 @@ int vu_state_apply(struct vu_dev *d, const struct vu_state *st,
 		err = apply_mem(d, st, f, why, n);
 	}
 	for (uint32_t i = 0; !err && i < d->nvrings; i++)
-		err = apply_ring(d, st, f, i, why, n);
+		apply_ring(d, st, f, i);
 	if (!err)
 		vu_rings_retranslate(d);
 	for (uint32_t i = 0; !err && i < d->nvrings; i++)
 		err = resume_ring(d, i, why, n);
+	/* A planned stop's record holds every packed position exactly;
+	 * otherwise the datapath's slots do. */
+	if (!err && (d->features & BIT_ULL(VIRTIO_F_RING_PACKED)) &&
+	    !(st->flags & VU_SD_QUIESCED))
+		err = vu_state_pos_take(d, pos, why, n);
 	close_rest(f, st);
 	if (err)
 		vu_dev_reset_state(d, true);

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../datapath/vq_pos.h"
 #include "vu_dev.h"
 
 #define VU_STATE_MAGIC "vhdstate"
@@ -81,8 +82,49 @@ struct vu_state {
 	struct vu_state_ring rings[VU_STATE_MAX_RINGS];
 } __attribute__((packed));
 
-/* Bytes of the memfd holding a device's records (two slots). */
+/* Bytes of the memfd holding a device's records (two slots) and, from
+ * vu_state_pos_offset() on, its positions area. */
 size_t vu_state_file_size(void);
+
+/*
+ * The positions area: one slot per ring (datapath/vq_pos.h) where the
+ * datapath publishes each packed ring's position as it moves, so that a
+ * process killed with -9 leaves it for the next one (the records are
+ * written around requests only).  Mapped shared by the daemon at this
+ * page-aligned offset of the state memfd.
+ */
+#define VU_STATE_POS_MAGIC "vhdqpos"
+#define VU_STATE_POS_VERSION 1u
+
+struct vu_state_pos_area {
+	char magic[8];
+	uint32_t version, nslots;
+	uint8_t pad[CACHE_LINE - 16];
+	struct vq_pos slot[VU_STATE_MAX_RINGS];
+};
+
+size_t vu_state_pos_offset(void);
+
+/* A fresh area: the header written, every slot VQ_POS_NONE. */
+void vu_state_pos_init(struct vu_state_pos_area *a);
+
+/* Is a's header this version's?  0, -ENODATA (never written) or -EPROTO
+ * with the reason in why. */
+int vu_state_pos_check(const struct vu_state_pos_area *a, char *why,
+		       size_t n);
+
+/*
+ * Each ring of a packed device (vu_state_apply'ed, rings translated) takes
+ * its base from its slot in a (a checked area, or NULL: none): a LIVE
+ * slot's position, after completing the flush the old worker was in the
+ * middle of (the first used descriptor of the batch written into guest
+ * memory if it was not yet); a STOPPED slot's base.  A slot that does not
+ * match its ring (size, descriptor ring) or has no position is left alone
+ * for a ring that is not started, and refused for a started one; any
+ * value out of range is refused.  0, or -EOPNOTSUPP/-EINVAL + why.
+ */
+int vu_state_pos_take(struct vu_dev *dev, const struct vu_state_pos_area *a,
+		      char *why, size_t n);
 
 /* The negotiated state of dev (fd ids left 0 for the caller to fill). */
 void vu_state_capture(const struct vu_dev *dev, struct vu_state *st);
@@ -114,13 +156,15 @@ struct vu_state_fds {
  * checked record without a word to the front-end: features, memory (mapped
  * again), dirty log, rings.  Each fd in fds is consumed.  A started split
  * ring resumes at the used index in guest memory (buffers are used in
- * order); a started packed ring keeps no position in guest memory, so it
- * resumes at its recorded base only in a record written with the
- * datapath paused (VU_SD_QUIESCED: a planned stop); otherwise a device
- * with one is refused (-EOPNOTSUPP).  On
- * error the device is reset and why says what failed.
+ * order); a packed ring keeps no position in guest memory, so it resumes
+ * at its recorded base in a record written with the datapath paused
+ * (VU_SD_QUIESCED: a planned stop), else where its slot in pos says
+ * (vu_state_pos_take; pos NULL: no area, a started packed ring is refused
+ * with -EOPNOTSUPP).  On error the device is reset and why says what
+ * failed.
  */
 int vu_state_apply(struct vu_dev *dev, const struct vu_state *st,
-		   struct vu_state_fds *fds, char *why, size_t n);
+		   struct vu_state_fds *fds,
+		   const struct vu_state_pos_area *pos, char *why, size_t n);
 
 #endif

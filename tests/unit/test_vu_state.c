@@ -5,8 +5,12 @@
  * resumed at the used index in guest memory), and every record a new
  * binary must refuse: empty, foreign, another version, torn, corrupt,
  * counts and flags out of range, a started packed ring (unless written at a
- * planned stop, when its base is exact).  A refused record
- * leaves the device reset with every fd closed.
+ * planned stop, when its base is exact, or its position was published in
+ * the positions area).  A refused record leaves the device reset with
+ * every fd closed.  The positions area (vu_state_pos.c): a packed ring
+ * resumes where its slot says, a flush cut short is completed in guest
+ * memory (only when its first descriptor was not written), and every
+ * slot or header out of range is refused before anything is written.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -179,8 +183,9 @@ static void test_torn_newest_slot_falls_back_to_the_other(void **state)
 	capture(f);
 	assert_int_equal(vu_state_put(f->statefd, &f->st, 8), 0);
 	assert_int_equal(vu_state_put(f->statefd, &f->st, 9), 0);
-	/* Record 9 (slot 1) torn in its body: CRC fails. */
-	off_t slot1 = (off_t)(vu_state_file_size() / 2);
+	/* Record 9 (slot 1: after slot 0's header and body) torn in its
+	 * body: CRC fails. */
+	off_t slot1 = (off_t)(32 + sizeof(struct vu_state));
 	assert_int_equal(pwrite(f->statefd, &junk, 1, slot1 + 100), 1);
 	assert_int_equal(vu_state_get(f->statefd, &back, &seq, why,
 				      sizeof(why)), 0);
@@ -242,7 +247,7 @@ static void refused_because(struct fx *f, const char *what)
 	/* Applied anyway: refused, nothing kept, no fd leaked. */
 	int before = tu_count_fds();
 	resolve(f);
-	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, why,
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, NULL, why,
 					sizeof(why)), -EINVAL);
 	assert_int_equal(tu_count_fds(), before);
 	assert_int_equal(f->fresh.mem.n, 0);
@@ -288,7 +293,7 @@ static void test_apply_maps_again_and_resumes_at_used_index(void **state)
 	/* The old process used 33 more buffers after its last record. */
 	*used_idx(&f->dev, UVA + 0x8000) = 40;
 	resolve(f);
-	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, why,
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, NULL, why,
 					sizeof(why)), 0);
 	assert_true(f->fresh.owner);
 	assert_int_equal(f->fresh.features, f->dev.features);
@@ -314,7 +319,7 @@ static void test_ring_outside_memory_or_packed_refused(void **state)
 	capture(f);
 	f->st.regions[0].reg.memory_size = 0x1000;  /* ring no longer fits */
 	resolve(f);
-	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, why,
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, NULL, why,
 					sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "does not fit"));
 	assert_int_equal(f->fresh.mem.n, 0);
@@ -322,7 +327,7 @@ static void test_ring_outside_memory_or_packed_refused(void **state)
 	capture(f);
 	f->st.features |= BIT_ULL(VIRTIO_F_RING_PACKED);
 	resolve(f);
-	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, why,
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, NULL, why,
 					sizeof(why)), -EOPNOTSUPP);
 	assert_non_null(strstr(why, "packed"));
 	assert_int_equal(f->fresh.vr[0].kick_fd, -1);
@@ -331,7 +336,7 @@ static void test_ring_outside_memory_or_packed_refused(void **state)
 	f->st.flags |= VU_SD_QUIESCED;
 	f->st.rings[0].base = 0x80058005;   /* avail 5, used 5, both wraps */
 	resolve(f);
-	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, why,
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, NULL, why,
 					sizeof(why)), 0);
 	assert_true(vu_vring_ready(&f->fresh, 0));
 	assert_int_equal(f->fresh.vr[0].base, 0x80058005);
@@ -340,6 +345,211 @@ static void test_ring_outside_memory_or_packed_refused(void **state)
 	vu_dev_fini(&f->dev);
 	assert_int_equal(vu_dev_init(&f->dev, &cfg), 0);
 	assert_int_equal(tu_count_fds(), before);
+}
+
+/* ---- the positions area (vu_state_pos.c) ---------------------------- */
+
+static struct vu_state_pos_area area;
+
+/* The fresh device again, as a new process has it. */
+static void fresh_again(struct fx *f)
+{
+	struct vu_dev_cfg cfg = tu_dev_cfg();
+
+	vu_dev_fini(&f->fresh);
+	assert_int_equal(vu_dev_init(&f->fresh, &cfg), 0);
+}
+
+/* The old device's ring 0 recorded as a started packed ring (256
+ * descriptors at guest address 0), not at a planned stop, applied with a
+ * (NULL: no area). */
+static int apply_packed(struct fx *f, const struct vu_state_pos_area *a,
+			char *why, size_t n)
+{
+	capture(f);
+	f->st.features |= BIT_ULL(VIRTIO_F_RING_PACKED);
+	resolve(f);
+	return vu_state_apply(&f->fresh, &f->st, &f->fds, a, why, n);
+}
+
+static struct vring_packed_desc *pdesc(struct fx *f)
+{
+	struct vring_packed_desc *d = gmem_uva_to_hva(f->dev.mem.table, UVA,
+						      256 * 16);
+
+	assert_non_null(d);
+	return d;
+}
+
+#define LAP1_AVAIL VRING_PACKED_DESC_F_AVAIL
+#define LAP1_USED (VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED)
+
+/* A flush from (done, wrap 1) to end (pos | wrap << 15) whose first used
+ * entry is id, len. */
+static void slot_flushing(struct vq_pos *s, uint16_t done, uint16_t end,
+			  uint16_t id, uint32_t len)
+{
+	vq_pos_live(s, 256, 0, done, true);
+	s->pending = end | (uint64_t)id << 16 | (uint64_t)len << 32;
+}
+
+static void test_packed_resumes_where_its_slot_says(void **state)
+{
+	struct fx *f = *state;
+	char why[256] = "";
+
+	old_device(f);
+	vu_state_pos_init(&area);
+	assert_int_equal(apply_packed(f, NULL, why, sizeof(why)), -EOPNOTSUPP);
+	assert_non_null(strstr(why, "no positions were published"));
+	assert_int_equal(apply_packed(f, &area, why, sizeof(why)),
+			 -EOPNOTSUPP);
+	assert_non_null(strstr(why, "no position published"));
+
+	/* Live: the worker's used position, taken and used from there. */
+	vq_pos_live(&area.slot[0], 256, 0, 5, true);
+	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
+	assert_int_equal(f->fresh.vr[0].base, 0x80058005);
+	assert_true(vu_vring_ready(&f->fresh, 0));
+	fresh_again(f);
+
+	/* Stopped: its base as it was when its worker let go of it. */
+	vq_pos_stopped(&area.slot[0], 256, 0x00078007);
+	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
+	assert_int_equal(f->fresh.vr[0].base, 0x00078007);
+	fresh_again(f);
+
+	/* A ring not started keeps its base whatever its slot says. */
+	vu_state_pos_init(&area);
+	vq_pos_live(&area.slot[1], 64, 0x5000, 3, false);
+	vq_pos_live(&area.slot[0], 256, 0, 9, false);
+	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
+	assert_int_equal(f->fresh.vr[0].base, 0x00090009);
+	assert_int_equal(f->fresh.vr[1].base, 0);
+}
+
+static void test_packed_flush_cut_short_is_completed(void **state)
+{
+	struct fx *f = *state;
+	struct vring_packed_desc *d;
+	char why[256] = "";
+
+	old_device(f);
+	d = pdesc(f);
+	/* Killed before the first used descriptor of a batch from 250
+	 * (lap 1) to 3 (lap 0): it is still available. */
+	d[250] = (struct vring_packed_desc){.addr = 0x9000, .len = 1526,
+					    .id = 99, .flags = LAP1_AVAIL |
+					    VRING_DESC_F_WRITE};
+	vu_state_pos_init(&area);
+	slot_flushing(&area.slot[0], 250, 3, 77, 1000);
+	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
+	assert_int_equal(f->fresh.vr[0].base, 0x00030003);
+	assert_int_equal(d[250].id, 77);
+	assert_int_equal(d[250].len, 1000);
+	assert_int_equal(d[250].flags, LAP1_USED | VRING_DESC_F_WRITE);
+	assert_int_equal(d[250].addr, 0x9000);
+	fresh_again(f);
+
+	/* Killed after it: written already, left alone. */
+	d[250].id = 12;
+	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
+	assert_int_equal(f->fresh.vr[0].base, 0x00030003);
+	assert_int_equal(d[250].id, 12);
+	fresh_again(f);
+
+	/* ... and the driver already made the slot available again for
+	 * lap 0 (AVAIL 0, USED 1): left alone. */
+	d[250] = (struct vring_packed_desc){.len = 64, .id = 55,
+					    .flags = VRING_PACKED_DESC_F_USED};
+	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
+	assert_int_equal(d[250].id, 55);
+	assert_int_equal(d[250].flags, VRING_PACKED_DESC_F_USED);
+	fresh_again(f);
+
+	/* A transmit batch (len 0): used, not written to. */
+	d[250] = (struct vring_packed_desc){.len = 60, .id = 1,
+					    .flags = LAP1_AVAIL};
+	slot_flushing(&area.slot[0], 250, 0x80fc, 4, 0);
+	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
+	assert_int_equal(f->fresh.vr[0].base, 0x80fc80fc);
+	assert_int_equal(d[250].id, 4);
+	assert_int_equal(d[250].len, 0);
+	assert_int_equal(d[250].flags, LAP1_USED);
+}
+
+/* Applied with the area as it is: refused with what, the device reset,
+ * no fd kept, and the flush slot 0 asks to complete not done. */
+static void slot_refused(struct fx *f, int err, const char *what)
+{
+	struct vring_packed_desc *d = pdesc(f);
+	char why[256] = "";
+	int before = tu_count_fds();
+
+	d[250] = (struct vring_packed_desc){.len = 1526, .id = 99,
+					    .flags = LAP1_AVAIL |
+					    VRING_DESC_F_WRITE};
+	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), err);
+	assert_non_null(strstr(why, what));
+	assert_int_equal(tu_count_fds(), before);
+	assert_int_equal(f->fresh.mem.n, 0);
+	assert_false(f->fresh.owner);
+	assert_int_equal(d[250].id, 99);
+	assert_int_equal(d[250].flags, LAP1_AVAIL | VRING_DESC_F_WRITE);
+	/* Valid again for the next case. */
+	vu_state_pos_init(&area);
+	slot_flushing(&area.slot[0], 250, 3, 77, 1000);
+}
+
+static void test_hostile_positions_refused(void **state)
+{
+	struct fx *f = *state;
+	char why[256] = "";
+
+	old_device(f);
+	vu_state_pos_init(&area);
+	slot_flushing(&area.slot[0], 250, 3, 77, 1000);
+
+	area.slot[1].state = 0x12345678;      /* a ring not even started */
+	slot_refused(f, -EINVAL, "ring 1: position slot in an unknown state");
+	area.slot[0].done = 300 | 0x8000;
+	slot_refused(f, -EINVAL, "outside the ring");
+	area.slot[0].done = 0x18000;
+	slot_refused(f, -EINVAL, "outside the ring");
+	area.slot[0].pending = 256;
+	slot_refused(f, -EINVAL, "outside the ring");
+	area.slot[0].pending = 0xffff0000ull | 3;   /* end fine, id 65535 */
+	slot_refused(f, -EINVAL, "impossible");
+	vq_pos_live(&area.slot[0], 256, 0, 10, true);
+	area.slot[0].pending = 20;         /* 266 descriptors ahead */
+	slot_refused(f, -EINVAL, "impossible");
+	area.slot[0].size = 128;
+	slot_refused(f, -EINVAL, "for another ring");
+	area.slot[0].desc_gpa = 0x1000;
+	slot_refused(f, -EINVAL, "for another ring");
+	vq_pos_stopped(&area.slot[0], 256, 0x01000005);
+	slot_refused(f, -EINVAL, "published base 0x1000005 outside");
+	vq_pos_stopped(&area.slot[0], 256, 0x00058100);
+	slot_refused(f, -EINVAL, "outside the ring");
+	area.slot[0].state = VQ_POS_NONE;
+	slot_refused(f, -EOPNOTSUPP, "no position published");
+
+	/* The header. */
+	memset(&area, 0, sizeof(area));
+	assert_int_equal(vu_state_pos_check(&area, why, sizeof(why)), -ENODATA);
+	vu_state_pos_init(&area);
+	assert_int_equal(vu_state_pos_check(&area, why, sizeof(why)), 0);
+	memcpy(area.magic, "kkkkkkkk", 8);
+	assert_int_equal(vu_state_pos_check(&area, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "not vhostd's"));
+	vu_state_pos_init(&area);
+	area.version = 2;
+	assert_int_equal(vu_state_pos_check(&area, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "version 2"));
+	vu_state_pos_init(&area);
+	area.nslots = 3;
+	assert_int_equal(vu_state_pos_check(&area, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "3 slots"));
 }
 
 int main(void)
@@ -352,6 +562,9 @@ int main(void)
 		T(test_out_of_range_records_refused),
 		T(test_apply_maps_again_and_resumes_at_used_index),
 		T(test_ring_outside_memory_or_packed_refused),
+		T(test_packed_resumes_where_its_slot_says),
+		T(test_packed_flush_cut_short_is_completed),
+		T(test_hostile_positions_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vu_state_pos.c: packed rings' positions read back from the slots the
+ * previous process's workers published (datapath/vq_pos.h says how they
+ * are written and why a batch cut short is completed, not redone).
+ *
+ * The slots are the datapath's, not the front-end's, but they come from
+ * a file another process wrote: every value is checked before use, and
+ * one out of range refuses the device (the reconnect path), never a read
+ * or write outside the ring.  The descriptor completed is written into
+ * the guest's ring, where a hostile guest can only hurt itself.
+ */
+#include "vu_state.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../datapath/log.h"
+#include "../../datapath/vring.h"
+
+#define TAG "state"
+
+static int fail(char *why, size_t n, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, n, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void vu_state_pos_init(struct vu_state_pos_area *a)
+{
+	memset(a->slot, 0, sizeof(a->slot));     /* VQ_POS_NONE */
+	memset(a->pad, 0, sizeof(a->pad));
+	a->version = VU_STATE_POS_VERSION;
+	a->nslots = VU_STATE_MAX_RINGS;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);  /* slots before the magic */
+	memcpy(a->magic, VU_STATE_POS_MAGIC, sizeof(a->magic));
+}
+
+int vu_state_pos_check(const struct vu_state_pos_area *a, char *why,
+		       size_t n)
+{
+	static const char zero[8];
+
+	if (!memcmp(a->magic, zero, sizeof(zero)))
+		return fail(why, n, -ENODATA, "no positions area");
+	if (memcmp(a->magic, VU_STATE_POS_MAGIC, sizeof(a->magic)))
+		return fail(why, n, -EPROTO, "positions area: not vhostd's "
+			    "(magic %.8s)", a->magic);
+	if (a->version != VU_STATE_POS_VERSION)
+		return fail(why, n, -EPROTO, "positions area: version %u, this "
+			    "vhostd reads version %u", a->version,
+			    VU_STATE_POS_VERSION);
+	if (a->nslots != VU_STATE_MAX_RINGS)
+		return fail(why, n, -EPROTO, "positions area: %u slots, "
+			    "version %u has %u", a->nslots,
+			    VU_STATE_POS_VERSION, VU_STATE_MAX_RINGS);
+	return 0;
+}
+
+/* A position (pos | wrap << 15) inside a ring of size num. */
+static bool pos_ok(uint32_t e, uint32_t num)
+{
+	return e <= 0xffff && (e & 0x7fff) < num;
+}
+
+/* e as a number in [0, 2 * num) that grows modulo 2 * num (vq_packed.c:
+ * the laps go wrap 1, wrap 0, wrap 1...). */
+static uint32_t lin(uint32_t e, uint32_t num)
+{
+	return (e & 0x7fff) + ((e >> 15) & 1 ? 0 : num);
+}
+
+/* The flush in progress at done (pending ahead of it) is completed: its
+ * first used descriptor written unless it already was.  (The old worker
+ * wrote the rest, and the frames, before it.) */
+static void complete_flush(struct vu_dev *d, uint32_t i, uint32_t done,
+			   uint64_t pending)
+{
+	struct vu_vring *vr = &d->vr[i];
+	struct vring_packed_desc *desc = vr->desc;
+	uint16_t at = done & 0x7fff;
+	bool wrap = (done >> 15) & 1;
+	uint16_t id = (uint16_t)(pending >> 16);
+	uint32_t len = (uint32_t)(pending >> 32);
+	uint16_t fl = __atomic_load_n(&desc[at].flags, __ATOMIC_ACQUIRE);
+	bool a = fl & VRING_PACKED_DESC_F_AVAIL, u = fl & VRING_PACKED_DESC_F_USED;
+
+	/* Still available in done's lap: not written.  Anything else (used
+	 * in this lap, or the driver already made it available again for
+	 * the next one) means the old worker wrote it. */
+	if (a != wrap || u == wrap)
+		return;
+	desc[at].id = id;
+	desc[at].len = len;
+	__atomic_store_n(&desc[at].flags, (uint16_t)(
+		(wrap ? VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED : 0) |
+		(len ? VRING_DESC_F_WRITE : 0)), __ATOMIC_RELEASE);
+	if ((d->features & BIT_ULL(VHOST_F_LOG_ALL)) &&
+	    (vr->addr.flags & BIT_ULL(VHOST_VRING_F_LOG)))
+		(void)dirty_log_mark(&d->log, vr->desc_gpa +
+				     (uint64_t)at * sizeof(*desc), sizeof(*desc));
+	LOG_INFO(TAG, "%s: ring %u: the flush the previous vhostd was in "
+		 "completed (first used descriptor at %u: id %u, len %u)",
+		 d->name, i, at, id, len);
+}
+
+/* A LIVE slot's position, checked; *base set; with apply, the flush in
+ * progress completed. */
+static int take_live(struct vu_dev *d, uint32_t i, const struct vq_pos *s,
+		     bool apply, uint32_t *base, char *why, size_t n)
+{
+	const struct vu_vring *vr = &d->vr[i];
+	uint32_t num = vr->num, done = s->done;
+	uint64_t pending = s->pending;
+	uint32_t end = (uint32_t)(pending & 0xffff);
+	uint16_t id = (uint16_t)(pending >> 16);
+
+	if (!pos_ok(done, num) || !pos_ok(end, num))
+		return fail(why, n, -EINVAL, "ring %u: published position "
+			    "0x%x / 0x%x outside the ring (size %u)", i, done,
+			    end, num);
+	if (end != done) {
+		uint32_t ahead = (lin(end, num) + 2 * num - lin(done, num)) %
+				 (2 * num);
+		/* A batch uses at most the ring's descriptors. */
+		if (ahead == 0 || ahead > num || id >= num)
+			return fail(why, n, -EINVAL, "ring %u: flush in progress "
+				    "from 0x%x to 0x%x (id %u) impossible in a "
+				    "ring of %u", i, done, end, id, num);
+		if (!vr->desc)
+			return fail(why, n, -EINVAL, "ring %u: a flush to "
+				    "complete but the ring is not mapped", i);
+		if (apply)
+			complete_flush(d, i, done, pending);
+	}
+	/* Taken and used at the same place: what the old worker had taken
+	 * beyond it is taken again. */
+	*base = end | end << 16;
+	return 0;
+}
+
+/* Check ring i's slot; with apply, take its position. */
+static int take_ring(struct vu_dev *d, uint32_t i, const struct vq_pos *slot,
+		     bool apply, char *why, size_t n)
+{
+	struct vu_vring *vr = &d->vr[i];
+	struct vq_pos s;
+	uint32_t base = 0;
+	int err = 0;
+
+	memcpy(&s, slot, sizeof(s));   /* read once */
+	if (s.state != VQ_POS_NONE && s.state != VQ_POS_LIVE &&
+	    s.state != VQ_POS_STOPPED)
+		return fail(why, n, -EINVAL, "ring %u: position slot in an "
+			    "unknown state 0x%x", i, s.state);
+	bool mine = s.state != VQ_POS_NONE && s.size == vr->num && vr->num &&
+		    (s.state == VQ_POS_STOPPED || s.desc_gpa == vr->desc_gpa);
+	if (!mine) {
+		if (!vr->started)
+			return 0;   /* unused: its base stays */
+		if (s.state == VQ_POS_NONE)
+			return fail(why, n, -EOPNOTSUPP, "ring %u is a started "
+				    "packed ring with no position published",
+				    i);
+		return fail(why, n, -EINVAL, "ring %u: the published position "
+			    "is for another ring (size %u, descriptors at "
+			    "0x%llx; this one: %u, 0x%llx)", i, s.size,
+			    (unsigned long long)s.desc_gpa, vr->num,
+			    (unsigned long long)vr->desc_gpa);
+	}
+	if (s.state == VQ_POS_STOPPED) {
+		if (!pos_ok(s.base & 0xffff, vr->num) ||
+		    !pos_ok(s.base >> 16, vr->num))
+			return fail(why, n, -EINVAL, "ring %u: published base "
+				    "0x%x outside the ring (size %u)", i,
+				    s.base, vr->num);
+		base = s.base;
+	} else {
+		err = take_live(d, i, &s, apply, &base, why, n);
+	}
+	if (!err && apply)
+		vr->base = base;
+	return err;
+}
+
+int vu_state_pos_take(struct vu_dev *d, const struct vu_state_pos_area *a,
+		      char *why, size_t n)
+{
+	for (uint32_t i = 0; i < d->nvrings; i++) {
+		if (!a) {
+			if (d->vr[i].started)
+				return fail(why, n, -EOPNOTSUPP, "ring %u is a "
+					    "started packed ring: its position "
+					    "is not in guest memory, the record "
+					    "was not written at a planned stop "
+					    "and no positions were published",
+					    i);
+			continue;
+		}
+		int err = take_ring(d, i, &a->slot[i], false, why, n);
+		if (err)
+			return err;
+	}
+	/* Every slot checked: nothing is written for a refused device. */
+	for (uint32_t i = 0; a && i < d->nvrings; i++)
+		(void)take_ring(d, i, &a->slot[i], true, why, n);
+	return 0;
+}
