@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../datapath/log.h"
+#include "../../datapath/vq_pos.h"
 #include "../backend/vu_ring.h"
 #include "vhostd_bridge.h"
 
@@ -50,6 +51,7 @@ static bool vq_build(struct dp_port *p, uint32_t i)
 		.log = logging ? &d->log : NULL, .used_gpa = vr->used_gpa,
 		.log_used = vr->addr.flags & BIT_ULL(VHOST_VRING_F_LOG),
 		.call_fd = vr->call_fd, .err_fd = vr->err_fd,
+		.pos = packed && d->pos ? &d->pos[i] : NULL,
 	};
 	/* Counters live as long as the daemon: keep them across rebuilds. */
 	struct vq *vq = dp_vq(p, i);
@@ -375,8 +377,13 @@ static void dp_resume(struct vu_dev *d, void *ctx)
 	if (dp_qps_ensure(dp, p) < 0)
 		LOG_ERR(TAG, "%s: out of memory for queue state: some queue "
 			"pairs stay stopped", d->name);
-	for (uint32_t i = 0; i < d->nvrings; i++)
+	for (uint32_t i = 0; i < d->nvrings; i++) {
 		p->vq_live[i] = p->qps[i / 2] && vq_build(p, i);
+		/* Not polled: its position for a restart is its base. */
+		if (d->pos && !(p->vq_live[i] && dp_vq(p, i)->pos))
+			vq_pos_stopped(&d->pos[i], d->vr[i].num,
+				       d->vr[i].base);
+	}
 	p->stopping = stopping(p);
 	/* The source frame carries a header of this guest's length. */
 	if (p->source)

@@ -40,6 +40,8 @@ struct fsp {
 	uint32_t next_id;
 	struct ent *ents;
 	uint32_t nents, cap;
+	struct vu_state_pos_area *area;  /* mapped from statefd, or NULL */
+	bool area_ok;          /* its header checked at start */
 	bool have_state;       /* st below was read back at start */
 	bool listen_kept;      /* its listening socket came from the store */
 	bool rebuilt;          /* its device came from the store: to publish */
@@ -223,6 +225,35 @@ static void put(struct fsp *s)
 			strerror(-err));
 }
 
+/* The positions area of s->statefd, mapped shared (the file grown to its
+ * size first: a state memfd of an older vhostd has none). */
+static int map_area(struct fsp *s)
+{
+	struct stat sb;
+	size_t size = vu_state_file_size();
+
+	if (fstat(s->statefd, &sb) < 0)
+		return -errno;
+	if ((size_t)sb.st_size < size && ftruncate(s->statefd, (off_t)size) < 0)
+		return -errno;
+	void *m = mmap(NULL, size - vu_state_pos_offset(),
+		       PROT_READ | PROT_WRITE, MAP_SHARED, s->statefd,
+		       (off_t)vu_state_pos_offset());
+	if (m == MAP_FAILED)
+		return -errno;
+	s->area = m;
+	return 0;
+}
+
+static void unmap_area(struct fsp *s)
+{
+	if (s->p)
+		s->p->dev.pos = NULL;
+	if (s->area)
+		munmap(s->area, vu_state_file_size() - vu_state_pos_offset());
+	s->area = NULL;
+}
+
 /* After the record no longer names them: out of the store. */
 static void drop_unused(struct fsp *s)
 {
@@ -277,6 +308,7 @@ static void after(struct vu_port *p)
 
 static void forget_port(struct fsp *s)
 {
+	unmap_area(s);
 	if (s->statefd >= 0) {
 		unstore(s->name, "state");
 		close(s->statefd);
@@ -408,6 +440,15 @@ bool fdstore_take(const char *name, struct vu_port_restore *r)
 				"is refused (%s); its front-end must reconnect",
 				name, why);
 		s->have_state = !err && st.conn;
+		int aerr = map_area(s);
+		if (!aerr)
+			aerr = vu_state_pos_check(s->area, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s", strerror(-aerr));
+		s->area_ok = !aerr;
+		if (aerr && aerr != -ENODATA && s->have_state)
+			LOG_WARN(TAG, "%s: packed ring positions kept by the "
+				 "previous vhostd refused (%s)", name, why);
 	}
 	take_ents(s);
 	for (uint32_t i = 0; s->have_state && i < s->nents; i++)
@@ -493,8 +534,8 @@ static int rebuild(struct fsp *s, char *why, size_t n)
 		st.nregions = 0;        /* vu_state_apply closes the rest */
 		st.nvrings = 0;
 	}
-	int aerr = vu_state_apply(d, &st, &fds, err ? NULL : why,
-				  err ? 0 : n);
+	int aerr = vu_state_apply(d, &st, &fds, s->area_ok ? s->area : NULL,
+				  err ? NULL : why, err ? 0 : n);
 	if (err || aerr)
 		return err ? err : aerr;
 	LOG_INFO(TAG, "%s: device rebuilt from the stored state (%u memory "
@@ -520,6 +561,24 @@ static int new_state_file(struct fsp *s)
 	return 0;
 }
 
+/* The device publishes its packed rings' positions in the area (fresh
+ * unless the rebuild took them: the workers go on from there). */
+static void publish_positions(struct fsp *s, bool rebuilt)
+{
+	int err = s->area ? 0 : map_area(s);
+
+	if (err) {
+		LOG_ERR(TAG, "%s: cannot map the positions area: %s; after "
+			"kill -9 its packed rings will reconnect", s->name,
+			strerror(-err));
+		return;
+	}
+	if (!rebuilt || !s->area_ok)
+		vu_state_pos_init(s->area);
+	s->area_ok = true;
+	s->p->dev.pos = s->area->slot;
+}
+
 void fdstore_port_started(struct vu_port *p)
 {
 	struct fsp *s = slot_named(p->dev.name, active);
@@ -528,6 +587,7 @@ void fdstore_port_started(struct vu_port *p)
 	if (!s)
 		return;
 	s->p = p;
+	bool rebuilt = false;
 	if (s->have_state && p->cfd >= 0) {
 		int err = rebuild(s, why, sizeof(why));
 		if (err) {
@@ -537,7 +597,7 @@ void fdstore_port_started(struct vu_port *p)
 			vu_port_drop(p, "dropped: its stored state was "
 				     "refused");
 		} else {
-			s->rebuilt = true;
+			s->rebuilt = rebuilt = true;
 			if (active)
 				after(p);
 		}
@@ -550,6 +610,7 @@ void fdstore_port_started(struct vu_port *p)
 		drop_unused(s);
 	}
 	if (!active) {
+		unmap_area(s);
 		if (s->statefd >= 0)
 			close(s->statefd);
 		free(s->ents);
@@ -558,6 +619,7 @@ void fdstore_port_started(struct vu_port *p)
 	}
 	if (s->statefd < 0 && new_state_file(s) < 0)
 		return;
+	publish_positions(s, rebuilt);
 	if (p->lfd >= 0 && !s->listen_kept)
 		store(s->name, "listen", p->lfd);
 }
@@ -576,6 +638,27 @@ void fdstore_port_listener(struct vu_port *p)
 	}
 }
 
+/* One used-buffer notification per started ring of a rebuilt device:
+ * the previous process may have died between a flush and its
+ * notification (or before a flush it left to complete, vq_pos.h), and a
+ * driver waiting for it would wait for good.  A spurious one costs the
+ * guest a look.  Skipped for a call fd its front-end made blocking (a
+ * full counter would hold the control thread; the datapath copes with
+ * that one: vq.h CALL_BLOCKED). */
+static void call_all(const struct vu_dev *d)
+{
+	for (uint32_t i = 0; i < d->nvrings; i++) {
+		int fd = d->vr[i].call_fd;
+		if (!d->vr[i].started || fd < 0 ||
+		    !(fcntl(fd, F_GETFL) & O_NONBLOCK))
+			continue;
+		uint64_t one = 1;
+		if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			LOG_WARN(TAG, "%s: ring %u: call eventfd: %s", d->name,
+				 i, strerror(errno));
+	}
+}
+
 void fdstore_running(void)
 {
 	/* The datapath builds a device's rings when the device resumes. */
@@ -586,6 +669,7 @@ void fdstore_running(void)
 		ports[i].rebuilt = false;
 		d->ops.pause(d, d->ops.ctx);
 		d->ops.resume(d, d->ops.ctx);
+		call_all(d);
 	}
 	for (unsigned i = 0; i < nkept; i++) {
 		if (!kept[i].name)
