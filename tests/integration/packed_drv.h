@@ -10,7 +10,11 @@
  * (header, frame), so that chains can straddle the end of the ring.  RX:
  * one device-writable descriptor of PD_RX_BUF bytes per buffer (no
  * MRG_RXBUF: one buffer per frame), all posted at create time, each posted
- * again as soon as its frame was handed over.
+ * again as soon as its frame was handed over.  pd_create_rx() changes
+ * that: smaller buffers, each one chain of 1 or 2 descriptors (its two
+ * halves), and with MRG_RXBUF negotiated a frame spread over the number
+ * of buffers its header's num_buffers says (gathered before it is handed
+ * over).
  *
  * Buffer ids go round robin, 0 .. size-1, and buffer id's memory is slot
  * id.  vhostd uses buffers in the order they were made available (one
@@ -69,6 +73,12 @@ struct pd_ring {
 struct pd {
 	struct vu_front *f;
 	struct pd_ring rx, tx;
+	uint32_t rx_buf;             /* bytes per RX buffer */
+	unsigned rx_ndesc;           /* descriptors per RX buffer: 1 or 2 */
+	bool mrg;                    /* MRG_RXBUF: num_buffers counts */
+	uint8_t frame[PD_FRAME_MAX]; /* a frame being gathered (mrg) */
+	uint32_t frame_len;
+	uint16_t frame_left;         /* buffers of it still to come */
 	bool broken;
 	char why[160];
 };
@@ -198,32 +208,52 @@ static inline int pd_ring_init(struct pd *d, struct pd_ring *r,
 	return 0;
 }
 
-/* Post the next RX buffer (round robin id). */
+/* Post the next RX buffer (round robin id), in rx_ndesc descriptors. */
 static inline void pd_rx_post(struct pd *d)
 {
 	struct pd_ring *r = &d->rx;
 	uint16_t id = (uint16_t)(r->next_id++ % r->num);
-	uint64_t a = r->buf_gpa + (uint64_t)id * PD_STRIDE;
-	uint32_t l = PD_RX_BUF;
+	uint64_t a0 = r->buf_gpa + (uint64_t)id * PD_STRIDE;
+	uint32_t half = d->rx_buf / 2;
+	uint64_t a[2] = {a0, a0 + half};
+	uint32_t l[2] = {half, d->rx_buf - half};
 
-	pd_post(d, r, id, 1, &a, &l, VRING_DESC_F_WRITE);
+	if (d->rx_ndesc == 1)
+		l[0] = d->rx_buf;
+	pd_post(d, r, id, d->rx_ndesc, a, l, VRING_DESC_F_WRITE);
 }
 
-/* The driver of queue pair `pair` of f; every RX buffer posted. */
-static inline int pd_create(struct pd *d, struct vu_front *f, uint32_t pair)
+/* The driver of queue pair `pair` of f, RX buffers of rx_buf bytes
+ * (PD_HDR + 1 .. PD_RX_BUF) in chains of rx_ndesc (1 or 2) descriptors,
+ * mrg: MRG_RXBUF negotiated; every RX buffer posted. */
+static inline int pd_create_rx(struct pd *d, struct vu_front *f,
+			       uint32_t pair, uint32_t rx_buf,
+			       unsigned rx_ndesc, bool mrg)
 {
 	int ret;
 
 	memset(d, 0, sizeof(*d));
+	if (rx_buf <= PD_HDR || rx_buf > PD_RX_BUF || !rx_ndesc ||
+	    rx_ndesc > 2 || (!mrg && rx_buf < PD_RX_BUF))
+		return -EINVAL;
 	d->f = f;
+	d->rx_buf = rx_buf;
+	d->rx_ndesc = rx_ndesc;
+	d->mrg = mrg;
 	ret = pd_ring_init(d, &d->rx, 2 * pair);
 	if (ret == 0)
 		ret = pd_ring_init(d, &d->tx, 2 * pair + 1);
 	if (ret)
 		return ret;
-	while (d->rx.free)
+	while (d->rx.free >= rx_ndesc)
 		pd_rx_post(d);
 	return 0;
+}
+
+/* The driver of queue pair `pair` of f; every RX buffer posted. */
+static inline int pd_create(struct pd *d, struct vu_front *f, uint32_t pair)
+{
+	return pd_create_rx(d, f, pair, PD_RX_BUF, 1, false);
 }
 
 static inline void pd_destroy(struct pd *d)
@@ -280,14 +310,41 @@ static inline unsigned pd_rx_poll(struct pd *d,
 	int id;
 
 	while ((id = pd_used(d, r, &len)) >= 0) {
-		if (len < PD_HDR || len > PD_RX_BUF) {
-			pd_break(d, "rx used len out of range", len, PD_RX_BUF);
+		const uint8_t *b = r->buf + (size_t)id * PD_STRIDE;
+		bool first = d->frame_left == 0;
+		if ((first && len < PD_HDR) || len > d->rx_buf) {
+			pd_break(d, "rx used len out of range", len, d->rx_buf);
 			break;
 		}
-		fn(arg, r->buf + (size_t)id * PD_STRIDE + PD_HDR,
-		   len - PD_HDR);
+		if (!d->mrg) {
+			fn(arg, b + PD_HDR, len - PD_HDR);
+			pd_rx_post(d);
+			n++;
+			continue;
+		}
+		if (first) {   /* virtio_net_hdr_mrg_rxbuf.num_buffers */
+			uint16_t nb = (uint16_t)(b[10] | b[11] << 8);
+			if (nb == 0 || nb > r->num) {
+				pd_break(d, "rx num_buffers", nb, r->num);
+				break;
+			}
+			d->frame_left = nb;
+			d->frame_len = 0;
+			b += PD_HDR;
+			len -= PD_HDR;
+		}
+		if (d->frame_len + len > sizeof(d->frame)) {
+			pd_break(d, "rx frame too long", d->frame_len + len,
+				 sizeof(d->frame));
+			break;
+		}
+		memcpy(d->frame + d->frame_len, b, len);
+		d->frame_len += len;
 		pd_rx_post(d);
-		n++;
+		if (--d->frame_left == 0) {
+			fn(arg, d->frame, d->frame_len);
+			n++;
+		}
 	}
 	return n;
 }

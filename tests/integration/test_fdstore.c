@@ -8,9 +8,11 @@
  * SCM_RIGHTS in, LISTEN_FDS/LISTEN_FDNAMES from fd 3 out) and the
  * front-end (it listens, vhostd's port is ",client").  One guest on a
  * --reflect port streams numbered frames (test_restart.c's stream, copied:
- * the same checks); every few hundred frames, right after a burst posted
- * without waiting, vhostd gets SIGTERM or SIGKILL (alternately); the
- * supervisor starts the next one with the stored fds.  The front-end does
+ * the same checks); every few hundred frames, after a burst posted
+ * without waiting, vhostd gets SIGTERM or SIGKILL (alternately) from a
+ * child 0-2 ms later while the guest keeps streaming, so that the signal
+ * lands anywhere in vhostd's work; the supervisor starts the next one
+ * with the stored fds.  The front-end does
  * nothing: it never negotiates again, and fails the test if its
  * connection closes or a new one arrives.  Checked: no id the guest did
  * not post, nothing twice, frames intact and in order, SIGTERM loses
@@ -19,11 +21,13 @@
  * frame back (median, max).  VHOSTD_RESTARTS=N (default 10).
  *
  * A packed ring has no position in guest memory: SIGTERM records it with
- * the workers halted and packed restarts go unnoticed too; after kill -9
- * such a device is refused from the store with a log line and takes the
- * reconnect path (its connection closes).  A corrupt state memfd is
- * refused the same way; junk in the store is removed; a request in
- * flight is answered.
+ * the workers halted, and the workers publish it at every flush in the
+ * state memfd's positions area (datapath/vq_pos.h), so packed restarts go
+ * unnoticed after kill -9 too (mergeable receive buffers of two
+ * descriptors or not; transmit chains of one and two).  A corrupt
+ * positions area or state memfd is refused from the store with a log
+ * line and takes the reconnect path (its connection closes); junk in the
+ * store is removed; a request in flight is answered.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,7 +54,6 @@ static char dir[64], sock_path[128], log_path[160], ctl_path[160],
 	    notify_path[160];
 static struct sup sup;
 static bool server_mode;        /* vhostd listens, the front-end connects */
-static bool term_only;          /* restarts by SIGTERM only */
 
 static const uint8_t MAC_G[6] = {0x52, 0x54, 0, 0, 0, 0x01};
 static const uint8_t MAC_X[6] = {0x52, 0x54, 0, 0, 0, 0x02};
@@ -296,7 +299,13 @@ static void rs_up(struct rs *r, bool packed, uint64_t extra, uint32_t rxbuf)
 	assert_int_equal(vu_front_mem_init(r->f, &mo), 0);
 	assert_int_equal(vu_front_set_mem_table(r->f), 0);
 	assert_int_equal(vu_front_setup_queues(r->f, 1, 256), 0);
-	if (packed) {
+	if (packed && (extra & BIT_ULL(VIRTIO_NET_F_MRG_RXBUF))) {
+		/* 512-byte receive buffers of two descriptors: a frame
+		 * takes up to 3 of the 128 buffers. */
+		assert_int_equal(pd_create_rx(&r->p, r->f, 0, rxbuf, 2, true),
+				 0);
+		r->window = 128 / ((PD_FRAME_MAX + 12 + rxbuf - 1) / rxbuf);
+	} else if (packed) {
 		assert_int_equal(pd_create(&r->p, r->f, 0), 0);
 		r->window = 128;   /* TX chains of up to two descriptors */
 	} else {
@@ -335,16 +344,56 @@ static bool wait_exit(struct rs *r, int *st)
 	return false;
 }
 
+/* Wait up to IO_MS for pid to exit, the guest streaming meanwhile. */
+static bool stream_until_exit(struct rs *r, int *st)
+{
+	for (double end = now_s() + IO_MS / 1e3; now_s() < end;) {
+		pid_t w = waitpid(r->proc.pid, st, WNOHANG);
+		if (w == r->proc.pid)
+			return true;
+		assert_int_equal(w, 0);
+		for (int k = 0; k < 8 && rs_send(r); k++)
+			;
+		rs_poll(r);
+		usleep(50);
+	}
+	return false;
+}
+
+/* sig for vhostd from a child, after us microseconds: meanwhile this
+ * process keeps the guest streaming, so the signal lands anywhere in
+ * vhostd's work (a copy, a flush, a park).  The child writes the time it
+ * sent it on fd. */
+static pid_t signal_later(pid_t pid, int sig, uint32_t us, int fd)
+{
+	pid_t k = fork();
+
+	if (k == 0) {
+		usleep(us);
+		double t = now_s();
+		kill(pid, sig);
+		_exit(write(fd, &t, sizeof(t)) == sizeof(t) ? 0 : 1);
+	}
+	return k;
+}
+
 /* Signal vhostd, let the supervisor start the next one with the store. */
 static void rs_restart(struct rs *r, int sig)
 {
-	int st;
+	int st, ks, pfd[2];
 
-	r->t_sig = now_s();
 	r->sig = sig;
 	sup_drain(&sup);
-	assert_int_equal(kill(r->proc.pid, sig), 0);
-	if (!wait_exit(r, &st)) {
+	assert_int_equal(pipe(pfd), 0);
+	pid_t k = signal_later(r->proc.pid, sig, next_rand(r) % 2000, pfd[1]);
+	assert_true(k > 0);
+	close(pfd[1]);
+	bool gone = stream_until_exit(r, &st);
+	assert_int_equal(waitpid(k, &ks, 0), k);
+	assert_int_equal(read(pfd[0], &r->t_sig, sizeof(r->t_sig)),
+			 sizeof(r->t_sig));
+	close(pfd[0]);
+	if (!gone) {
 		kill(r->proc.pid, SIGKILL);
 		waitpid(r->proc.pid, NULL, 0);
 		fail_msg("vhostd still running %d ms after signal %d; log %s",
@@ -387,7 +436,7 @@ static void rs_run(struct rs *r, const char *name)
 		n = RESTARTS_DEFAULT;
 	rs_stream_checked(r, BETWEEN_MIN);
 	for (int i = 0; i < n; i++) {
-		int sig = i % 2 && !term_only ? SIGKILL : SIGTERM;
+		int sig = i % 2 ? SIGKILL : SIGTERM;
 		uint32_t burst = 1 + next_rand(r) % 64;
 		for (uint32_t k = 0; k < burst && rs_send(r); k++)
 			;
@@ -401,6 +450,10 @@ static void rs_run(struct rs *r, const char *name)
 		if (sig == SIGTERM && r->lost_now)
 			fail_msg("%s: restart %d (SIGTERM) lost %u frames", name,
 				 i, r->lost_now);
+		if (r->lost_now > r->window)
+			fail_msg("%s: restart %d lost %u frames, more than were "
+				 "in flight (%u)", name, i, r->lost_now,
+				 r->window);
 		if (sig == SIGTERM)
 			nterm++;
 		else
@@ -412,6 +465,11 @@ static void rs_run(struct rs *r, const char *name)
 	if (log_has(log_path, "Sanitizer", NULL) ||
 	    log_has(log_path, "runtime error", NULL))
 		fail_msg("sanitizer report in vhostd's log %s", log_path);
+	if (r->packed)
+		print_message("%s: %d flush(es) cut short by kill -9 completed "
+			      "by the next vhostd\n", name,
+			      log_count(log_path, "flush the previous vhostd "
+					"was in completed"));
 	assert_int_equal(r->dups, 0);
 	assert_int_equal(r->bad, 0);
 	assert_int_equal(r->nout[0], nterm);
@@ -460,7 +518,6 @@ static int teardown(void **state)
 	close(sup.sock);
 	memset(&sup, 0, sizeof(sup));
 	server_mode = false;
-	term_only = false;
 	if (getenv("VHOSTD_KEEP"))
 		return 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -551,31 +608,113 @@ static void wait_closed(struct rs *r)
 	fail_msg("the connection stayed open; log %s", log_path);
 }
 
-/* A planned stop records each packed ring's position with the workers
- * done: SIGTERM restarts go unnoticed with packed rings too. */
-static void test_packed_sigterm_unnoticed(void **state)
+/* Packed rings: SIGTERM records each position with the workers done;
+ * after kill -9 the positions the workers published are taken. */
+static void test_packed_restarts_unnoticed(void **state)
 {
 	(void)state;
-	term_only = true;
 	rs_up(&g, true, 0, 2048);
-	rs_run(&g, "packed, SIGTERM only");
+	rs_run(&g, "packed");
 }
 
-/* kill -9: the record has no exact packed position. */
-static void test_packed_takes_the_reconnect_path(void **state)
+static void test_packed_mrg_restarts_unnoticed(void **state)
 {
+	(void)state;
+	rs_up(&g, true, BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |
+	      BIT_ULL(VIRTIO_RING_F_EVENT_IDX), 512);
+	rs_run(&g, "packed mergeable, event idx");
+}
+
+/* The state memfd of the last (killed) vhostd. */
+static int state_fd(void)
+{
+	for (int i = 0; i < sup.n; i++)
+		if (strstr(sup.e[i].name, "/state"))
+			return sup.e[i].fd;
+	fail_msg("no state memfd in the store");
+	return -1;
+}
+
+/* Packed, streaming, then kill -9; corrupt() spoils the positions area
+ * of the state memfd; the next vhostd must refuse the device with why
+ * in its log and take the reconnect path, then serve a new front-end. */
+static void packed_positions_refused(void (*corrupt)(int fd), const char *why)
+{
+	struct vu_front *f2 = NULL;
 	int st;
 
-	(void)state;
 	rs_up(&g, true, 0, 2048);
 	rs_stream_checked(&g, BETWEEN_MIN);
 	kill(g.proc.pid, SIGKILL);
 	assert_true(wait_exit(&g, &st));
 	sup_drain(&sup);
+	corrupt(state_fd());
 	vhostd_run(&g);
 	wait_closed(&g);
-	assert_true(log_has(log_path, "started packed ring", NULL));
+	if (!log_has(log_path, why, NULL))
+		fail_msg("no \"%s\" in %s", why, log_path);
 	assert_true(log_has(log_path, "its front-end must reconnect", NULL));
+	assert_int_equal(log_count(log_path, "device rebuilt"), 0);
+	if (log_has(log_path, "Sanitizer", NULL) ||
+	    log_has(log_path, "runtime error", NULL))
+		fail_msg("sanitizer report in vhostd's log %s", log_path);
+	assert_int_equal(vu_front_accept_on(&f2, g.lfd, 5000, IO_MS), 0);
+	assert_int_equal(vu_front_negotiate(f2, g.features,
+					    VU_FRONT_PROTOCOL_DEFAULT), 0);
+	vu_front_close(f2);
+}
+
+static off_t slot_at(uint32_t ring)
+{
+	return (off_t)(vu_state_pos_offset() +
+		       offsetof(struct vu_state_pos_area, slot) +
+		       ring * sizeof(struct vq_pos));
+}
+
+/* TX ring's slot: a used position past the end of the ring. */
+static void bad_position(int fd)
+{
+	uint32_t done = 0xffff;
+
+	assert_int_equal(pwrite(fd, &done, 4, slot_at(1) +
+				(off_t)offsetof(struct vq_pos, done)), 4);
+}
+
+/* RX ring's slot: a state nobody writes. */
+static void bad_state(int fd)
+{
+	uint32_t junk = 0x6b6b6b6b;
+
+	assert_int_equal(pwrite(fd, &junk, 4, slot_at(0)), 4);
+}
+
+/* The area's header: not vhostd's; the device's packed rings have no
+ * position. */
+static void bad_header(int fd)
+{
+	assert_int_equal(pwrite(fd, "kkkkkkkk", 8,
+				(off_t)vu_state_pos_offset()), 8);
+}
+
+static void test_packed_bad_position_refused(void **state)
+{
+	(void)state;
+	packed_positions_refused(bad_position, "ring 1: published position "
+				 "0xffff");
+}
+
+static void test_packed_bad_slot_state_refused(void **state)
+{
+	(void)state;
+	packed_positions_refused(bad_state, "ring 0: position slot in an "
+				 "unknown state");
+}
+
+static void test_packed_bad_positions_header_refused(void **state)
+{
+	(void)state;
+	packed_positions_refused(bad_header, "positions area: not vhostd's");
+	assert_true(log_has(log_path, "no positions were published", NULL));
 }
 
 /* The state memfd overwritten with junk: refused, reconnect path. */
@@ -595,10 +734,11 @@ static void test_corrupt_state_refused(void **state)
 		if (strstr(sup.e[i].name, "/state")) {
 			assert_int_equal(pwrite(sup.e[i].fd, junk, sizeof(junk),
 						0), sizeof(junk));
-			/* Both slots. */
-			off_t half = lseek(sup.e[i].fd, 0, SEEK_END) / 2;
+			/* Both slots (the second after the first's header
+			 * and body). */
+			off_t second = (off_t)(32 + sizeof(struct vu_state));
 			assert_int_equal(pwrite(sup.e[i].fd, junk, sizeof(junk),
-						half), sizeof(junk));
+						second), sizeof(junk));
 		}
 	vhostd_run(&g);
 	wait_closed(&g);
@@ -735,10 +875,16 @@ int main(int argc, char **argv)
 					  teardown),
 		cmocka_unit_test_teardown(test_split_restarts_unnoticed,
 					  teardown),
-		cmocka_unit_test_teardown(test_packed_sigterm_unnoticed,
+		cmocka_unit_test_teardown(test_packed_restarts_unnoticed,
 					  teardown),
-		cmocka_unit_test_teardown(test_packed_takes_the_reconnect_path,
+		cmocka_unit_test_teardown(test_packed_mrg_restarts_unnoticed,
 					  teardown),
+		cmocka_unit_test_teardown(test_packed_bad_position_refused,
+					  teardown),
+		cmocka_unit_test_teardown(test_packed_bad_slot_state_refused,
+					  teardown),
+		cmocka_unit_test_teardown(
+			test_packed_bad_positions_header_refused, teardown),
 		cmocka_unit_test_teardown(test_corrupt_state_refused,
 					  teardown),
 		cmocka_unit_test_teardown(test_request_in_flight_answered,
