@@ -56,7 +56,8 @@ void fdstore_running(void);
 void fdstore_stopping(void);
 
 /* The datapath halted on the way out (a planned stop): record where
- * every ring stands, exactly (a packed ring's position is nowhere else). */
+ * every ring stands, exactly, in a record (for packed rings the
+ * datapath's slots say the same: vq_pos.h). */
 void fdstore_last_records(void);
 
 #endif
