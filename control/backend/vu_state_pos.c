@@ -89,7 +89,8 @@ static void complete_flush(struct vu_dev *d, uint32_t i, uint32_t done,
 	uint16_t id = (uint16_t)(pending >> 16);
 	uint32_t len = (uint32_t)(pending >> 32);
 	uint16_t fl = __atomic_load_n(&desc[at].flags, __ATOMIC_ACQUIRE);
-	bool a = fl & VRING_PACKED_DESC_F_AVAIL, u = fl & VRING_PACKED_DESC_F_USED;
+	bool a = fl & VRING_PACKED_DESC_F_AVAIL;
+	bool u = fl & VRING_PACKED_DESC_F_USED;
 
 	/* Still available in done's lap: not written.  Anything else (used
 	 * in this lap, or the driver already made it available again for
@@ -98,13 +99,14 @@ static void complete_flush(struct vu_dev *d, uint32_t i, uint32_t done,
 		return;
 	desc[at].id = id;
 	desc[at].len = len;
-	__atomic_store_n(&desc[at].flags, (uint16_t)(
-		(wrap ? VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED : 0) |
-		(len ? VRING_DESC_F_WRITE : 0)), __ATOMIC_RELEASE);
+	uint16_t used = wrap ? VRING_PACKED_DESC_F_AVAIL |
+			       VRING_PACKED_DESC_F_USED : 0;
+	__atomic_store_n(&desc[at].flags, (uint16_t)(used |
+			 (len ? VRING_DESC_F_WRITE : 0)), __ATOMIC_RELEASE);
 	if ((d->features & BIT_ULL(VHOST_F_LOG_ALL)) &&
 	    (vr->addr.flags & BIT_ULL(VHOST_VRING_F_LOG)))
-		(void)dirty_log_mark(&d->log, vr->desc_gpa +
-				     (uint64_t)at * sizeof(*desc), sizeof(*desc));
+		(void)dirty_log_mark(&d->log, vr->desc_gpa + (uint64_t)at *
+				     sizeof(*desc), sizeof(*desc));
 	LOG_INFO(TAG, "%s: ring %u: the flush the previous vhostd was in "
 		 "completed (first used descriptor at %u: id %u, len %u)",
 		 d->name, i, at, id, len);
@@ -130,9 +132,10 @@ static int take_live(struct vu_dev *d, uint32_t i, const struct vq_pos *s,
 				 (2 * num);
 		/* A batch uses at most the ring's descriptors. */
 		if (ahead == 0 || ahead > num || id >= num)
-			return fail(why, n, -EINVAL, "ring %u: flush in progress "
-				    "from 0x%x to 0x%x (id %u) impossible in a "
-				    "ring of %u", i, done, end, id, num);
+			return fail(why, n, -EINVAL, "ring %u: flush in "
+				    "progress from 0x%x to 0x%x (id %u) "
+				    "impossible in a ring of %u", i, done, end,
+				    id, num);
 		if (!vr->desc)
 			return fail(why, n, -EINVAL, "ring %u: a flush to "
 				    "complete but the ring is not mapped", i);
@@ -194,14 +197,13 @@ int vu_state_pos_take(struct vu_dev *d, const struct vu_state_pos_area *a,
 {
 	for (uint32_t i = 0; i < d->nvrings; i++) {
 		if (!a) {
-			if (d->vr[i].started)
-				return fail(why, n, -EOPNOTSUPP, "ring %u is a "
-					    "started packed ring: its position "
-					    "is not in guest memory, the record "
-					    "was not written at a planned stop "
-					    "and no positions were published",
-					    i);
-			continue;
+			if (!d->vr[i].started)
+				continue;
+			return fail(why, n, -EOPNOTSUPP, "ring %u is a started "
+				    "packed ring: its position is not in guest "
+				    "memory, the record was not written at a "
+				    "planned stop and no positions were "
+				    "published", i);
 		}
 		int err = take_ring(d, i, &a->slot[i], false, why, n);
 		if (err)

@@ -451,8 +451,8 @@ static void rs_run(struct rs *r, const char *name)
 			fail_msg("%s: restart %d (SIGTERM) lost %u frames", name,
 				 i, r->lost_now);
 		if (r->lost_now > r->window)
-			fail_msg("%s: restart %d lost %u frames, more than were "
-				 "in flight (%u)", name, i, r->lost_now,
+			fail_msg("%s: restart %d lost %u frames, more than "
+				 "were in flight (%u)", name, i, r->lost_now,
 				 r->window);
 		if (sig == SIGTERM)
 			nterm++;

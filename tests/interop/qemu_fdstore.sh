@@ -9,12 +9,17 @@
 # as in qemu_restart.sh (qemu_restart_init.sh).  Checked, on top of
 # qemu_restart.sh's checks: every new vhostd logs both devices rebuilt
 # from the store, and no guest sees a carrier change after boot.  Prints
-# the signal to both devices rebuilt, and the ping outages.
-#   qemu_fdstore.sh VHOSTD FDSTORE_RUN [RESTARTS]   (default 6, or
-#                                      VHOSTD_RESTARTS in the environment)
+# the signal to both devices rebuilt, and the ping outages.  With
+# "packed", both guests' devices have packed rings (packed=on; guest 1
+# without mergeable buffers, guest 2 with): kill -9 restarts then resume
+# from the positions vhostd's workers published (datapath/vq_pos.h).
+#   qemu_fdstore.sh VHOSTD FDSTORE_RUN [RESTARTS [packed]]   (default 6,
+#                                  or VHOSTD_RESTARTS in the environment)
 set -u
 VHOSTD=$1 FDSTORE_RUN=$2
 RESTARTS=${VHOSTD_RESTARTS:-${3:-6}}
+RINGS=
+[ "${4:-}" = packed ] && RINGS=",packed=on"
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/qemu_lib.sh"
@@ -74,8 +79,8 @@ gwait() {
 	return 1
 }
 
-guest 1 sink 10.0.0.1 10.0.0.2 "$WORK/a.sock" ",mrg_rxbuf=off"
-guest 2 source 10.0.0.2 10.0.0.1 "$WORK/b.sock" ""
+guest 1 sink 10.0.0.1 10.0.0.2 "$WORK/a.sock" ",mrg_rxbuf=off$RINGS"
+guest 2 source 10.0.0.2 10.0.0.1 "$WORK/b.sock" "$RINGS"
 for s in a b; do
 	n=0
 	until [ -S "$WORK/$s.sock" ]; do
@@ -143,7 +148,7 @@ echo "carrier changes seen by the guests: $c1, $c2"
 [ "$c1" -le 2 ] && [ "$c2" -le 2 ] ||
 	fail "carrier changes after boot: $c1, $c2"
 stop_pid "$SPID" TERM 5
-echo "PASS: $RESTARTS restarts of vhostd through the fd store (SIGTERM and" \
+echo "PASS${RINGS:+ (packed rings)}: $RESTARTS restarts of vhostd through the fd store (SIGTERM and" \
 	"kill -9 alternately) under a TCP stream and pings between two QEMU" \
 	"guests: no disconnect, no carrier change, no ring error, every chunk" \
 	"intact"
