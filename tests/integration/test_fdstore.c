@@ -24,7 +24,9 @@
  * the workers halted, and the workers publish it at every flush in the
  * state memfd's positions area (datapath/vq_pos.h), so packed restarts go
  * unnoticed after kill -9 too (mergeable receive buffers of two
- * descriptors or not; transmit chains of one and two).  A corrupt
+ * descriptors or not; transmit chains of one and two), and a receive
+ * flush cut short by the kill (made on purpose) is completed by the next
+ * vhostd: its frames arrive once.  A corrupt
  * positions area or state memfd is refused from the store with a log
  * line and takes the reconnect path (its connection closes); junk in the
  * store is removed; a request in flight is answered.
@@ -671,6 +673,79 @@ static off_t slot_at(uint32_t ring)
 		       ring * sizeof(struct vq_pos));
 }
 
+/*
+ * A kill -9 in the middle of a receive flush, made on purpose: after the
+ * kill, the test plays the old worker cut short.  Two more frames of the
+ * stream "reflected" into the next two receive buffers, the second's
+ * used descriptor written, the first's not (vq_packed.c writes it last),
+ * and the RX ring's slot saying a flush from D to D + 2 is in progress
+ * with the first entry's id and len (datapath/vq_pos.h).  The next vhostd
+ * must complete it: both frames arrive, once, and the stream goes on (a
+ * redo from D would find D + 1 used and stall).
+ */
+static void test_packed_flush_cut_short_completed(void **state)
+{
+	static uint8_t f[PD_FRAME_MAX];
+	struct pd_ring *rx = &g.p.rx;
+	struct vq_pos slot;
+	uint16_t pos, id[2];
+	uint32_t len[2];
+	bool wrap;
+	int st, sfd;
+
+	(void)state;
+	rs_up(&g, true, 0, 2048);
+	rs_stream_checked(&g, BETWEEN_MIN);   /* drained: nothing in flight */
+	kill(g.proc.pid, SIGKILL);
+	assert_true(wait_exit(&g, &st));
+	sup_drain(&sup);
+	sfd = state_fd();
+	assert_int_equal(pread(sfd, &slot, sizeof(slot), slot_at(0)),
+			 sizeof(slot));
+	pos = rx->used_pos;
+	wrap = rx->used_wrap;
+	uint16_t at = (uint16_t)(pos | wrap << 15);
+	assert_int_equal(slot.state, VQ_POS_LIVE);
+	assert_int_equal(slot.done, at);
+	assert_int_equal(slot.pending & 0xffff, at);   /* no flush going on */
+	for (int k = 0; k < 2; k++) {
+		struct vring_packed_desc *d = &rx->desc[pos];
+		uint32_t seq = g.sent + (uint32_t)k;
+		id[k] = d->id;                 /* as posted: one descriptor */
+		assert_int_equal(id[k], (rx->oldest + k) % rx->num);
+		fill(f, seq, true);
+		uint8_t *b = rx->buf + (size_t)id[k] * PD_STRIDE;
+		memset(b, 0, PD_HDR);
+		memcpy(b + PD_HDR, f, frame_len(seq));
+		len[k] = PD_HDR + frame_len(seq);
+		if (k == 1) {
+			d->id = id[k];
+			d->len = len[k];
+			__atomic_store_n(&d->flags, (uint16_t)(VRING_DESC_F_WRITE |
+				(wrap ? VRING_PACKED_DESC_F_AVAIL |
+					VRING_PACKED_DESC_F_USED : 0)),
+				__ATOMIC_RELEASE);
+		}
+		pd_advance(rx, &pos, &wrap);
+	}
+	slot.pending = (uint16_t)(pos | wrap << 15) | (uint64_t)id[0] << 16 |
+		       (uint64_t)len[0] << 32;
+	assert_int_equal(pwrite(sfd, &slot, sizeof(slot), slot_at(0)),
+			 sizeof(slot));
+	g.sent += 2;                           /* the guest "sent" them */
+	vhostd_run(&g);
+	g.back = true;   /* not a timed restart */
+	rs_drain(&g);
+	assert_int_equal(g.next, g.sent);
+	assert_true(log_has(log_path, "flush the previous vhostd was in "
+			    "completed", NULL));
+	rs_stream_checked(&g, BETWEEN_MIN);
+	assert_int_equal(log_count(log_path, "device rebuilt"), 1);
+	assert_int_equal(g.dups, 0);
+	assert_int_equal(g.bad, 0);
+	assert_int_equal(g.lost_now, 0);
+}
+
 /* TX ring's slot: a used position past the end of the ring. */
 static void bad_position(int fd)
 {
@@ -878,6 +953,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_packed_restarts_unnoticed,
 					  teardown),
 		cmocka_unit_test_teardown(test_packed_mrg_restarts_unnoticed,
+					  teardown),
+		cmocka_unit_test_teardown(test_packed_flush_cut_short_completed,
 					  teardown),
 		cmocka_unit_test_teardown(test_packed_bad_position_refused,
 					  teardown),
