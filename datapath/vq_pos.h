@@ -17,30 +17,35 @@
  * flight).
  *
  * A flush writes a batch of used descriptors, the first one's flags last
- * (vq_packed.c).  Around it the worker stores two words:
+ * (vq_packed.c).  Around it the worker stores:
  *
- *   pending = end of the batch | first used entry's id and len  (begin)
- *   ... the batch's used descriptors, the first one's flags last ...
+ *   batch[] = the flush's used entries (id, descriptors, len)   (begin)
+ *   pending = end of the batch | entries << 16                  (begin)
+ *   ... the batch's used descriptors in order, the first one's flags last
  *   done    = end of the batch                                  (end)
  *
  * A process killed at any instruction leaves one of three states:
- * done == pending (no batch in progress: the position is done; the
+ * done == pending's end (no batch in progress: the position is done; the
  * descriptors of a batch not begun are untouched), or pending ahead of
- * done with the first descriptor not written yet (some of the batch's
- * other used descriptors may be: a redo would read them as not
- * available), or with it written.  In both of the latter the batch's
+ * done with the first descriptor not written yet (any prefix of the
+ * batch's other used descriptors may be: a redo would read those as not
+ * available, and stopping at the first one would leave the rest for good),
+ * or with it written (then all are).  In both of the latter the batch's
  * frames are complete (vnet flushes only after every copy), so the next
  * process completes the batch: if the first descriptor at done is still
- * available in done's lap, it writes its id, len and flags from pending;
- * then it takes pending (vu_state_pos.c).
+ * available in done's lap, it writes every used descriptor of batch[]
+ * still available in its lap, then the first one; then it takes pending
+ * (vu_state_pos.c).  If the first one was written, the driver may have
+ * taken the batch and posted new buffers there: nothing is written.
  *
  * Ordering: the stores need only program order.  The next process reads
  * the slot after the old one is dead; a killed thread stops at an
  * instruction boundary and every store it retired reaches memory, none
- * after it.  So compiler barriers keep the order, and on the fast path the
- * cost is two plain stores per flush to a line only this worker writes
- * (plus a walk over the batch's descriptor counts for the end position),
- * and a predictable branch when there is no slot (no fd store).
+ * after it.  So compiler barriers keep the order.  The cost on the fast
+ * path: with a slot, a copy of the flush's used entries (8 bytes each,
+ * read from the shadow just written) and two plain stores, all to lines
+ * only this worker writes; without one (no fd store), a predictable
+ * branch on a line the flush reads anyway.
  *
  * Encoding of a position: pos | wrap << 15 (as in SET_VRING_BASE).
  */
@@ -65,20 +70,22 @@ struct vq_pos {
 	/* The worker's, while LIVE. */
 	uint32_t done;             /* used position after the last flush */
 	uint64_t pending;          /* bits 0-15: the end of the flush in
-				    * progress; 16-31: its first used
-				    * entry's id; 32-63: that entry's len */
+				    * progress; 16-31: its used entries */
+	struct vq_packed_used batch[VQ_BURST_MAX] cache_aligned;
 } cache_aligned;
 
-_Static_assert(sizeof(struct vq_pos) == CACHE_LINE, "one line per ring");
+_Static_assert(sizeof(struct vq_pos) ==
+	       CACHE_LINE + VQ_BURST_MAX * sizeof(struct vq_packed_used),
+	       "a line, then the batch");
 
 static inline uint16_t vq_pos_enc(uint16_t pos, bool wrap)
 {
 	return (uint16_t)(pos | (uint16_t)wrap << VRING_PACKED_WRAP_SHIFT);
 }
 
-/* A flush of vq->nshadow (> 0) used entries begins: publish its end and
- * its first used entry (vq_packed_flush_in_order writes one for the whole
- * batch: the last buffer's id, len 0). */
+/* A flush of vq->nshadow (1..VQ_BURST_MAX) used entries begins: publish
+ * them and where they end (vq_packed_flush_in_order writes one used
+ * descriptor for them all: the next process knows it from the features). */
 static inline void vq_pos_begin(struct vq *vq)
 {
 	struct vq_pos *s = vq->pos;
@@ -88,18 +95,16 @@ static inline void vq_pos_begin(struct vq *vq)
 	uint32_t p = vq->used_idx, n = vq->nshadow;
 	bool wrap = vq->used_wrap;
 	for (uint32_t i = 0; i < n; i++) {
+		s->batch[i] = vq->pshadow[i];
 		p += vq->pshadow[i].ndesc;
 		if (p >= vq->size) {
 			p -= vq->size;
 			wrap = !wrap;
 		}
 	}
-	bool one = vq->in_order && vq->tx;
-	const struct vq_packed_used *u = &vq->pshadow[one ? n - 1 : 0];
-	uint64_t w = vq_pos_enc((uint16_t)p, wrap) | (uint64_t)u->id << 16 |
-		     (uint64_t)(one ? 0 : u->len) << 32;
-	__atomic_store_n(&s->pending, w, __ATOMIC_RELAXED);
-	/* Before any used descriptor of the batch is written. */
+	/* After the batch (release), before any used descriptor. */
+	__atomic_store_n(&s->pending, vq_pos_enc((uint16_t)p, wrap) |
+			 (uint64_t)n << 16, __ATOMIC_RELEASE);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 

@@ -69,47 +69,84 @@ static bool pos_ok(uint32_t e, uint32_t num)
 	return e <= 0xffff && (e & 0x7fff) < num;
 }
 
-/* e as a number in [0, 2 * num) that grows modulo 2 * num (vq_packed.c:
- * the laps go wrap 1, wrap 0, wrap 1...). */
-static uint32_t lin(uint32_t e, uint32_t num)
+/* Move position e (pos | wrap << 15) forward by k <= num slots. */
+static uint32_t advance(uint32_t e, uint32_t k, uint32_t num)
 {
-	return (e & 0x7fff) + ((e >> 15) & 1 ? 0 : num);
+	uint32_t p = (e & 0x7fff) + k, w = (e >> 15) & 1;
+
+	if (p >= num) {
+		p -= num;
+		w ^= 1;
+	}
+	return p | w << 15;
 }
 
-/* The flush in progress at done (pending ahead of it) is completed: its
- * first used descriptor written unless it already was.  (The old worker
- * wrote the rest, and the frames, before it.) */
-static void complete_flush(struct vu_dev *d, uint32_t i, uint32_t done,
-			   uint64_t pending)
+/* Is the descriptor at e still available in e's lap (as the driver made
+ * it available: AVAIL = wrap, USED = !wrap), i.e. not used yet? */
+static bool still_avail(const struct vring_packed_desc *desc, uint32_t e)
+{
+	uint16_t fl = __atomic_load_n(&desc[e & 0x7fff].flags,
+				      __ATOMIC_ACQUIRE);
+	bool wrap = (e >> 15) & 1;
+
+	return !!(fl & VRING_PACKED_DESC_F_AVAIL) == wrap &&
+	       !!(fl & VRING_PACKED_DESC_F_USED) != wrap;
+}
+
+/* Write the used descriptor at e (id, len), its flags last or, with
+ * release, after everything before. */
+static void put_used(struct vu_dev *d, uint32_t i, uint32_t e, uint16_t id,
+		     uint32_t len, int order)
 {
 	struct vu_vring *vr = &d->vr[i];
 	struct vring_packed_desc *desc = vr->desc;
-	uint16_t at = done & 0x7fff;
-	bool wrap = (done >> 15) & 1;
-	uint16_t id = (uint16_t)(pending >> 16);
-	uint32_t len = (uint32_t)(pending >> 32);
-	uint16_t fl = __atomic_load_n(&desc[at].flags, __ATOMIC_ACQUIRE);
-	bool a = fl & VRING_PACKED_DESC_F_AVAIL;
-	bool u = fl & VRING_PACKED_DESC_F_USED;
+	uint16_t at = e & 0x7fff;
+	uint16_t used = (e >> 15) & 1 ? VRING_PACKED_DESC_F_AVAIL |
+					VRING_PACKED_DESC_F_USED : 0;
 
-	/* Still available in done's lap: not written.  Anything else (used
-	 * in this lap, or the driver already made it available again for
-	 * the next one) means the old worker wrote it. */
-	if (a != wrap || u == wrap)
-		return;
 	desc[at].id = id;
 	desc[at].len = len;
-	uint16_t used = wrap ? VRING_PACKED_DESC_F_AVAIL |
-			       VRING_PACKED_DESC_F_USED : 0;
 	__atomic_store_n(&desc[at].flags, (uint16_t)(used |
-			 (len ? VRING_DESC_F_WRITE : 0)), __ATOMIC_RELEASE);
+			 (len ? VRING_DESC_F_WRITE : 0)), order);
 	if ((d->features & BIT_ULL(VHOST_F_LOG_ALL)) &&
 	    (vr->addr.flags & BIT_ULL(VHOST_VRING_F_LOG)))
 		(void)dirty_log_mark(&d->log, vr->desc_gpa + (uint64_t)at *
 				     sizeof(*desc), sizeof(*desc));
+}
+
+/*
+ * The flush of s->batch (n entries) from done was cut short: if its first
+ * used descriptor is not written yet, write every other one still
+ * available in its lap (the old worker wrote those before it in order),
+ * then the first.  With IN_ORDER on a transmit ring the flush writes only
+ * the first, with the last buffer's id and len 0 (vq_packed.c).
+ */
+static void complete_flush(struct vu_dev *d, uint32_t i,
+			   const struct vq_pos *s, uint32_t n)
+{
+	const struct vring_packed_desc *desc = d->vr[i].desc;
+	bool one = (d->features & BIT_ULL(VIRTIO_F_IN_ORDER)) && (i & 1);
+	uint32_t num = d->vr[i].num, e = s->done;
+
+	/* Written: the driver may have taken the batch and made new
+	 * buffers available there since; nothing to do. */
+	if (!still_avail(desc, s->done))
+		return;
+	for (uint32_t k = 1; !one && k < n; k++) {
+		e = advance(e, s->batch[k - 1].ndesc, num);
+		if (still_avail(desc, e))
+			put_used(d, i, e, s->batch[k].id, s->batch[k].len,
+				 __ATOMIC_RELAXED);
+	}
+	if (one)
+		put_used(d, i, s->done, s->batch[n - 1].id, 0,
+			 __ATOMIC_RELEASE);
+	else
+		put_used(d, i, s->done, s->batch[0].id, s->batch[0].len,
+			 __ATOMIC_RELEASE);
 	LOG_INFO(TAG, "%s: ring %u: the flush the previous vhostd was in "
-		 "completed (first used descriptor at %u: id %u, len %u)",
-		 d->name, i, at, id, len);
+		 "completed (%u used buffer(s) from %u)", d->name, i, n,
+		 s->done & 0x7fff);
 }
 
 /* A LIVE slot's position, checked; *base set; with apply, the flush in
@@ -119,28 +156,40 @@ static int take_live(struct vu_dev *d, uint32_t i, const struct vq_pos *s,
 {
 	const struct vu_vring *vr = &d->vr[i];
 	uint32_t num = vr->num, done = s->done;
-	uint64_t pending = s->pending;
-	uint32_t end = (uint32_t)(pending & 0xffff);
-	uint16_t id = (uint16_t)(pending >> 16);
+	uint32_t end = (uint32_t)(s->pending & 0xffff);
+	uint32_t cnt = (uint32_t)(s->pending >> 16);
 
 	if (!pos_ok(done, num) || !pos_ok(end, num))
 		return fail(why, n, -EINVAL, "ring %u: published position "
 			    "0x%x / 0x%x outside the ring (size %u)", i, done,
 			    end, num);
 	if (end != done) {
-		uint32_t ahead = (lin(end, num) + 2 * num - lin(done, num)) %
-				 (2 * num);
-		/* A batch uses at most the ring's descriptors. */
-		if (ahead == 0 || ahead > num || id >= num)
+		uint32_t e = done, total = 0;
+		if (cnt == 0 || cnt > VQ_BURST_MAX)
 			return fail(why, n, -EINVAL, "ring %u: flush in "
-				    "progress from 0x%x to 0x%x (id %u) "
-				    "impossible in a ring of %u", i, done, end,
-				    id, num);
+				    "progress of %u used buffers", i, cnt);
+		/* Every entry a buffer of the ring; together at most the
+		 * ring, ending where pending says. */
+		for (uint32_t k = 0; k < cnt; k++) {
+			const struct vq_packed_used *u = &s->batch[k];
+			total += u->ndesc;
+			if (!u->ndesc || u->id >= num || total > num)
+				return fail(why, n, -EINVAL, "ring %u: flush "
+					    "in progress: entry %u (id %u, %u "
+					    "descriptors) impossible in a ring "
+					    "of %u", i, k, u->id, u->ndesc,
+					    num);
+			e = advance(e, u->ndesc, num);
+		}
+		if (e != end)
+			return fail(why, n, -EINVAL, "ring %u: flush in "
+				    "progress from 0x%x ends at 0x%x, not 0x%x",
+				    i, done, e, end);
 		if (!vr->desc)
 			return fail(why, n, -EINVAL, "ring %u: a flush to "
 				    "complete but the ring is not mapped", i);
 		if (apply)
-			complete_flush(d, i, done, pending);
+			complete_flush(d, i, s, cnt);
 	}
 	/* Taken and used at the same place: what the old worker had taken
 	 * beyond it is taken again. */

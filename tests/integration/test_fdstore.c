@@ -219,13 +219,21 @@ static void rs_drain(struct rs *r)
 static void rs_stream(struct rs *r, uint32_t n)
 {
 	uint32_t end = r->sent + n;
+	double moved = now_s();
 
 	while (r->sent < end) {
-		if (rs_send(r))
+		if (rs_send(r)) {
+			moved = now_s();
 			continue;
+		}
 		uint32_t next = r->next;
 		rs_poll(r);
-		if (r->next == next)
+		if (r->next != next)
+			moved = now_s();
+		else if (now_s() - moved > IO_MS / 1e3)
+			fail_msg("stream stuck: %u sent, %u next (vhostd log "
+				 "%s)", r->sent, r->next, log_path);
+		else
 			usleep(100);
 	}
 	rs_drain(r);
@@ -675,21 +683,22 @@ static off_t slot_at(uint32_t ring)
 
 /*
  * A kill -9 in the middle of a receive flush, made on purpose: after the
- * kill, the test plays the old worker cut short.  Two more frames of the
- * stream "reflected" into the next two receive buffers, the second's
- * used descriptor written, the first's not (vq_packed.c writes it last),
- * and the RX ring's slot saying a flush from D to D + 2 is in progress
- * with the first entry's id and len (datapath/vq_pos.h).  The next vhostd
- * must complete it: both frames arrive, once, and the stream goes on (a
- * redo from D would find D + 1 used and stall).
+ * kill, the test plays the old worker cut short.  Three more frames of
+ * the stream "reflected" into the next three receive buffers, the RX
+ * ring's slot saying a flush of those three is in progress (the batch
+ * and its end: datapath/vq_pos.h), and of its used descriptors only the
+ * second written (vq_packed.c writes them in order, the first one last).
+ * The next vhostd must complete it: all three frames arrive, once, in
+ * order, and the stream goes on (a redo from the start would find the
+ * second used and stall; completing only the first would leave the
+ * driver waiting on the third).
  */
 static void test_packed_flush_cut_short_completed(void **state)
 {
 	static uint8_t f[PD_FRAME_MAX];
+	static struct vq_pos slot;
 	struct pd_ring *rx = &g.p.rx;
-	struct vq_pos slot;
-	uint16_t pos, id[2];
-	uint32_t len[2];
+	uint16_t pos;
 	bool wrap;
 	int st, sfd;
 
@@ -708,19 +717,20 @@ static void test_packed_flush_cut_short_completed(void **state)
 	assert_int_equal(slot.state, VQ_POS_LIVE);
 	assert_int_equal(slot.done, at);
 	assert_int_equal(slot.pending & 0xffff, at);   /* no flush going on */
-	for (int k = 0; k < 2; k++) {
+	for (uint32_t k = 0; k < 3; k++) {
 		struct vring_packed_desc *d = &rx->desc[pos];
-		uint32_t seq = g.sent + (uint32_t)k;
-		id[k] = d->id;                 /* as posted: one descriptor */
-		assert_int_equal(id[k], (rx->oldest + k) % rx->num);
+		uint32_t seq = g.sent + k;
+		uint16_t id = d->id;           /* as posted: one descriptor */
+		assert_int_equal(id, (rx->oldest + k) % rx->num);
 		fill(f, seq, true);
-		uint8_t *b = rx->buf + (size_t)id[k] * PD_STRIDE;
+		uint8_t *b = rx->buf + (size_t)id * PD_STRIDE;
 		memset(b, 0, PD_HDR);
 		memcpy(b + PD_HDR, f, frame_len(seq));
-		len[k] = PD_HDR + frame_len(seq);
+		slot.batch[k] = (struct vq_packed_used){id, 1,
+			PD_HDR + frame_len(seq)};
 		if (k == 1) {
-			d->id = id[k];
-			d->len = len[k];
+			d->id = id;
+			d->len = slot.batch[k].len;
 			__atomic_store_n(&d->flags, (uint16_t)(VRING_DESC_F_WRITE |
 				(wrap ? VRING_PACKED_DESC_F_AVAIL |
 					VRING_PACKED_DESC_F_USED : 0)),
@@ -728,11 +738,10 @@ static void test_packed_flush_cut_short_completed(void **state)
 		}
 		pd_advance(rx, &pos, &wrap);
 	}
-	slot.pending = (uint16_t)(pos | wrap << 15) | (uint64_t)id[0] << 16 |
-		       (uint64_t)len[0] << 32;
+	slot.pending = (uint16_t)(pos | wrap << 15) | 3u << 16;
 	assert_int_equal(pwrite(sfd, &slot, sizeof(slot), slot_at(0)),
 			 sizeof(slot));
-	g.sent += 2;                           /* the guest "sent" them */
+	g.sent += 3;                           /* the guest "sent" them */
 	vhostd_run(&g);
 	g.back = true;   /* not a timed restart */
 	rs_drain(&g);

@@ -1181,9 +1181,10 @@ static void test_init_takes_positions_and_wrap_counters(void **st)
 /*
  * The position published for a restart (vq_pos.h): vq_init makes the
  * slot LIVE at the start position; each flush leaves done at the new
- * used position and pending at the same place with the batch's first
- * used entry (id, len) -- what the next process completes a batch cut
- * short with.  Chains of 1 and 2 descriptors, across the end of the ring.
+ * used position, pending at the same place with the number of used
+ * entries, and the entries (id, descriptors, len) in batch -- what the
+ * next process completes a flush cut short with.  Chains of 1 and 2
+ * descriptors, across the end of the ring.
  */
 static void test_flush_publishes_its_position(void **st)
 {
@@ -1213,8 +1214,10 @@ static void test_flush_publishes_its_position(void **st)
 	vq_flush(&g.vq);
 	/* 4 descriptors from QSIZE - 2 in lap 1: 2 in lap 0. */
 	assert_int_equal(slot.done, 2);
-	assert_int_equal(slot.pending, 2 | (uint64_t)20 << 16 |
-			 (uint64_t)60 << 32);
+	assert_int_equal(slot.pending, 2 | 3u << 16);
+	const struct vq_packed_used want[] = {{20, 1, 60}, {21, 2, 70},
+					      {22, 1, 80}};
+	assert_memory_equal(slot.batch, want, sizeof(want));
 	expect_used(20, 60);
 	expect_used(21, 70);
 	expect_used(22, 80);
@@ -1232,7 +1235,8 @@ static void test_flush_publishes_its_position(void **st)
 	assert_int_equal(dq(2), 2);
 	use_all(2, 0);
 	assert_int_equal(slot.done, 3 | lap1);
-	assert_int_equal(slot.pending, 3 | lap1 | (uint64_t)31 << 16);
+	assert_int_equal(slot.pending, 3 | lap1 | 2u << 16);
+	assert_int_equal(slot.batch[1].id, 31);
 	expect_used(31, 0);
 	assert_healthy();
 	guest_down();

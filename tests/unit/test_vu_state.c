@@ -384,13 +384,36 @@ static struct vring_packed_desc *pdesc(struct fx *f)
 #define LAP1_AVAIL VRING_PACKED_DESC_F_AVAIL
 #define LAP1_USED (VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED)
 
-/* A flush from (done, wrap 1) to end (pos | wrap << 15) whose first used
- * entry is id, len. */
-static void slot_flushing(struct vq_pos *s, uint16_t done, uint16_t end,
-			  uint16_t id, uint32_t len)
+/* A flush in progress from (250, wrap 1) of three used buffers: 4
+ * descriptors (id 77, 1000 bytes), 1 (id 78, 500 bytes), 4 (id 79, 0
+ * bytes, across the end of the ring): it ends at (3, wrap 0). */
+static void slot_flushing(struct vq_pos *s)
 {
-	vq_pos_live(s, 256, 0, done, true);
-	s->pending = end | (uint64_t)id << 16 | (uint64_t)len << 32;
+	vq_pos_live(s, 256, 0, 250, true);
+	s->batch[0] = (struct vq_packed_used){77, 4, 1000};
+	s->batch[1] = (struct vq_packed_used){78, 1, 500};
+	s->batch[2] = (struct vq_packed_used){79, 4, 0};
+	s->pending = 3 | 3u << 16;
+}
+
+/* The three chains of that flush as the driver posted them. */
+static void posted(struct vring_packed_desc *d)
+{
+	const uint16_t at[] = {250, 254, 255};
+
+	for (int k = 0; k < 3; k++)
+		d[at[k]] = (struct vring_packed_desc){.addr = 0x9000u + k,
+			.len = 1526, .id = (uint16_t)(90 + k),
+			.flags = LAP1_AVAIL | VRING_DESC_F_WRITE |
+				 VRING_DESC_F_NEXT};
+}
+
+static void expect_desc(const struct vring_packed_desc *d, uint16_t id,
+			uint32_t len, uint16_t flags)
+{
+	assert_int_equal(d->id, id);
+	assert_int_equal(d->len, len);
+	assert_int_equal(d->flags, flags);
 }
 
 static void test_packed_resumes_where_its_slot_says(void **state)
@@ -432,50 +455,57 @@ static void test_packed_flush_cut_short_is_completed(void **state)
 {
 	struct fx *f = *state;
 	struct vring_packed_desc *d;
+	const uint16_t posted_flags = LAP1_AVAIL | VRING_DESC_F_WRITE |
+				      VRING_DESC_F_NEXT;
 	char why[256] = "";
 
 	old_device(f);
 	d = pdesc(f);
-	/* Killed before the first used descriptor of a batch from 250
-	 * (lap 1) to 3 (lap 0): it is still available. */
-	d[250] = (struct vring_packed_desc){.addr = 0x9000, .len = 1526,
-					    .id = 99, .flags = LAP1_AVAIL |
-					    VRING_DESC_F_WRITE};
 	vu_state_pos_init(&area);
-	slot_flushing(&area.slot[0], 250, 3, 77, 1000);
+	slot_flushing(&area.slot[0]);
+
+	/* Killed before any used descriptor was written: all three are,
+	 * the first (the one the driver looks at) last. */
+	posted(d);
 	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
 	assert_int_equal(f->fresh.vr[0].base, 0x00030003);
-	assert_int_equal(d[250].id, 77);
-	assert_int_equal(d[250].len, 1000);
-	assert_int_equal(d[250].flags, LAP1_USED | VRING_DESC_F_WRITE);
+	expect_desc(&d[250], 77, 1000, LAP1_USED | VRING_DESC_F_WRITE);
+	expect_desc(&d[254], 78, 500, LAP1_USED | VRING_DESC_F_WRITE);
+	expect_desc(&d[255], 79, 0, LAP1_USED);
 	assert_int_equal(d[250].addr, 0x9000);
 	fresh_again(f);
 
-	/* Killed after it: written already, left alone. */
-	d[250].id = 12;
+	/* Killed in the middle: the second written (kept as it is), the
+	 * third not. */
+	posted(d);
+	d[254] = (struct vring_packed_desc){.id = 12, .len = 7,
+					    .flags = LAP1_USED};
 	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
 	assert_int_equal(f->fresh.vr[0].base, 0x00030003);
-	assert_int_equal(d[250].id, 12);
+	expect_desc(&d[250], 77, 1000, LAP1_USED | VRING_DESC_F_WRITE);
+	expect_desc(&d[254], 12, 7, LAP1_USED);
+	expect_desc(&d[255], 79, 0, LAP1_USED);
 	fresh_again(f);
 
-	/* ... and the driver already made the slot available again for
-	 * lap 0 (AVAIL 0, USED 1): left alone. */
+	/* Killed after the first: all written; nothing is touched, not
+	 * even a slot that looks available (it cannot be: the driver may
+	 * have posted there again). */
+	posted(d);
+	d[250] = (struct vring_packed_desc){.id = 5, .flags = LAP1_USED};
+	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
+	assert_int_equal(f->fresh.vr[0].base, 0x00030003);
+	expect_desc(&d[250], 5, 0, LAP1_USED);
+	expect_desc(&d[254], 91, 1526, posted_flags);
+	fresh_again(f);
+
+	/* ... and the driver already made the first slot available again
+	 * for lap 0 (AVAIL 0, USED 1): left alone. */
+	posted(d);
 	d[250] = (struct vring_packed_desc){.len = 64, .id = 55,
 					    .flags = VRING_PACKED_DESC_F_USED};
 	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
-	assert_int_equal(d[250].id, 55);
-	assert_int_equal(d[250].flags, VRING_PACKED_DESC_F_USED);
-	fresh_again(f);
-
-	/* A transmit batch (len 0): used, not written to. */
-	d[250] = (struct vring_packed_desc){.len = 60, .id = 1,
-					    .flags = LAP1_AVAIL};
-	slot_flushing(&area.slot[0], 250, 0x80fc, 4, 0);
-	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), 0);
-	assert_int_equal(f->fresh.vr[0].base, 0x80fc80fc);
-	assert_int_equal(d[250].id, 4);
-	assert_int_equal(d[250].len, 0);
-	assert_int_equal(d[250].flags, LAP1_USED);
+	expect_desc(&d[250], 55, 64, VRING_PACKED_DESC_F_USED);
+	expect_desc(&d[255], 92, 1526, posted_flags);
 }
 
 /* Applied with the area as it is: refused with what, the device reset,
@@ -486,19 +516,17 @@ static void slot_refused(struct fx *f, int err, const char *what)
 	char why[256] = "";
 	int before = tu_count_fds();
 
-	d[250] = (struct vring_packed_desc){.len = 1526, .id = 99,
-					    .flags = LAP1_AVAIL |
-					    VRING_DESC_F_WRITE};
+	posted(d);
 	assert_int_equal(apply_packed(f, &area, why, sizeof(why)), err);
 	assert_non_null(strstr(why, what));
 	assert_int_equal(tu_count_fds(), before);
 	assert_int_equal(f->fresh.mem.n, 0);
 	assert_false(f->fresh.owner);
-	assert_int_equal(d[250].id, 99);
-	assert_int_equal(d[250].flags, LAP1_AVAIL | VRING_DESC_F_WRITE);
+	expect_desc(&d[250], 90, 1526, LAP1_AVAIL | VRING_DESC_F_WRITE |
+		    VRING_DESC_F_NEXT);
 	/* Valid again for the next case. */
 	vu_state_pos_init(&area);
-	slot_flushing(&area.slot[0], 250, 3, 77, 1000);
+	slot_flushing(&area.slot[0]);
 }
 
 static void test_hostile_positions_refused(void **state)
@@ -508,7 +536,7 @@ static void test_hostile_positions_refused(void **state)
 
 	old_device(f);
 	vu_state_pos_init(&area);
-	slot_flushing(&area.slot[0], 250, 3, 77, 1000);
+	slot_flushing(&area.slot[0]);
 
 	area.slot[1].state = 0x12345678;      /* a ring not even started */
 	slot_refused(f, -EINVAL, "ring 1: position slot in an unknown state");
@@ -516,13 +544,22 @@ static void test_hostile_positions_refused(void **state)
 	slot_refused(f, -EINVAL, "outside the ring");
 	area.slot[0].done = 0x18000;
 	slot_refused(f, -EINVAL, "outside the ring");
-	area.slot[0].pending = 256;
+	area.slot[0].pending = 256 | 3u << 16;
 	slot_refused(f, -EINVAL, "outside the ring");
-	area.slot[0].pending = 0xffff0000ull | 3;   /* end fine, id 65535 */
-	slot_refused(f, -EINVAL, "impossible");
-	vq_pos_live(&area.slot[0], 256, 0, 10, true);
-	area.slot[0].pending = 20;         /* 266 descriptors ahead */
-	slot_refused(f, -EINVAL, "impossible");
+	area.slot[0].pending = 3;                   /* no entries */
+	slot_refused(f, -EINVAL, "of 0 used buffers");
+	area.slot[0].pending = 3 | 65u << 16;
+	slot_refused(f, -EINVAL, "of 65 used buffers");
+	area.slot[0].pending |= 0x100000000ull;     /* junk above */
+	slot_refused(f, -EINVAL, "used buffers");
+	area.slot[0].batch[1].id = 256;
+	slot_refused(f, -EINVAL, "entry 1 (id 256, 1 descriptors)");
+	area.slot[0].batch[2].ndesc = 0;
+	slot_refused(f, -EINVAL, "entry 2 (id 79, 0 descriptors)");
+	area.slot[0].batch[0].ndesc = 255;          /* 259 in all */
+	slot_refused(f, -EINVAL, "entry 2 (id 79, 4 descriptors)");
+	area.slot[0].batch[0].ndesc = 3;            /* ends at 2 */
+	slot_refused(f, -EINVAL, "ends at 0x2, not 0x3");
 	area.slot[0].size = 128;
 	slot_refused(f, -EINVAL, "for another ring");
 	area.slot[0].desc_gpa = 0x1000;
