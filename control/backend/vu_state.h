@@ -117,8 +117,9 @@ int vu_state_pos_check(const struct vu_state_pos_area *a, char *why,
  * Each ring of a packed device (vu_state_apply'ed, rings translated) takes
  * its base from its slot in a (a checked area, or NULL: none): a LIVE
  * slot's position, after completing the flush the old worker was in the
- * middle of (the first used descriptor of the batch written into guest
- * memory if it was not yet); a STOPPED slot's base.  A slot that does not
+ * middle of (if the batch's first used descriptor is not written yet,
+ * every used descriptor of the batch not yet written is, the first one
+ * last); a STOPPED slot's base.  A slot that does not
  * match its ring (size, descriptor ring) or has no position is left alone
  * for a ring that is not started, and refused for a started one; any
  * value out of range is refused.  0, or -EOPNOTSUPP/-EINVAL + why.
