@@ -508,6 +508,56 @@ static void test_packed_flush_cut_short_is_completed(void **state)
 	expect_desc(&d[255], 92, 1526, posted_flags);
 }
 
+/* With IN_ORDER a transmit ring's flush writes one used descriptor for
+ * its batch: the last buffer's id, len 0, where the batch begins; the
+ * other slots stay as the driver posted them. */
+static void test_packed_in_order_tx_flush_cut_short_is_completed(void **state)
+{
+	struct fx *f = *state;
+	struct vu_vring_state num = {.index = 1, .num = 256};
+	struct vu_vring_addr a = {.index = 1, .desc_user_addr = UVA + 0x10000,
+				  .avail_user_addr = UVA + 0x14000,
+				  .used_user_addr = UVA + 0x18000};
+	uint64_t v = 1;
+	int k = dup(f->kick);
+	char why[256] = "";
+
+	old_device(f);
+	assert_int_equal(req(f, VU_REQ_SET_VRING_NUM, &num, sizeof(num), NULL,
+			     0), 0);
+	assert_int_equal(req(f, VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL,
+			     0), 0);
+	assert_int_equal(req(f, VU_REQ_SET_VRING_KICK, &v, sizeof(v), &k, 1),
+			 0);
+	drain(f);
+	struct vring_packed_desc *d = gmem_uva_to_hva(f->dev.mem.table,
+						      UVA + 0x10000, 4096);
+	assert_non_null(d);
+	for (int i = 250; i < 254; i++)
+		d[i] = (struct vring_packed_desc){.len = 60,
+			.id = (uint16_t)(30 + i), .flags = LAP1_AVAIL};
+	vu_state_pos_init(&area);
+	vq_pos_live(&area.slot[0], 256, 0, 0, true);
+	vq_pos_live(&area.slot[1], 256, 0x10000, 250, true);
+	area.slot[1].batch[0] = (struct vq_packed_used){40, 1, 0};
+	area.slot[1].batch[1] = (struct vq_packed_used){41, 2, 0};
+	area.slot[1].batch[2] = (struct vq_packed_used){42, 1, 0};
+	area.slot[1].pending = (254 | 0x8000) | 3u << 16;
+	capture(f);
+	f->st.rings[1].kick = 3;
+	f->st.features |= BIT_ULL(VIRTIO_F_RING_PACKED) |
+			  BIT_ULL(VIRTIO_F_IN_ORDER);
+	resolve(f);
+	f->fds.kick[1] = dup(f->kick);
+	assert_int_equal(vu_state_apply(&f->fresh, &f->st, &f->fds, &area,
+					why, sizeof(why)), 0);
+	assert_int_equal(f->fresh.vr[1].base, 0x80fe80fe);
+	assert_int_equal(f->fresh.vr[0].base, 0x80008000);
+	expect_desc(&d[250], 42, 0, LAP1_USED);
+	expect_desc(&d[251], 281, 60, LAP1_AVAIL);
+	expect_desc(&d[253], 283, 60, LAP1_AVAIL);
+}
+
 /* Applied with the area as it is: refused with what, the device reset,
  * no fd kept, and the flush slot 0 asks to complete not done. */
 static void slot_refused(struct fx *f, int err, const char *what)
@@ -601,6 +651,7 @@ int main(void)
 		T(test_ring_outside_memory_or_packed_refused),
 		T(test_packed_resumes_where_its_slot_says),
 		T(test_packed_flush_cut_short_is_completed),
+		T(test_packed_in_order_tx_flush_cut_short_is_completed),
 		T(test_hostile_positions_refused),
 	};
 
