@@ -157,7 +157,7 @@ static int take_live(struct vu_dev *d, uint32_t i, const struct vq_pos *s,
 	const struct vu_vring *vr = &d->vr[i];
 	uint32_t num = vr->num, done = s->done;
 	uint32_t end = (uint32_t)(s->pending & 0xffff);
-	uint32_t cnt = (uint32_t)(s->pending >> 16);
+	uint64_t cnt = s->pending >> 16;     /* all 48 bits: junk refused */
 
 	if (!pos_ok(done, num) || !pos_ok(end, num))
 		return fail(why, n, -EINVAL, "ring %u: published position "
@@ -167,7 +167,8 @@ static int take_live(struct vu_dev *d, uint32_t i, const struct vq_pos *s,
 		uint32_t e = done, total = 0;
 		if (cnt == 0 || cnt > VQ_BURST_MAX)
 			return fail(why, n, -EINVAL, "ring %u: flush in "
-				    "progress of %u used buffers", i, cnt);
+				    "progress of %llu used buffers", i,
+				    (unsigned long long)cnt);
 		/* Every entry a buffer of the ring; together at most the
 		 * ring, ending where pending says. */
 		for (uint32_t k = 0; k < cnt; k++) {
@@ -189,7 +190,7 @@ static int take_live(struct vu_dev *d, uint32_t i, const struct vq_pos *s,
 			return fail(why, n, -EINVAL, "ring %u: a flush to "
 				    "complete but the ring is not mapped", i);
 		if (apply)
-			complete_flush(d, i, s, cnt);
+			complete_flush(d, i, s, (uint32_t)cnt);
 	}
 	/* Taken and used at the same place: what the old worker had taken
 	 * beyond it is taken again. */

@@ -601,7 +601,9 @@ static void test_hostile_positions_refused(void **state)
 	area.slot[0].pending = 3 | 65u << 16;
 	slot_refused(f, -EINVAL, "of 65 used buffers");
 	area.slot[0].pending |= 0x100000000ull;     /* junk above */
-	slot_refused(f, -EINVAL, "used buffers");
+	slot_refused(f, -EINVAL, "of 65539 used buffers");
+	area.slot[0].pending |= 1ull << 63;
+	slot_refused(f, -EINVAL, "of 140737488355331 used buffers");
 	area.slot[0].batch[1].id = 256;
 	slot_refused(f, -EINVAL, "entry 1 (id 256, 1 descriptors)");
 	area.slot[0].batch[2].ndesc = 0;
