@@ -74,3 +74,14 @@ qemu_initrd() {
 		>"$WORK/initrd.gz" 2>/dev/null ||
 		fail "cannot build the initramfs"
 }
+
+# chunk_counts LOG SRC: "got good", the chunks a receiving guest's console
+# LOG reports and how many of them match the sender's checksum line SRC,
+# from one snapshot of LOG: the guest may still be receiving, and a chunk
+# landing between two reads of the live log counts in one and not the
+# other.
+chunk_counts() {
+	local snap
+	snap=$(grep -a "@@ CHUNK " "$1" | tr -d '\r')
+	echo "$(grep -c "@@ CHUNK " <<<"$snap") $(grep -c "@@ CHUNK $2$" <<<"$snap")"
+}

@@ -136,8 +136,7 @@ grep -qaE "$BADRING" "$WORK"/g[12].log &&
 
 src=$(marker "$WORK/g2.log" SRC)
 sent=$(marker "$WORK/g2.log" SENT)
-got=$(grep -ac "@@ CHUNK " "$WORK/g1.log")
-good=$(grep -a "@@ CHUNK " "$WORK/g1.log" | tr -d '\r' | grep -c "@@ CHUNK $src$")
+read -r got good <<<"$(chunk_counts "$WORK/g1.log" "$src")"
 [[ $src =~ ^size\ 524288\ md5\ [0-9a-f]{32}$ ]] || fail "guest 2 made no chunk: '$src'"
 [ "$got" = "$sent" ] && [ "$good" = "$sent" ] ||
 	fail "guest 2 sent $sent chunks, guest 1 got $got, $good of them intact"

@@ -252,12 +252,7 @@ nb=$(replies B)
 echo "B's pings of A: $nb answered, longest run lost $gb ($((gb * 50)) ms)"
 [ $((gb * 50)) -le "$GAP_MS" ] || fail "B went $((gb * 50)) ms without traffic"
 src=$(grep -a -m1 "@@ SRC " "$WORK/B.log" | tr -d '\r' | sed 's/.*@@ SRC //')
-# One snapshot of A's console for both counts: A still receives while
-# they run, and a chunk landing between two reads of the live log would
-# count in one and not the other.
-grep -a "@@ CHUNK " "$WORK/A.log" | tr -d '\r' >"$WORK/A.chunks"
-got=$(grep -c "@@ CHUNK " "$WORK/A.chunks")
-good=$(grep -c "@@ CHUNK $src$" "$WORK/A.chunks")
+read -r got good <<<"$(chunk_counts "$WORK/A.log" "$src")"
 [ "$got" -ge 1 ] && [ "$good" = "$got" ] || fail "A got $got chunks, $good intact"
 echo "chunks B->A: $good intact of $got ($((good / 2)) MiB)"
 read -r fds rss thr vmrss <<<"$(sample)"
