@@ -127,6 +127,9 @@ int vu_state_pos_check(const struct vu_state_pos_area *a, char *why,
 int vu_state_pos_take(struct vu_dev *dev, const struct vu_state_pos_area *a,
 		      char *why, size_t n);
 
+/* CRC-32C (Castagnoli) of len bytes, as a record's header holds it. */
+uint32_t vu_state_crc32c(const void *p, size_t len);
+
 /* The negotiated state of dev (fd ids left 0 for the caller to fill). */
 void vu_state_capture(const struct vu_dev *dev, struct vu_state *st);
 
