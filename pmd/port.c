@@ -6,6 +6,7 @@
 #include "port.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,6 +14,7 @@
 
 #include "../datapath/log.h"
 #include "../numa/mem.h"
+#include "port_mod.h"
 #include "port_types.h"
 
 #define TAG "port"
@@ -22,10 +24,18 @@ static const struct port_type *const types[] = {
 #ifdef VHOSTD_HAVE_AFXDP
 	&port_afxdp_type,
 #endif
-#ifdef VHOSTD_HAVE_DPDK
-	&port_dpdk_type,
-#endif
 };
+
+/* Types built as modules (port_mod.h), loaded when a port needs one. */
+static const struct {
+	const char *name, *file;
+} modules[] = {
+#ifdef VHOSTD_HAVE_DPDK
+	{"dpdk", "vhostd-dpdk.so"},
+#endif
+	{NULL, NULL},
+};
+static char mod_why[PATH_MAX + 200];   /* why the last one did not load */
 
 static const struct port_env *env;
 
@@ -43,12 +53,17 @@ const char *port_type_names(void)
 {
 	static char names[64];
 
-	if (!names[0])
-		for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
-			if (i)
-				strcat(names, ", ");
-			strcat(names, types[i]->name);
-		}
+	if (names[0])
+		return names;
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+		if (i)
+			strcat(names, ", ");
+		strcat(names, types[i]->name);
+	}
+	for (size_t i = 0; modules[i].name; i++) {
+		strcat(names, ", ");
+		strcat(names, modules[i].name);
+	}
 	return names;
 }
 
@@ -57,6 +72,10 @@ const struct port_type *port_type_find(const char *name)
 	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
 		if (strcmp(types[i]->name, name) == 0)
 			return types[i];
+	for (size_t i = 0; modules[i].name; i++)
+		if (strcmp(modules[i].name, name) == 0)
+			return port_mod_find(modules[i].name, modules[i].file,
+					     mod_why, sizeof(mod_why));
 	return NULL;
 }
 
@@ -64,6 +83,11 @@ const char *port_type_missing(const char *name, char *buf, size_t len)
 {
 	static const char *const all[] = {"loop", "afxdp", "dpdk"};
 
+	for (size_t i = 0; modules[i].name; i++)
+		if (strcmp(modules[i].name, name) == 0 && mod_why[0]) {
+			snprintf(buf, len, "port type '%s': %s", name, mod_why);
+			return buf;
+		}
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
 		if (strcmp(all[i], name) == 0) {
 			snprintf(buf, len, "port type '%s' is not in this build "
@@ -80,7 +104,7 @@ int port_open(const char *name, const char *type, const char *args,
 	      struct port **out)
 {
 	const struct port_type *t = port_type_find(type);
-	char why[160];
+	char why[512];
 
 	*out = NULL;
 	if (!t) {

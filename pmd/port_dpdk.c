@@ -42,6 +42,7 @@
 #include "dpdk_args.h"
 #include "dpdk_eal.h"
 #include "dpdk_offload.h"
+#include "port_mod.h"
 #include "port_types.h"
 
 #define TAG "dpdk"
@@ -772,4 +773,12 @@ const struct port_type port_dpdk_type = {
 	.open = dpdk_open,
 	.stats = dpdk_stats,
 	.close = dpdk_close,
+};
+
+/* What vhostd's loader looks for in vhostd-dpdk.so (port_mod.h). */
+const struct port_module vhostd_port_module = {
+	.abi = PORT_MODULE_ABI,
+	.port_size = sizeof(struct port),
+	.vq_size = sizeof(struct vq),
+	.type = &port_dpdk_type,
 };

@@ -230,7 +230,7 @@ static int port_option(struct port_opt *p, char *kv)
 /* TYPE:ARGS of a pmd/ type; its arguments are parsed when it opens. */
 static int nic_spec(struct port_opt *p, const char *type, const char *args)
 {
-	char why[160];
+	char why[512];
 
 	if (!port_type_find(type)) {
 		fprintf(errf(), "vhostd: %s\n",
