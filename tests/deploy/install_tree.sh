@@ -35,6 +35,14 @@ if [ -x "$BUILD/control/vu-probe" ]; then
 	[ "$(stat -c %a "$D$BINDIR/vu-probe" 2>/dev/null)" = 755 ] ||
 		bad "vu-probe not installed 0755 in $BINDIR"
 fi
+# The DPDK port's module (built with DPDK only), where vhostd looks for it.
+if [ -f "$BUILD/control/vhostd-dpdk.so" ]; then
+	want=$((want + 1))
+	LIBDIR=$(opt libdir)
+	case $LIBDIR in /*) ;; *) LIBDIR=$PREFIX/$LIBDIR ;; esac
+	[ "$(stat -c %a "$D$LIBDIR/vhostd/vhostd-dpdk.so" 2>/dev/null)" = 755 ] ||
+		bad "vhostd-dpdk.so not installed 0755 in $LIBDIR/vhostd"
+fi
 while read -r mode f; do
 	p=$D$f
 	if [ ! -f "$p" ]; then
