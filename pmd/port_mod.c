@@ -10,8 +10,8 @@
 
 #include "../datapath/vq.h"
 
-const struct port_type *port_mod_load(const char *path, const char *type,
-				      char *why, size_t n)
+void *vhostd_mod_sym(const char *path, const char *sym, char *why,
+		     size_t n)
 {
 	/* RTLD_NOW: a symbol missing from this vhostd fails here, with
 	 * its name, not at the first packet. */
@@ -21,22 +21,39 @@ const struct port_type *port_mod_load(const char *path, const char *type,
 		snprintf(why, n, "cannot load %s: %s", path, dlerror());
 		return NULL;
 	}
-	const struct port_module *m = dlsym(h, "vhostd_port_module");
+	void *s = dlsym(h, sym);
+	if (!s) {
+		snprintf(why, n, "%s: no %s in it", path, sym);
+		dlclose(h);
+	}
+	return s;
+}
+
+const struct port_type *port_mod_load(const char *path, const char *type,
+				      char *why, size_t n)
+{
+	const struct port_module *m = vhostd_mod_sym(path,
+						     "vhostd_port_module",
+						     why, n);
 	const char *bad = NULL;
 
-	if (!m)
-		bad = "it is not a vhostd port module";
-	else if (!m->abi || strcmp(m->abi, PORT_MODULE_ABI) ||
-		 m->port_size != sizeof(struct port) ||
-		 m->vq_size != sizeof(struct vq))
+	if (!m) {
+		if (!strstr(why, "cannot load"))
+			snprintf(why, n, "%s: it is not a vhostd port module",
+				 path);
+		return NULL;
+	}
+	if (!m->abi || strcmp(m->abi, PORT_MODULE_ABI) ||
+	    m->port_size != sizeof(struct port) ||
+	    m->vq_size != sizeof(struct vq))
 		bad = "it is from another vhostd build";
 	else if (!m->type || !m->type->name || strcmp(m->type->name, type) ||
 		 !m->type->open || !m->type->stats || !m->type->close)
 		bad = "it does not hold that port type";
 	if (bad) {
+		/* Left mapped: nothing in it is ever called. */
 		snprintf(why, n, "%s: %s (this is %s)", path, bad,
 			 PORT_MODULE_ABI);
-		dlclose(h);
 		return NULL;
 	}
 	return m->type;
@@ -59,6 +76,12 @@ static bool next_to_exe(const char *file, char *path, size_t n)
 	return w > 0 && (size_t)w < n && access(path, F_OK) == 0;
 }
 
+void vhostd_mod_path(const char *file, char *path, size_t n)
+{
+	if (!next_to_exe(file, path, n))
+		snprintf(path, n, "%s/%s", VHOSTD_MODULE_DIR, file);
+}
+
 const struct port_type *port_mod_find(const char *type, const char *file,
 				      char *why, size_t n)
 {
@@ -76,8 +99,7 @@ const struct port_type *port_mod_find(const char *type, const char *file,
 			snprintf(why, n, "%s", seen[i].why);
 			return seen[i].t;
 		}
-	if (!next_to_exe(file, path, sizeof(path)))
-		snprintf(path, sizeof(path), "%s/%s", VHOSTD_MODULE_DIR, file);
+	vhostd_mod_path(file, path, sizeof(path));
 	const struct port_type *t = port_mod_load(path, type, why, n);
 	if (nseen < sizeof(seen) / sizeof(seen[0])) {
 		seen[nseen].type = type;

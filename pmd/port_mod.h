@@ -27,6 +27,16 @@ struct port_module {
 
 #define PORT_MODULE_ABI "vhostd-port-module-1 " VHOSTD_VERSION
 
+/* Where the module called file is: next to the running executable when
+ * it is there, else in VHOSTD_MODULE_DIR.  (The --metrics server is a
+ * module too: control/daemon/vu_metrics_mod.c.) */
+void vhostd_mod_path(const char *file, char *path, size_t n);
+
+/* dlopen path (every symbol bound now) and find sym in it: the symbol's
+ * address, or NULL with the reason in why (nothing stays loaded). */
+void *vhostd_mod_sym(const char *path, const char *sym, char *why,
+		     size_t n);
+
 /* The module file at path: its port type, or NULL with the reason in
  * why (no such file, not a module, another build, another type name).
  * A module that loaded stays loaded. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vu_metrics.c: the --metrics server (vu_metrics.h) over libmicrohttpd,
- * in MHD's external-epoll mode on the control loop.
+ * in MHD's external-epoll mode on the control loop.  Built as the module
+ * vhostd-metrics.so: vu_metrics_mod.c calls it through the table at the
+ * end.
  */
 #include "vu_metrics.h"
 
@@ -29,10 +31,7 @@ struct vu_metrics {
 	void *arg;
 };
 
-bool vu_metrics_available(void)
-{
-	return true;
-}
+static void srv_stop(struct vu_metrics *m);
 
 /* MHD's own complaints (a client's bad request, a reset): rate-limited,
  * since any client can cause them. */
@@ -202,7 +201,7 @@ static int start_mhd(struct vu_metrics *m, int fd, bool v6)
 	return m->ew && m->tw ? 0 : -errno;
 }
 
-int vu_metrics_start(struct vu_metrics **out, struct vu_loop *loop,
+static int srv_start(struct vu_metrics **out, struct vu_loop *loop,
 		     const struct sockaddr *sa, socklen_t len,
 		     vu_metrics_page_fn page, void *arg)
 {
@@ -222,7 +221,7 @@ int vu_metrics_start(struct vu_metrics **out, struct vu_loop *loop,
 			strerror(-err));
 		if (fd >= 0)
 			close(fd);
-		vu_metrics_stop(m);
+		srv_stop(m);
 		return err;
 	}
 	err = start_mhd(m, fd, sa->sa_family == AF_INET6);
@@ -231,7 +230,7 @@ int vu_metrics_start(struct vu_metrics **out, struct vu_loop *loop,
 			where);
 		if (!m->mhd)
 			close(fd);
-		vu_metrics_stop(m);
+		srv_stop(m);
 		return err;
 	}
 	LOG_INFO(TAG, "serving http://%s/metrics", where);
@@ -239,7 +238,7 @@ int vu_metrics_start(struct vu_metrics **out, struct vu_loop *loop,
 	return 0;
 }
 
-void vu_metrics_stop(struct vu_metrics *m)
+static void srv_stop(struct vu_metrics *m)
 {
 	if (!m)
 		return;
@@ -251,3 +250,9 @@ void vu_metrics_stop(struct vu_metrics *m)
 		close(m->tfd);
 	free(m);
 }
+
+const struct vu_metrics_module vhostd_metrics_module = {
+	.abi = VU_METRICS_MODULE_ABI,
+	.start = srv_start,
+	.stop = srv_stop,
+};

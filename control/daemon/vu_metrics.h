@@ -56,4 +56,20 @@ int vu_metrics_start(struct vu_metrics **out, struct vu_loop *loop,
 /* Close every connection and the socket.  NULL is fine. */
 void vu_metrics_stop(struct vu_metrics *m);
 
+/*
+ * The server is a module (vhostd-metrics.so, found as pmd/port_mod.h says):
+ * libmicrohttpd and what it loads (GnuTLS and eight more libraries, whose
+ * constructors cost ~3 ms) are loaded by a vhostd with --metrics only.
+ * vu_metrics_mod.c loads it on the first vu_metrics_start().
+ */
+struct vu_metrics_module {
+	const char *abi;              /* VU_METRICS_MODULE_ABI */
+	int (*start)(struct vu_metrics **out, struct vu_loop *loop,
+		     const struct sockaddr *sa, socklen_t len,
+		     vu_metrics_page_fn page, void *arg);
+	void (*stop)(struct vu_metrics *m);
+};
+
+#define VU_METRICS_MODULE_ABI "vhostd-metrics-module-1 " VHOSTD_VERSION
+
 #endif

@@ -35,14 +35,16 @@ if [ -x "$BUILD/control/vu-probe" ]; then
 	[ "$(stat -c %a "$D$BINDIR/vu-probe" 2>/dev/null)" = 755 ] ||
 		bad "vu-probe not installed 0755 in $BINDIR"
 fi
-# The DPDK port's module (built with DPDK only), where vhostd looks for it.
-if [ -f "$BUILD/control/vhostd-dpdk.so" ]; then
+# The modules (the DPDK port, the --metrics server: built with DPDK and
+# libmicrohttpd only), where vhostd looks for them.
+LIBDIR=$(opt libdir)
+case $LIBDIR in /*) ;; *) LIBDIR=$PREFIX/$LIBDIR ;; esac
+for m in vhostd-dpdk.so vhostd-metrics.so; do
+	[ -f "$BUILD/control/$m" ] || continue
 	want=$((want + 1))
-	LIBDIR=$(opt libdir)
-	case $LIBDIR in /*) ;; *) LIBDIR=$PREFIX/$LIBDIR ;; esac
-	[ "$(stat -c %a "$D$LIBDIR/vhostd/vhostd-dpdk.so" 2>/dev/null)" = 755 ] ||
-		bad "vhostd-dpdk.so not installed 0755 in $LIBDIR/vhostd"
-fi
+	[ "$(stat -c %a "$D$LIBDIR/vhostd/$m" 2>/dev/null)" = 755 ] ||
+		bad "$m not installed 0755 in $LIBDIR/vhostd"
+done
 while read -r mode f; do
 	p=$D$f
 	if [ ! -f "$p" ]; then

@@ -69,6 +69,21 @@ static void test_bad_modules_refused_with_reason(void **state)
 	}
 }
 
+/* The generic lookup (the --metrics module uses it): a symbol the file
+ * does not have is named. */
+static void test_missing_symbol_named(void **state)
+{
+	char path[4096], why[4096] = "";
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/port-mod-fixture-0.so", dir);
+	assert_null(vhostd_mod_sym(path, "vhostd_metrics_module", why,
+				   sizeof(why)));
+	assert_non_null(strstr(why, "no vhostd_metrics_module in it"));
+	assert_non_null(vhostd_mod_sym(path, "vhostd_port_module", why,
+				       sizeof(why)));
+}
+
 /* A type whose module is not next to the executable nor installed: the
  * reason names where it was looked for, and stays for later calls. */
 static void test_missing_module_says_where(void **state)
@@ -91,6 +106,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_good_module_gives_its_type),
 		cmocka_unit_test(test_bad_modules_refused_with_reason),
 		cmocka_unit_test(test_missing_module_says_where),
+		cmocka_unit_test(test_missing_symbol_named),
 	};
 
 	if (argc != 2) {
