@@ -134,6 +134,14 @@ static inline void sup_drain(struct sup *s)
 	}
 }
 
+/* An fd that polls readable when pid exits (pidfd_open(2)), or -1: a
+ * service manager hears of its child's exit at once (SIGCHLD), so does a
+ * test that polls this instead of waking every millisecond. */
+static inline int sup_pidfd(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
 /* Start bin with the stored fds from fd 3 (none: a first start); stderr
  * to logpath (appended).  The child's pid, or -errno. */
 static inline pid_t sup_spawn(struct sup *s, const char *bin,

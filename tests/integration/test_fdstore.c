@@ -343,15 +343,23 @@ static bool front_closed(struct rs *r)
 /* Wait up to IO_MS for pid to exit, the guest's driver running. */
 static bool wait_exit(struct rs *r, int *st)
 {
-	for (int ms = 0; ms < IO_MS; ms++) {
+	int pfd = sup_pidfd(r->proc.pid);
+	bool done = false;
+
+	for (int ms = 0; ms < IO_MS && !done; ms++) {
 		pid_t w = waitpid(r->proc.pid, st, WNOHANG);
-		if (w == r->proc.pid)
-			return true;
-		assert_int_equal(w, 0);
+		done = w == r->proc.pid;
+		assert_true(done || w == 0);
+		if (done)
+			break;
 		rs_poll(r);
-		msleep(1);
+		/* Woken at its exit, as a service manager is. */
+		(void)poll(&(struct pollfd){.fd = pfd, .events = POLLIN}, 1,
+			   1);
 	}
-	return false;
+	if (pfd >= 0)
+		close(pfd);
+	return done;
 }
 
 /* Wait up to IO_MS for pid to exit, the guest streaming meanwhile. */

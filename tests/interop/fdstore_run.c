@@ -65,13 +65,17 @@ int main(int argc, char **argv)
 	pid_t pid = start(argv[2], argv[3], argv + 4, n);
 	if (pid < 0)
 		return 1;
+	int pfd = sup_pidfd(pid);
 	while (!stop) {
-		struct pollfd p = {.fd = sup.sock, .events = POLLIN};
+		struct pollfd p[2] = {{.fd = sup.sock, .events = POLLIN},
+				      {.fd = pfd, .events = POLLIN}};
 		int st;
-		(void)poll(&p, 1, 1);
+		(void)poll(p, 2, 1);
 		sup_drain(&sup);
 		if (waitpid(pid, &st, WNOHANG) != pid)
 			continue;
+		if (pfd >= 0)
+			close(pfd);
 		sup_drain(&sup);   /* what it sent before it died */
 		fprintf(stderr, "fdstore_run: child %d ended (status 0x%x), "
 			"%d fds stored: starting it again\n", (int)pid, st,
@@ -79,6 +83,7 @@ int main(int argc, char **argv)
 		pid = start(argv[2], argv[3], argv + 4, ++n);
 		if (pid < 0)
 			return 1;
+		pfd = sup_pidfd(pid);
 	}
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
