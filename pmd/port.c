@@ -21,15 +21,15 @@
 
 static const struct port_type *const types[] = {
 	&port_loop_type,
-#ifdef VHOSTD_HAVE_AFXDP
-	&port_afxdp_type,
-#endif
 };
 
 /* Types built as modules (port_mod.h), loaded when a port needs one. */
 static const struct {
 	const char *name, *file;
 } modules[] = {
+#ifdef VHOSTD_HAVE_AFXDP
+	{"afxdp", "vhostd-afxdp.so"},
+#endif
 #ifdef VHOSTD_HAVE_DPDK
 	{"dpdk", "vhostd-dpdk.so"},
 #endif

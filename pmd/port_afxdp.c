@@ -30,6 +30,7 @@
 
 #include "../datapath/log.h"
 #include "afxdp.h"
+#include "port_mod.h"
 #include "port_types.h"
 
 #define TAG "afxdp"
@@ -267,4 +268,12 @@ const struct port_type port_afxdp_type = {
 	.open = afxdp_open,
 	.stats = afxdp_stats,
 	.close = afxdp_close,
+};
+
+/* What vhostd's loader looks for in vhostd-afxdp.so (port_mod.h). */
+const struct port_module vhostd_port_module = {
+	.abi = PORT_MODULE_ABI,
+	.port_size = sizeof(struct port),
+	.vq_size = sizeof(struct vq),
+	.type = &port_afxdp_type,
 };
