@@ -20,6 +20,12 @@
  * several), with EVENT_IDX (avail_event), with two-descriptor TX chains;
  * packed rings with and without MRG_RXBUF, one- and two-descriptor TX.
  * Without LOG_ALL nothing is marked.
+ *
+ * And a live migration as QEMU runs it (run_migrate): the destination's
+ * memory is a copy of the source's plus the pages the log marked when
+ * both rings had stopped; it must be exactly the source's memory, and
+ * the rings started there at the bases GET_VRING_BASE returned must carry
+ * on, packed and split.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -338,6 +344,224 @@ static void test_no_log_all_marks_nothing(void **state)
 	run(&(struct mode){.extra = MRG, .frames = 50});
 }
 
+/* ---- a live migration of b, with the log as the only record ---------- */
+
+/* Frames carry their number in bytes 14..17. */
+static void fill_seq(uint8_t *f, uint32_t len, uint32_t seq)
+{
+	fill(f, len, seq);
+	memcpy(f + 14, &seq, sizeof(seq));
+}
+
+/* A receiver's check: numbers only grow (a frame sent while the ring was
+ * stopped may be dropped, never delivered late or twice) and every byte
+ * is the sender's.  in_range counts the frames numbered from `from` on. */
+struct seqrx {
+	uint32_t next, from, in_range;
+};
+
+static void seq_check(struct seqrx *r, const uint8_t *frame, uint32_t len)
+{
+	uint8_t f[1514];
+	uint32_t seq;
+
+	assert_true(len >= 18 && len <= sizeof(f));
+	memcpy(&seq, frame + 14, sizeof(seq));
+	if (seq < r->next)
+		fail_msg("frame %u delivered again or out of order (next is "
+			 "%u)", seq, r->next);
+	assert_int_equal(len, frame_len(seq));
+	fill_seq(f, len, seq);
+	assert_memory_equal(frame, f, len);
+	r->next = seq + 1;
+	r->in_range += seq >= r->from;
+}
+
+static void on_pd_seq(void *arg, const uint8_t *frame, uint32_t len)
+{
+	seq_check(arg, frame, len);
+}
+
+static void on_drv_seq(void *arg, const struct vu_drv_rx_pkt *pkt)
+{
+	uint8_t f[1514];
+
+	seq_check(arg, f, (uint32_t)vu_drv_rx_copy(pkt, 0, f, sizeof(f)));
+}
+
+static void assert_driver_ok(const struct side *s, const char *who)
+{
+	if (s->packed && s->p.broken)
+		fail_msg("%s: the driver saw a bad used buffer: %s", who,
+			 s->p.why);
+}
+
+static unsigned rx_poll(struct side *s, struct seqrx *r)
+{
+	unsigned n = s->packed ? pd_rx_poll(&s->p, on_pd_seq, r) :
+		     vu_drv_rx_poll(s->d, 64, on_drv_seq, r);
+
+	assert_driver_ok(s, "receiver");
+	return n;
+}
+
+static void tx_reclaim(struct side *s)
+{
+	if (s->packed)
+		pd_tx_reclaim(&s->p);
+	else
+		vu_drv_tx_reclaim(s->d);
+	assert_driver_ok(s, "sender");
+}
+
+/* Post frame seq from s; false when its TX ring is full. */
+static bool try_send(struct side *s, uint32_t seq, bool chain)
+{
+	uint8_t f[1514], *slot;
+	uint32_t len = frame_len(seq);
+
+	fill_seq(f, len, seq);
+	if (s->packed)
+		return pd_tx(&s->p, f, len, chain ? 2 : 1);
+	if (vu_drv_tx_reserve(s->d, &slot, 1) != 1)
+		return false;
+	memcpy(slot, f, len);
+	return vu_drv_tx_commit(s->d, &len, 1) == 1;
+}
+
+/* n frames from `from` to `to`, all of them delivered in order: at most
+ * half the receiving ring in flight, so that none may be dropped. */
+static void stream(struct side *from, struct side *to, uint32_t n,
+		   uint32_t *seq, struct seqrx *r, bool chain)
+{
+	uint32_t sent = 0;
+
+	r->from = *seq;
+	r->in_range = 0;
+	for (int idle = 0; r->in_range < n && idle < IO_MS;) {
+		if (sent < n && sent - r->in_range < RING / 2 &&
+		    try_send(from, *seq, chain)) {
+			(*seq)++;
+			sent++;
+			continue;
+		}
+		tx_reclaim(from);
+		if (rx_poll(to, r) == 0) {
+			msleep(1);
+			idle++;
+		}
+	}
+	assert_int_equal(r->in_range, n);
+}
+
+static uint64_t features_of(const struct mode *m)
+{
+	return BIT_ULL(VIRTIO_F_VERSION_1) |
+	       BIT_ULL(VHOST_USER_F_PROTOCOL_FEATURES) | m->extra;
+}
+
+/*
+ * What QEMU does to the source and the destination of a live migration,
+ * with b migrating and a its peer, and the dirty log as the only record
+ * of what vhostd wrote into b's memory:
+ *   1. a and b stream to each other, past the ends of their rings;
+ *   2. b posts frames into its disabled TX ring, then its memory is
+ *      copied and its log cleared (the bulk pass); b's driver, its
+ *      "vCPU", does nothing more until the destination runs;
+ *   3. b's TX ring is enabled, a sends to b, and while vhostd moves
+ *      frames both ways b's rings are stopped, RX first (GET_VRING_BASE);
+ *   4. the final sync: the destination's image is the copy plus every
+ *      page the log marks;
+ *   5. a keeps sending for a while: then every page of b must still be
+ *      the image's (vhostd wrote nothing after it answered, and logged
+ *      everything before);
+ *   6. the destination: b's memory becomes the image, LOG_ALL goes, the
+ *      rings start at the bases GET_VRING_BASE returned;
+ *   7. b's driver carries on: the frames vhostd placed before the stop
+ *      are read in order, b's frames left in its TX ring go out, and
+ *      both ways stream again.  No used buffer out of order or twice
+ *      (the drivers check), no frame twice, none lost in 7.
+ */
+static void run_migrate(const struct mode *m)
+{
+	struct seqrx at_a = {0, 0, 0}, at_b = {0, 0, 0};
+	uint32_t seq_a = 0, seq_b = 1u << 20, base[2], differ = 0;
+	uint8_t *image = malloc(MEM_SIZE);
+
+	assert_non_null(image);
+	side_up(&a, td.sock[0], m);
+	side_up(&b, td.sock[1], m);
+	stream(&a, &b, 600, &seq_a, &at_b, false);
+	stream(&b, &a, 600, &seq_b, &at_a, m->tx_chain);
+
+	assert_int_equal(vu_front_vring_enable(b.f, 1, false), 0);
+	msleep(5);   /* the worker sees the ring disabled */
+	for (unsigned k = 0; k < 40; k++)
+		assert_true(try_send(&b, seq_b++, m->tx_chain));
+	snapshot(&b);
+
+	assert_int_equal(vu_front_vring_enable(b.f, 1, true), 0);
+	for (unsigned k = 0; k < m->frames; k++) {
+		if (try_send(&a, seq_a, false))
+			seq_a++;
+		if (k == m->frames / 2)
+			assert_int_equal(vu_front_vring_stop(b.f, 0, &base[0]),
+					 0);
+	}
+	assert_int_equal(vu_front_vring_stop(b.f, 1, &base[1]), 0);
+
+	memcpy(image, b.snap, MEM_SIZE);
+	for (uint32_t p = 0; p < PAGES; p++)
+		if (marked(&b, p))
+			memcpy(image + p * 4096u, mem_base(&b) + p * 4096u,
+			       4096);
+
+	for (unsigned k = 0; k < 50; k++) {
+		tx_reclaim(&a);
+		if (try_send(&a, seq_a, false))
+			seq_a++;
+		rx_poll(&a, &at_a);
+	}
+	msleep(30);
+	for (uint32_t p = 0; p < PAGES; p++) {
+		if (!memcmp(mem_base(&b) + p * 4096u, image + p * 4096u, 4096))
+			continue;
+		fprintf(stderr, "b: page %u (gpa 0x%x) is not what the "
+			"destination got: vhostd wrote it after GET_VRING_BASE "
+			"or without logging it\n", p, p * 4096u);
+		differ++;
+	}
+	assert_int_equal(differ, 0);
+
+	memcpy(mem_base(&b), image, MEM_SIZE);
+	assert_int_equal(vu_front_set_features(b.f, features_of(m)), 0);
+	assert_int_equal(vu_front_vring_restart(b.f, 0, base[0]), 0);
+	assert_int_equal(vu_front_vring_restart(b.f, 1, base[1]), 0);
+	stream(&a, &b, 600, &seq_a, &at_b, false);
+	stream(&b, &a, 600, &seq_b, &at_a, m->tx_chain);
+	assert_int_equal(at_a.next, seq_b);
+	print_message("bases 0x%08x 0x%08x; a got %u of b's frames in order, "
+		      "b %u of a's\n", base[0], base[1], at_a.next - (1u << 20),
+		      at_b.next);
+	free(image);
+}
+
+static void test_packed_migration(void **state)
+{
+	(void)state;
+	run_migrate(&(struct mode){.extra = PACKED | MRG, .tx_chain = true,
+				   .log_all = true, .frames = 200});
+}
+
+static void test_split_migration(void **state)
+{
+	(void)state;
+	run_migrate(&(struct mode){.extra = MRG |
+				   BIT_ULL(VIRTIO_RING_F_EVENT_IDX),
+				   .tx_chain = true, .log_all = true,
+				   .frames = 200});
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -363,6 +587,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_packed_mergeable_chained_tx,
 					  case_teardown),
 		cmocka_unit_test_teardown(test_no_log_all_marks_nothing,
+					  case_teardown),
+		cmocka_unit_test_teardown(test_packed_migration,
+					  case_teardown),
+		cmocka_unit_test_teardown(test_split_migration,
 					  case_teardown),
 	};
 
