@@ -16,7 +16,15 @@
 #   - the guest's MAC is on port d in the bridge's table as soon as the
 #     migration completed (SEND_RARP: vhostd does not offer GUEST_ANNOUNCE,
 #     so QEMU announces through vhostd), and the bridge counted the move;
-#   - pings get through after the switch.
+#   - pings get through after the switch;
+#   - no guest kernel oopses, panics or frees twice (console);
+#   - the destination's guest memory is the source's, byte for byte, at
+#     the switch: the destination starts paused (-S), both memories are
+#     saved (QMP pmemsave) and compared, then it runs.  A page vhostd
+#     wrote without marking it in the dirty log, or wrote after it
+#     answered GET_VRING_BASE, differs there.  MEMCMP=0 leaves this out
+#     (the destination then runs at once, as in production: for outage
+#     figures).
 # Prints QEMU's downtime and total time, and the ping outage.
 # RING packed gives the migrating guest packed rings (default split).
 #   qemu_migrate.sh VHOSTD VHOSTCTL [SECS [RING]]   (stream length,
@@ -24,6 +32,7 @@
 set -u
 VHOSTD=$1 VHOSTCTL=$2
 SECS=${3:-40}
+MEMCMP=${MEMCMP:-1}
 case ${4:-split} in
 split) RINGOPT= ;;
 packed) RINGOPT=,packed=on ;;
@@ -53,6 +62,8 @@ until [ -S "$CTL" ] && [ -S "$WORK/t.sock" ]; do
 done
 
 # guest NAME ROLE IP PEER SOCK MAC [EXTRA QEMU ARGS...]
+# (no_timer_check: a TCG guest starved at boot otherwise panics with "IO-APIC
+# + timer doesn't work!")
 guest() {
 	local name=$1 role=$2 ip=$3 peer=$4 sock=$5 mac=$6 dev=$7
 	shift 7
@@ -66,7 +77,7 @@ guest() {
 		-netdev "vhost-user,id=n0,chardev=c0" \
 		-device "virtio-net-pci,netdev=n0,mac=$mac,vectors=0,romfile=$dev" \
 		-kernel "$KERNEL" -initrd "$WORK/initrd.gz" \
-		-append "console=ttyS0 quiet panic=-1 vt_role=$role vt_ip=$ip vt_peer=$peer vt_secs=$SECS" \
+		-append "console=ttyS0 quiet panic=-1 no_timer_check vt_role=$role vt_ip=$ip vt_peer=$peer vt_secs=$SECS" \
 		"$@" </dev/null >"$WORK/qemu-$name.log" 2>&1 &
 	PIDS+=("$!")
 	eval "PID_$name=$!"
@@ -75,15 +86,20 @@ guest() {
 MAC1=52:54:00:00:00:01
 guest src sink 10.0.0.1 10.0.0.2 "$WORK/s.sock" $MAC1 "$RINGOPT"
 guest third source 10.0.0.2 10.0.0.1 "$WORK/t.sock" 52:54:00:00:00:02 ""
+PAUSED=()
+[ "$MEMCMP" = 1 ] && PAUSED=(-S)
 guest dst sink 10.0.0.1 10.0.0.2 "$WORK/d.sock" $MAC1 "$RINGOPT" \
-	-incoming "tcp:127.0.0.1:$PORT"
+	-incoming "tcp:127.0.0.1:$PORT" "${PAUSED[@]}"
 
 marker() { grep -a -m1 "@@ $2 " "$1" | tr -d '\r' | sed "s/.*@@ $2 //"; }
 BADRING='(input|output)\.[0-9]+:'
 VBAD='refused|broken|Sanitizer|runtime error'
+GUESTBAD='Kernel panic|kernel BUG|BUG: |Oops|general protection fault|double free'
 check_logs() {
 	grep -qaE "$BADRING" "$WORK"/{src,dst,third}.log 2>/dev/null &&
 		fail "a guest's ring broke: $(grep -haE "$BADRING" "$WORK"/{src,dst,third}.log | head -n 1)"
+	grep -qaE "$GUESTBAD" "$WORK"/{src,dst,third}.log 2>/dev/null &&
+		fail "a guest kernel failed: $(grep -haE "$GUESTBAD" "$WORK"/{src,dst,third}.log | head -n 1)"
 	grep -qE "$VBAD" "$WORK/vhostd.log" &&
 		fail "vhostd: $(grep -m1 -E "$VBAD" "$WORK/vhostd.log")"
 	return 0
@@ -129,9 +145,36 @@ while [ $SECONDS -lt $end ]; do
 	sleep 0.05
 done
 [ "$status" = completed ] || fail "migration $status: $q"
+qstatus() {
+	$QMP "$1" query-status | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'
+}
+if [ "$MEMCMP" = 1 ]; then
+	# The destination loaded everything and waits (-S).  Its memory must
+	# be the source's: the source's vhostd stopped writing when it
+	# answered GET_VRING_BASE, and every page it wrote before was in the
+	# dirty log that QEMU read after that.
+	end=$((SECONDS + 60))
+	until [ "$(qstatus "$WORK/dst.qmp")" = paused ]; do
+		[ $SECONDS -lt $end ] || fail "the destination did not finish loading: $(qstatus "$WORK/dst.qmp")"
+		sleep 0.1
+	done
+	size=$((256 << 20))
+	for g in src dst; do
+		$QMP "$WORK/$g.qmp" pmemsave "{\"val\": 0, \"size\": $size, \"filename\": \"$WORK/$g.mem\"}" >/dev/null ||
+			fail "pmemsave on $g refused"
+	done
+	if ! cmp -s "$WORK/src.mem" "$WORK/dst.mem"; then
+		pages=$(cmp -l "$WORK/src.mem" "$WORK/dst.mem" | awk '{printf "0x%x\n", int(($1 - 1) / 4096) * 4096}' | uniq)
+		fail "the destination's memory differs from the source's in $(echo "$pages" | wc -l) page(s): $(echo "$pages" | head -n 8 | tr '\n' ' ')"
+	fi
+	rm -f "$WORK/src.mem" "$WORK/dst.mem"
+	echo "guest memory: the destination's 256 MiB are the source's, byte for byte"
+	$QMP "$WORK/dst.qmp" cont >/dev/null || fail "cont refused by the destination"
+fi
 # The source is done; the destination runs once it loaded the last state
-# and QEMU announces the guest then (SEND_RARP): the MAC moves to port d
-# within milliseconds of that, long before the guest's own traffic would
+# (with MEMCMP, once it is told to) and QEMU announces the guest then
+# (SEND_RARP; vhostd sends it when the rings start): the MAC moves to port
+# d within milliseconds of that, long before the guest's own traffic would
 # have moved it (the bridge counts it).
 ms() { echo $(($(date +%s%N) / 1000000)); }
 t0=$(ms)
@@ -145,7 +188,9 @@ fdb=$("$VHOSTCTL" "$CTL" fdb br0)
 bline=$("$VHOSTCTL" "$CTL" stats | grep "^bridge name=br0 ")
 read -r downtime total <<<"$(echo "$q" | python3 -c 'import json,sys; q=json.load(sys.stdin); print(q.get("downtime"), q.get("total-time"))')"
 echo "migration completed: downtime ${downtime} ms, total ${total} ms"
-echo "MAC on port d ${moved_ms} ms after the source completed: $(echo "$fdb" | grep -i "$MAC1" | tr -s ' ')"
+since="the source completed"
+[ "$MEMCMP" = 1 ] && since="the destination was told to run"
+echo "MAC on port d ${moved_ms} ms after $since: $(echo "$fdb" | grep -i "$MAC1" | tr -s ' ')"
 echo "bridge: $bline"
 moved=$(echo "$bline" | sed -n 's/.* moved=\([0-9]*\).*/\1/p')
 [ "${moved:-0}" -ge 1 ] || fail "the bridge counted no MAC move: $bline"
