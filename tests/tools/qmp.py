@@ -2,8 +2,10 @@
 """qmp.py SOCKET COMMAND [JSON-ARGS]: one QMP command to a QEMU listening on
 a unix socket (-qmp unix:SOCKET,server=on,wait=off); prints the "return"
 value as JSON, or the error on stderr with exit status 1.  Events that
-arrive in between are skipped."""
+arrive in between are skipped.  QMP_TIMEOUT: seconds to wait for an
+answer (default 30)."""
 import json
+import os
 import socket
 import sys
 
@@ -12,7 +14,7 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: qmp.py SOCKET COMMAND [JSON-ARGS]")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
+    s.settimeout(float(os.environ.get("QMP_TIMEOUT", "30")))
     s.connect(sys.argv[1])
     f = s.makefile("rw")
 
