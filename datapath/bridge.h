@@ -111,6 +111,8 @@ struct bridge {
 	struct fdb fdb;
 	struct br_member m[BR_MEMBERS_MAX];
 	struct br_stats stats;       /* the worker's */
+	uint32_t sweep_sec;          /* the table's second of the last sweep */
+	uint32_t sweep_left;         /* buckets of that sweep still to do */
 };
 
 /* 0, or fdb_init()'s error. */

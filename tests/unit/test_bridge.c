@@ -354,6 +354,35 @@ static void test_flow_hash_short_frames_safe(void **state)
 	}
 }
 
+/* Aging through br_pass: one sweep of the table per second of its clock,
+ * a bucket per pass, and none while the clock stands still. */
+static void test_pass_sweeps_once_a_second(void **state)
+{
+	struct bridge *br = new_bridge();
+	struct br_verdict v;
+	uint8_t f[64];
+
+	(void)state;
+	member(br, 0, NULL, 0, 1);
+	member(br, 1, NULL, 0, 1);
+	fdb_set_now(&br->fdb, 1);
+	br_input(br, 0, f, frame(f, M2, M1, -1), &v);   /* M1 learned at 1 */
+	for (uint32_t i = 0; i < br->fdb.nbuckets; i++)
+		br_pass(br);
+	assert_int_equal(br->sweep_left, 0);
+	fdb_set_now(&br->fdb, 302);                      /* aged (300 s) */
+	assert_int_equal(fdb_lookup(&br->fdb, M1, 0), -1);
+	br_pass(br);
+	assert_int_equal(br->sweep_left, br->fdb.nbuckets - 1);
+	for (uint32_t i = 1; i < br->fdb.nbuckets; i++)
+		br_pass(br);
+	assert_int_equal(br->fdb.stats[FDB_AGED], 1);
+	assert_int_equal(br->sweep_left, 0);
+	br_pass(br);                                     /* same second */
+	assert_int_equal(br->sweep_left, 0);
+	br_fini(br);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_limit_counted_per_frame),
 		cmocka_unit_test(test_fewer_queues_spread_by_flow),
 		cmocka_unit_test(test_flow_hash_short_frames_safe),
+		cmocka_unit_test(test_pass_sweeps_once_a_second),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
