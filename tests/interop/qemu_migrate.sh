@@ -218,10 +218,8 @@ sent=$(marker "$WORK/third.log" SENT)
 [[ $src =~ ^size\ 524288\ md5\ [0-9a-f]{32}$ ]] || fail "no chunk made: '$src'"
 # The destination's console holds what the source's printed before the
 # switch (the serial file is new there): count each side's lines once.
-got_s=$(grep -ac "@@ CHUNK " "$WORK/src.log")
-good_s=$(grep -a "@@ CHUNK " "$WORK/src.log" | tr -d '\r' | grep -c "@@ CHUNK $src$")
-got_d=$(grep -ac "@@ CHUNK " "$WORK/dst.log")
-good_d=$(grep -a "@@ CHUNK " "$WORK/dst.log" | tr -d '\r' | grep -c "@@ CHUNK $src$")
+read -r got_s good_s <<<"$(chunk_counts "$WORK/src.log" "$src")"
+read -r got_d good_d <<<"$(chunk_counts "$WORK/dst.log" "$src")"
 [ "$got_d" -ge 1 ] && [ "$good_d" = "$got_d" ] && [ "$good_s" = "$got_s" ] &&
 	[ $((got_s + got_d)) = "$sent" ] ||
 	fail "sent $sent chunks; source got $got_s ($good_s intact), destination $got_d ($good_d intact)"
