@@ -113,7 +113,7 @@ struct bridge {
 	struct br_stats stats;       /* the worker's */
 	uint32_t sweep_sec;          /* the table's second of the last sweep */
 	uint32_t sweep_left;         /* buckets of that sweep still to do */
-};
+} cache_aligned;   /* allocated with aligned_alloc: a size of whole lines */
 
 /* 0, or fdb_init()'s error. */
 int br_init(struct bridge *br, uint32_t fdb_size, uint32_t aging,
