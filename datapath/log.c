@@ -12,6 +12,7 @@
 
 int vlog_level_cur = VLOG_LVL_INFO;
 static bool vlog_journal;
+static bool vlog_time;
 
 static const char *const level_names[] = {"err", "warn", "info", "debug"};
 /* syslog(3) priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG. */
@@ -54,6 +55,25 @@ void vlog_use_journal(bool on)
 	vlog_journal = on;
 }
 
+void vlog_use_time(bool on)
+{
+	vlog_time = on;
+}
+
+/* "ts=2026-12-03T14:50:00.123456Z " at buf (UTC, microseconds). */
+static int time_field(char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	char day[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!gmtime_r(&ts.tv_sec, &tm) ||
+	    !strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm))
+		return 0;
+	return snprintf(buf, n, "ts=%s.%06ldZ ", day, ts.tv_nsec / 1000);
+}
+
 static void vlog_vemit(enum vlog_level lvl, const char *tag,
 		       uint32_t suppressed, const char *fmt, va_list ap)
 {
@@ -62,6 +82,8 @@ static void vlog_vemit(enum vlog_level lvl, const char *tag,
 
 	if (vlog_journal)
 		n = snprintf(buf, sizeof(buf), "<%d>", level_prio[lvl]);
+	else if (vlog_time)
+		n = time_field(buf, sizeof(buf));
 	else
 		n = 0;
 	n += snprintf(buf + n, sizeof(buf) - (size_t)n, "level=%s comp=%s ",

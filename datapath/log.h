@@ -7,7 +7,7 @@
  * which is rate limited per call site so that a hostile guest cannot flood
  * the log or slow a worker.  Output goes to stderr, one line per call:
  *
- *   level=LEVEL comp=TAG [suppressed=N] message
+ *   [ts=TIME] level=LEVEL comp=TAG [suppressed=N] message
  *
  * key=value fields first (logfmt), then the message as written (a rate
  * limited site says how many of its lines it dropped since its last one).
@@ -53,6 +53,10 @@ bool vlog_journal_stream(void);
 
 /* Prefix lines with their syslog priority "<N>" (journald) or not. */
 void vlog_use_journal(bool on);
+
+/* Start each line with "ts=YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC; --log-time),
+ * except on journald's stream, which stamps entries itself. */
+void vlog_use_time(bool on);
 
 /*
  * Token bucket per call site: at most VLOG_RL_BURST lines, refilled once per

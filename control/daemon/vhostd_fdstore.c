@@ -579,13 +579,13 @@ static void publish_positions(struct fsp *s, bool rebuilt)
 	s->p->dev.pos = s->area->slot;
 }
 
-void fdstore_port_started(struct vu_port *p)
+bool fdstore_port_started(struct vu_port *p)
 {
 	struct fsp *s = slot_named(p->dev.name, active);
 	char why[256];
 
 	if (!s)
-		return;
+		return false;
 	s->p = p;
 	bool rebuilt = false;
 	if (s->have_state && p->cfd >= 0) {
@@ -615,13 +615,14 @@ void fdstore_port_started(struct vu_port *p)
 			close(s->statefd);
 		free(s->ents);
 		memset(s, 0, sizeof(*s));
-		return;
+		return rebuilt;
 	}
 	if (s->statefd < 0 && new_state_file(s) < 0)
-		return;
+		return rebuilt;
 	publish_positions(s, rebuilt);
 	if (p->lfd >= 0 && !s->listen_kept)
 		store(s->name, "listen", p->lfd);
+	return rebuilt;
 }
 
 void fdstore_port_listener(struct vu_port *p)

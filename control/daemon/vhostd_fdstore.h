@@ -39,8 +39,9 @@ int fdstore_init(void);
 bool fdstore_take(const char *name, struct vu_port_restore *r);
 
 /* p started (fresh or with fdstore_take's sockets): rebuild its device
- * from the kept state, store its listening socket and state memfd. */
-void fdstore_port_started(struct vu_port *p);
+ * from the kept state, store its listening socket and state memfd.
+ * true: the device was rebuilt (no word to the front-end). */
+bool fdstore_port_started(struct vu_port *p);
 
 /* p was given another socket (set-port-fd): its listening socket, if it
  * has one now, replaces the stored one (a connection is stored with the

@@ -259,6 +259,7 @@ int main(int argc, char **argv)
 	}
 	vlog_set_level(d.opts.log_level);
 	vlog_use_journal(vlog_journal_stream());
+	vlog_use_time(d.opts.log_time);
 	/* Sockets and directories are born private; --socket-mode and
 	 * --control-mode open them up, nothing else does. */
 	umask(077);

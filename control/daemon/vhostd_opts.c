@@ -446,7 +446,8 @@ static void default_cores(struct vhostd_opts *o)
 enum { OPT_PORT = 256, OPT_LINK, OPT_REFLECT, OPT_CORES, OPT_LOGLVL,
        OPT_CAPS, OPT_SOCKPATH, OPT_FD, OPT_NOFEAT, OPT_SOURCE, OPT_CONTROL,
        OPT_PLACEMENT, OPT_METRICS, OPT_SOCKMODE, OPT_SOCKGROUP,
-       OPT_CTLMODE, OPT_CTLGROUP, OPT_CONFIG, OPT_BRIDGE, OPT_IDLE };
+       OPT_CTLMODE, OPT_CTLGROUP, OPT_CONFIG, OPT_BRIDGE, OPT_IDLE,
+       OPT_LOGTIME };
 
 static const struct option long_opts[] = {
 	{"port", required_argument, NULL, OPT_PORT},
@@ -461,6 +462,7 @@ static const struct option long_opts[] = {
 	{"bridge", required_argument, NULL, OPT_BRIDGE},
 	{"idle", required_argument, NULL, OPT_IDLE},
 	{"log-level", required_argument, NULL, OPT_LOGLVL},
+	{"log-time", no_argument, NULL, OPT_LOGTIME},
 	{"print-capabilities", no_argument, NULL, OPT_CAPS},
 	{"socket-path", required_argument, NULL, OPT_SOCKPATH},
 	{"fd", required_argument, NULL, OPT_FD},
@@ -568,6 +570,9 @@ static int parse_one(struct vhostd_opts *o, int c, char *arg,
 			return bad("--log-level '%s': use err, warn, info or "
 				   "debug", arg);
 		o->log_level = lvl;
+		return 0;
+	case OPT_LOGTIME:
+		o->log_time = true;
 		return 0;
 	case OPT_CAPS:
 		o->print_capabilities = true;
@@ -732,6 +737,9 @@ void vhostd_usage(FILE *out)
 "                       wait (back off, then block until a guest kicks;\n"
 "                       the default)\n"
 "  --log-level LEVEL    err, warn, info (default) or debug\n"
+"  --log-time           start each log line with ts=TIME (UTC, to the\n"
+"                       microsecond); not on journald's stream, which\n"
+"                       stamps entries itself\n"
 "  --no-feature NAME    do not offer NAME: mq mtu mac mrg-rxbuf event-idx\n"
 "                       indirect in-order packed status log csum\n"
 "                       guest-csum tso protocol-features rarp reply-ack\n"

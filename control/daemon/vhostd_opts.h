@@ -76,6 +76,7 @@ struct vhostd_opts {
 	cpu_set_t cores;
 	int ncores;
 	enum vlog_level log_level;
+	bool log_time;          /* --log-time */
 	char control_path[108]; /* --control, "" = none */
 	char config_path[256];  /* --config, "" = none */
 	uint64_t features;      /* virtio/vhost feature bits offered */

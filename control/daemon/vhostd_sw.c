@@ -210,9 +210,11 @@ static int start_port(struct sw *s, int i, char *why, size_t n)
 				      err == -EADDRINUSE ? "another process "
 				      "serves it" : strerror(-err));
 		sp->vu_started = true;
-		fdstore_port_started(&sp->vu);
+		bool rebuilt = fdstore_port_started(&sp->vu);
 		err = dp_attach(s->dp, (uint32_t)i, &sp->vu.dev, &w);
 		sp->attached = true;
+		if (!err && rebuilt)
+			sw_resumed_watch(s, i);
 	}
 	/* Before sw_run()'s dp_start(), nothing may be published (a NIC
 	 * port's state may still move to its node): sw_run() attaches the
@@ -645,6 +647,7 @@ void sw_stop(struct sw *s)
 	char why[128];
 
 	s->config_path = NULL;     /* stopping is no change to the switch */
+	sw_resumed_stop(s);
 	for (int i = 0; i < VHOSTD_MAX_PORTS; i++)
 		if (s->ports[i].used) {
 			struct sw_req r = {.op = SW_DEL_PORT,

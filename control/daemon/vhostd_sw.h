@@ -80,6 +80,8 @@ struct sw_port {
 	struct port *nic;               /* a NIC port, once open */
 	bool attached;                  /* in the datapath */
 	bool bridged;                   /* a member of its bridge */
+	uint64_t rebuilt_ns;            /* rebuilt from the fd store, no
+					 * frame seen since (vhostd_resumed.c) */
 };
 
 struct sw_bridge {
@@ -95,6 +97,7 @@ struct sw {
 	struct dp *dp;
 	const char *config_path;        /* NULL: nothing written */
 	bool running;                   /* sw_run() done */
+	struct vu_watch *resumed_timer; /* vhostd_resumed.c */
 	struct sw_port ports[VHOSTD_MAX_PORTS];
 	struct sw_bridge bridges[SW_MAX_BRIDGES];
 	struct port_spec nic_specs[VHOSTD_MAX_PORTS];
@@ -123,6 +126,11 @@ int sw_run(struct sw *s);
 /* Remove every port (unlinked first), as del-port does; then the caller
  * may dp_fini(). */
 void sw_stop(struct sw *s);
+
+/* Port slot i was rebuilt from the fd store: log when its rings move
+ * frames again (vhostd_resumed.c).  sw_resumed_stop() ends the watch. */
+void sw_resumed_watch(struct sw *s, int i);
+void sw_resumed_stop(struct sw *s);
 
 /* The runtime part of the switch, as --config holds it. */
 void sw_to_conf(const struct sw *s, struct vhostd_conf *c);

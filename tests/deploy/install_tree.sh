@@ -116,12 +116,12 @@ out=$(verify ./vhostd@.service ./vhostd-hugepages.service); rc=$?
 [ $rc -eq 0 ] && [ -z "$out" ] && ok "systemd-analyze verify: both units clean" ||
 	bad "systemd-analyze verify: exit $rc: $out"
 # The same check must see a broken unit (else it proves nothing).
-sed -i 's/^Restart=always/Restart=sometimes/; s/^RestartSec=100ms/RestartSc=1/' \
+sed -i 's/^Restart=always/Restart=sometimes/; s/^RestartSec=0/RestartSc=1/' \
 	"$U/vhostd@.service"
 out=$(verify ./vhostd@.service)
 grep -q "Restart" <<<"$out" && ok "verify catches a broken unit: $(head -1 <<<"$out")" ||
 	bad "verify did not report a broken unit: $out"
-for k in Type=notify Restart=always RestartSec=100ms FileDescriptorStoreMax=512 \
+for k in Type=notify Restart=always RestartSec=0 Nice=-10 FileDescriptorStoreMax=512 \
 	 RuntimeDirectory=vhostd/%i EnvironmentFile=/etc/vhostd/%i.env \
 	 DefaultInstance=main; do
 	grep -qx "$k" "$D$UNITDIR/vhostd@.service" || bad "vhostd@.service lacks $k"

@@ -8,6 +8,8 @@
  * "FDSTOREREMOVE=1" removes every fd of that name; the next process gets
  * them all from fd 3 with LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES.
  * FDSTORE is set as systemd 254 sets it (FileDescriptorStoreMax=512).
+ * SUP_NICE in the environment is the unit's Nice=: the process starts at
+ * that niceness, as systemd starts it.
  */
 #ifndef VHOSTD_FDSTORE_SUP_H
 #define VHOSTD_FDSTORE_SUP_H
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -161,6 +164,10 @@ static inline pid_t sup_spawn(struct sup *s, const char *bin,
 		return pid < 0 ? -errno : pid;
 	FILE *f = freopen(logpath, "a", stderr);
 	(void)f;
+	const char *nice = getenv("SUP_NICE");
+	if (nice && setpriority(PRIO_PROCESS, 0, atoi(nice)) < 0)
+		fprintf(stderr, "supervisor: Nice=%s: %s\n", nice,
+			strerror(errno));
 	/* Out of the way first, then in place from 3 (no overlap). */
 	int hi[SUP_MAX];
 	for (int i = 0; i < s->n; i++)

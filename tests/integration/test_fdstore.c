@@ -465,6 +465,13 @@ static void rs_run(struct rs *r, const char *name)
 			      "state") != i + 1)
 			fail_msg("%s: restart %d: no rebuild in %s", name, i,
 				 log_path);
+		/* vhostd looks at the counters once a millisecond. */
+		for (int ms = 0; ms < 100 && log_count(log_path, "frames "
+				"moving again") != i + 1; ms++)
+			msleep(1);
+		if (log_count(log_path, "frames moving again") != i + 1)
+			fail_msg("%s: restart %d: no 'frames moving again' "
+				 "line in %s", name, i, log_path);
 		if (sig == SIGTERM && r->lost_now)
 			fail_msg("%s: restart %d (SIGTERM) lost %u frames", name,
 				 i, r->lost_now);

@@ -77,9 +77,12 @@ int main(int argc, char **argv)
 		if (pfd >= 0)
 			close(pfd);
 		sup_drain(&sup);   /* what it sent before it died */
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
 		fprintf(stderr, "fdstore_run: child %d ended (status 0x%x), "
-			"%d fds stored: starting it again\n", (int)pid, st,
-			sup.n);
+			"%d fds stored: starting it again at_us=%lld\n",
+			(int)pid, st, sup.n,
+			(long long)now.tv_sec * 1000000 + now.tv_nsec / 1000);
 		pid = start(argv[2], argv[3], argv + 4, ++n);
 		if (pid < 0)
 			return 1;

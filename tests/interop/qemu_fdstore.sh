@@ -4,12 +4,17 @@
 # (issue 20, part 2): fdstore_run plays systemd (NOTIFY_SOCKET with
 # SCM_RIGHTS, the next vhostd started at once with LISTEN_FDS), so each
 # new vhostd keeps QEMU's connections and rebuilds the devices from their
-# stored state.  QEMU listens (-chardev socket,server=on; vhostd's ports
-# are ",client") and would see any disconnect; the guests stream and ping
-# as in qemu_restart.sh (qemu_restart_init.sh).  Checked, on top of
-# qemu_restart.sh's checks: every new vhostd logs both devices rebuilt
-# from the store, and no guest sees a carrier change after boot.  Prints
-# the signal to both devices rebuilt, and the ping outages.  With
+# stored state, at the niceness vhostd@.service gives it.  QEMU listens
+# (-chardev socket,server=on; vhostd's ports are ",client") and would see
+# any disconnect; the guests stream and ping as in qemu_restart.sh
+# (qemu_restart_init.sh), plus a quiet ping every 2 ms so that frames wait
+# in both directions at every moment.  Checked, on top of qemu_restart.sh's
+# checks: every new vhostd logs both devices rebuilt from the store and
+# both moving frames again, and no guest sees a carrier change after
+# boot.  Prints, from vhostd's --log-time clock against the moment before
+# each signal: the old process reaped, the new one's first line, both
+# devices rebuilt, both moving frames again (the outage); and the ping
+# outages.  With
 # "packed", both guests' devices have packed rings (packed=on; guest 1
 # without mergeable buffers, guest 2 with): kill -9 restarts then resume
 # from the positions vhostd's workers published (datapath/vq_pos.h).
@@ -26,6 +31,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 qemu_need
 qemu_initrd "$HERE/qemu_restart_init.sh"
 
+# fdstore_run starts vhostd at the niceness vhostd@.service gives it.
+SUP_NICE=$(sed -n 's/^Nice=//p' "$HERE/../../deploy/systemd/vhostd@.service.in")
+export SUP_NICE
 SECS=$((RESTARTS * 2 + 6))        # guest 2 streams this long
 NVD=0                             # vhostd runs so far
 
@@ -35,7 +43,7 @@ vhostd_sup() {
 	"$FDSTORE_RUN" "$WORK/notify" "$WORK/vhostd.pid" "$WORK/vhostd" \
 		"$VHOSTD" --port "a=vhost:$WORK/a.sock,client" \
 		--port "b=vhost:$WORK/b.sock,client" --link a=b --cores 1 \
-		--log-level info 2>"$WORK/fdstore_run.log" &
+		--log-level info --log-time 2>"$WORK/fdstore_run.log" &
 	SPID=$!
 	PIDS+=("$SPID")
 }
@@ -53,7 +61,7 @@ guest() {
 		-netdev "vhost-user,id=n0,chardev=c0" \
 		-device "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0$1,vectors=0,romfile=$6" \
 		-kernel "$KERNEL" -initrd "$WORK/initrd.gz" \
-		-append "console=ttyS0 quiet panic=-1 vt_role=$2 vt_ip=$3 vt_peer=$4 vt_secs=$SECS" \
+		-append "console=ttyS0 quiet panic=-1 vt_role=$2 vt_ip=$3 vt_peer=$4 vt_secs=$SECS vt_tick=0.002" \
 		</dev/null >"$WORK/qemu$1.log" 2>&1 &
 	PIDS+=("$!")
 }
@@ -93,30 +101,57 @@ vhostd_sup
 gwait 2 "@@ STREAMING" || fail "guest 2 did not start streaming"
 echo "guests up and streaming; $RESTARTS restarts of vhostd follow"
 
-ms() { echo $(($(date +%s%N) / 1000000)); }
-REBUILT=()
+# ts_us LINE: the microsecond of a --log-time line (ts=...Z, UTC).
+ts_us() {
+	local t=${1#ts=}
+	t=${t%% *}
+	date -u -d "$t" +%s%6N
+}
+msec() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+REBUILT=() STARTED=() GONE=() MOVING=()
 for i in $(seq 1 "$RESTARTS"); do
 	sleep "1.$((RANDOM % 10))"
 	[ $((i % 2)) = 1 ] && sig=TERM || sig=KILL
 	old=$(vpid)
-	t0=$(ms)
+	t0=${EPOCHREALTIME/./}
 	kill -"$sig" "$old"
 	n=0
 	log=$WORK/vhostd.$((i + 1)).log
-	until [ "$(grep -c "device rebuilt from the stored state" "$log" 2>/dev/null)" = 2 ]; do
+	# Both devices rebuilt and both moving frames again (the guests
+	# stream and ping the whole time: a device that stays silent for a
+	# second is a failure).
+	until [ "$(grep -c "frames moving again" "$log" 2>/dev/null)" = 2 ]; do
 		n=$((n + 1))
-		grep -q "must reconnect" "$log" 2>/dev/null &&
-			fail "restart $i: $(grep -m1 "must reconnect" "$log")"
-		[ $n -gt 1000 ] &&
-			fail "restart $i: the new vhostd did not rebuild both devices ($log)"
-		sleep 0.01
+		grep -qE "must reconnect|no frame in the first second" "$log" 2>/dev/null &&
+			fail "restart $i: $(grep -m1 -E "must reconnect|no frame in the first second" "$log")"
+		[ $n -gt 200 ] &&
+			fail "restart $i: the new vhostd did not rebuild both devices, or no frame moved ($log)"
+		sleep 0.05
 	done
-	REBUILT+=($(($(ms) - t0)))
+	[ "$(grep -c "device rebuilt from the stored state" "$log")" = 2 ] ||
+		fail "restart $i: not both devices rebuilt ($log)"
+	# From vhostd's own clock: the new process's first line, the line
+	# saying the second device is rebuilt, and the last of the two
+	# saying a device moves frames again, each against the moment before
+	# the signal.
+	tg=$(grep "ended" "$WORK/fdstore_run.log" | tail -n 1 | sed 's/.*at_us=//')
+	t1=$(ts_us "$(head -n 1 "$log")")
+	t2=$(ts_us "$(grep "device rebuilt from the stored state" "$log" | tail -n 1)")
+	t3=$(ts_us "$(grep "frames moving again" "$log" | tail -n 1)")
+	GONE+=("$(msec $((tg - t0)))")
+	STARTED+=("$(msec $((t1 - t0)))")
+	REBUILT+=("$(msec $((t2 - t0)))")
+	MOVING+=("$(msec $((t3 - t0)))")
 	[ "$(grep -c "front-end connected" "$log")" = 2 ] ||
 		fail "restart $i: a front-end connected again ($log)"
 	gwait 2 "@@ " || true         # a cheap check for broken rings
 done
+echo "signal to the old vhostd reaped by the supervisor (ms): ${GONE[*]}"
+echo "signal to the new vhostd's first log line (ms): ${STARTED[*]}"
 echo "signal to both devices rebuilt (ms): ${REBUILT[*]}"
+echo "signal to both devices moving frames again (ms): ${MOVING[*]}"
+sorted=$(printf '%s\n' "${MOVING[@]}" | sort -n)
+echo "signal to frames moving again: median $(sed -n "$(((RESTARTS + 1) / 2))p" <<<"$sorted") ms, max $(tail -n 1 <<<"$sorted") ms over $RESTARTS restarts"
 grep -q "front-end disconnected" "$WORK"/vhostd.*.log &&
 	fail "a front-end went away: $(grep -h -m1 "front-end disconnected" "$WORK"/vhostd.*.log)"
 grep "ended" "$WORK/fdstore_run.log" | tr '\n' ' '; echo

@@ -1,13 +1,16 @@
 #!/bin/sh
 # /init of the guests qemu_restart.sh boots.  Kernel command line:
-# vt_role=sink|source vt_ip=ADDR vt_peer=ADDR vt_secs=N.
+# vt_role=sink|source vt_ip=ADDR vt_peer=ADDR vt_secs=N [vt_tick=SECS].
 #   sink:   answer pings; take 512 KiB chunks over TCP (port 5000), one
 #           connection each, printing each chunk's size and digest, until
 #           a chunk reading "done".
 #   source: make a 512 KiB chunk, print its digest, then for vt_secs
 #           seconds send it again and again while pinging the sink every
 #           50 ms; print how many chunks went, the ping summary and each
-#           run of lost pings (the outages), then send "done".
+#           run of lost pings (the outages), then send "done".  With
+#           vt_tick, a second, quiet ping every SECS keeps frames
+#           pending in both directions all the time (a back-end that comes
+#           back finds work at once, whatever the stream is doing).
 # Lines starting with "@@" are the markers the test script reads.
 export PATH=/bin
 mount -t proc proc /proc
@@ -29,6 +32,7 @@ for w in $(cat /proc/cmdline); do
 	vt_peer=*) PEER=${w#*=} ;;
 	vt_role=*) ROLE=${w#*=} ;;
 	vt_secs=*) SECS=${w#*=} ;;
+	vt_tick=*) TICK=${w#*=} ;;
 	esac
 done
 for m in $(cat /modules.list); do
@@ -76,6 +80,7 @@ source)
 	done
 	ping -i 0.05 "$PEER" >/tmp/ping 2>&1 &
 	pp=$!
+	[ -n "${TICK:-}" ] && ping -q -i "$TICK" "$PEER" >/dev/null 2>&1 &
 	mark "STREAMING"
 	end=$(($(date +%s) + SECS))
 	n=0

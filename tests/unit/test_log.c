@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "datapath/log.h"
@@ -43,6 +44,7 @@ static int restore(void **state)
 	fclose(cap);
 	unsetenv("JOURNAL_STREAM");
 	vlog_use_journal(false);
+	vlog_use_time(false);
 	vlog_set_level(VLOG_LVL_INFO);
 	return 0;
 }
@@ -110,6 +112,41 @@ static void test_journal_priorities(void **state)
 	assert_string_equal(captured(),
 		"<3>level=err comp=t e\n<4>level=warn comp=t w\n"
 		"<6>level=info comp=t i\n<7>level=debug comp=t d\n");
+}
+
+/* --log-time: the line starts with the UTC time to the microsecond,
+ * taken between the two clock readings around the call. */
+static void test_time_field_first(void **state)
+{
+	char before[32], after[32], got[32];
+	time_t t0, t1;
+
+	(void)state;
+	vlog_use_time(true);
+	t0 = time(NULL);
+	LOG_WARN("t", "x");
+	t1 = time(NULL);
+	strftime(before, sizeof(before), "%Y-%m-%dT%H:%M:%S", gmtime(&t0));
+	strftime(after, sizeof(after), "%Y-%m-%dT%H:%M:%S", gmtime(&t1));
+	const char *out = captured();
+	assert_int_equal(strncmp(out, "ts=", 3), 0);
+	memcpy(got, out + 3, 19);
+	got[19] = '\0';
+	assert_true(strcmp(got, before) >= 0 && strcmp(got, after) <= 0);
+	for (int i = 23; i < 29; i++)
+		assert_true(out[i] >= '0' && out[i] <= '9');
+	assert_int_equal(out[22], '.');
+	assert_string_equal(out + 29, "Z level=warn comp=t x\n");
+}
+
+/* journald stamps its entries: no ts= field on its stream. */
+static void test_no_time_field_on_journal(void **state)
+{
+	(void)state;
+	vlog_use_time(true);
+	vlog_use_journal(true);
+	LOG_WARN("t", "w");
+	assert_string_equal(captured(), "<4>level=warn comp=t w\n");
 }
 
 /* JOURNAL_STREAM counts only when it names stderr itself. */
@@ -204,6 +241,8 @@ int main(void)
 		T(test_newline_in_message_stays_one_line),
 		T(test_long_message_cut_to_one_line),
 		T(test_journal_priorities),
+		T(test_time_field_first),
+		T(test_no_time_field_on_journal),
 		T(test_journal_stream_detected_by_inode),
 		T(test_rate_limit_burst_then_refused),
 		T(test_rate_limit_reports_dropped_lines),

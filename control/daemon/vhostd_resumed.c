@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhostd_resumed.c: after a restart through the fd store, say when each
+ * rebuilt device moves frames again.  The rebuild itself is silent for
+ * the front-end; this line is what an operator (and the restart tests)
+ * read to know how long the guests' traffic stood still.  The counters
+ * are polled every millisecond from the control thread, for at most a
+ * second per device: nothing on the workers' path.
+ */
+#include "vhostd_sw.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../datapath/log.h"
+#include "vhostd_dp.h"
+
+#define TAG "fdstore"
+#define RESUMED_TICK_MS 1
+#define RESUMED_GIVE_UP_NS 1000000000ull
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Frames the port's rings moved since this process started them. */
+static uint64_t port_packets(const struct dp_port *p)
+{
+	uint64_t n = 0;
+
+	if (!p->dev)
+		return 0;
+	for (uint32_t r = 0; r < p->dev->nvrings; r++)
+		if (p->qps[r / 2])
+			n += STAT_READ(dp_vq(p, r)->stats.packets);
+	return n;
+}
+
+/* true: this port is still waiting for its first frame. */
+static bool check_port(struct sw *s, int i, uint64_t now)
+{
+	struct sw_port *sp = &s->ports[i];
+
+	if (!sp->used || !sp->rebuilt_ns)
+		return false;
+	uint64_t ns = now - sp->rebuilt_ns;
+	if (port_packets(&s->dp->ports[i])) {
+		LOG_INFO(TAG, "%s: frames moving again %" PRIu64 ".%" PRIu64
+			 " ms after the device was rebuilt", sp->opt.name,
+			 ns / 1000000, ns / 100000 % 10);
+	} else if (ns >= RESUMED_GIVE_UP_NS) {
+		LOG_INFO(TAG, "%s: no frame in the first second after the "
+			 "device was rebuilt (its guest sends nothing)",
+			 sp->opt.name);
+	} else {
+		return true;
+	}
+	sp->rebuilt_ns = 0;
+	return false;
+}
+
+static void tick(struct vu_watch *w, uint32_t ev, void *arg)
+{
+	struct sw *s = arg;
+	uint64_t now = mono_ns();
+	bool waiting = false;
+
+	(void)w; (void)ev;
+	for (int i = 0; i < VHOSTD_MAX_PORTS; i++)
+		waiting |= check_port(s, i, now);
+	if (!waiting) {
+		vu_loop_timer_del(s->loop, s->resumed_timer);
+		s->resumed_timer = NULL;
+	}
+}
+
+void sw_resumed_watch(struct sw *s, int i)
+{
+	s->ports[i].rebuilt_ns = mono_ns();
+	if (s->resumed_timer)
+		return;
+	s->resumed_timer = vu_loop_every(s->loop, RESUMED_TICK_MS, tick, s);
+	if (!s->resumed_timer) {
+		LOG_WARN(TAG, "%s: cannot watch for its first frames after the "
+			 "rebuild: %s", s->ports[i].opt.name, strerror(errno));
+		s->ports[i].rebuilt_ns = 0;
+	}
+}
+
+void sw_resumed_stop(struct sw *s)
+{
+	if (s->resumed_timer)
+		vu_loop_timer_del(s->loop, s->resumed_timer);
+	s->resumed_timer = NULL;
+	for (int i = 0; i < VHOSTD_MAX_PORTS; i++)
+		s->ports[i].rebuilt_ns = 0;
+}
