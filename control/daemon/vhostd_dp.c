@@ -544,6 +544,12 @@ static void log_worker_stats(const struct worker *w)
 		 s->packets ? (double)s->busy_cycles / (double)s->packets : 0.0);
 }
 
+void dp_log_stats(const struct dp *dp)
+{
+	for (uint32_t w = 0; w < dp->nworkers; w++)
+		log_worker_stats(&dp->workers[w]);
+}
+
 void dp_fini(struct dp *dp)
 {
 	for (uint32_t w = 0; w < dp->nworkers; w++) {

@@ -162,6 +162,9 @@ void dp_halt(struct dp *dp);
 /* Stop the workers and free everything. */
 void dp_fini(struct dp *dp);
 
+/* One line per worker: packets moved and cycles per packet. */
+void dp_log_stats(const struct dp *dp);
+
 /*
  * Changes while the workers run (vhostd_dp_rt.c), control thread only.
  * Each takes the paths it changes off the workers' lists first (waiting

@@ -695,6 +695,11 @@ void fdstore_stopping(void)
 			ports[i].p->created_socket = false;
 }
 
+bool fdstore_handing_over(void)
+{
+	return stopping;
+}
+
 void fdstore_last_records(void)
 {
 	if (!stopping)

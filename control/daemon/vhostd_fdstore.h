@@ -61,4 +61,8 @@ void fdstore_stopping(void);
  * datapath's slots say the same: vq_pos.h). */
 void fdstore_last_records(void);
 
+/* true once fdstore_stopping() ran with a store: the next process takes
+ * over every stored fd. */
+bool fdstore_handing_over(void);
+
 #endif

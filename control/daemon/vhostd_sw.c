@@ -642,6 +642,14 @@ int sw_run(struct sw *s)
 	return err;
 }
 
+bool sw_has_nic(const struct sw *s)
+{
+	for (int i = 0; i < VHOSTD_MAX_PORTS; i++)
+		if (s->ports[i].used && s->ports[i].opt.kind == PORT_NIC)
+			return true;
+	return false;
+}
+
 void sw_stop(struct sw *s)
 {
 	char why[128];

@@ -127,6 +127,10 @@ int sw_run(struct sw *s);
  * may dp_fini(). */
 void sw_stop(struct sw *s);
 
+/* Is any port a NIC port (DPDK, AF_XDP: state outside the process that
+ * only its stop removes)? */
+bool sw_has_nic(const struct sw *s);
+
 /* Port slot i was rebuilt from the fd store: log when its rings move
  * frames again (vhostd_resumed.c).  sw_resumed_stop() ends the watch. */
 void sw_resumed_watch(struct sw *s, int i);

@@ -70,7 +70,9 @@ int main(int argc, char **argv)
 		struct pollfd p[2] = {{.fd = sup.sock, .events = POLLIN},
 				      {.fd = pfd, .events = POLLIN}};
 		int st;
-		(void)poll(p, 2, 1);
+		/* The pidfd says when the child ends (a kernel without
+		 * pidfds: look every millisecond). */
+		(void)poll(p, 2, pfd >= 0 ? -1 : 1);
 		sup_drain(&sup);
 		if (waitpid(pid, &st, WNOHANG) != pid)
 			continue;

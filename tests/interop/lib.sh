@@ -3,7 +3,8 @@
 # PID and killed on exit, and waiting for a log line with a deadline.
 
 TESTPMD=${TESTPMD:-$(command -v dpdk-testpmd || true)}
-WORK=$(mktemp -d /tmp/vhostd-interop.XXXXXX)
+# WORK_BASE: where the work dir goes (default /tmp).
+WORK=$(mktemp -d "${WORK_BASE:-/tmp}/vhostd-interop.XXXXXX")
 PIDS=()
 
 cleanup() {
