@@ -47,7 +47,7 @@ uint32_t spread_pick(void *ctx, const struct vnet_path *p, const uint8_t *f,
 	(void)p;
 	(void)len;
 	to[0] = (struct vnet_to){&s->q[flow_hash(f, flen) % s->nq],
-				 VNET_VLAN_KEEP, 0};
+				 vnet_to_vlan(VNET_VLAN_KEEP, 0)};
 	return 1;
 }
 

@@ -736,21 +736,21 @@ static inline uint32_t set_dst(struct vnet_path *p, struct batch *b,
 	const struct vnet_dst *d = to->d;
 	uint32_t moved = 0;
 
-	if (p->dst == d->vq && p->vlan_op == to->vlan_op &&
-	    p->vlan_tci == to->tci)
+	if (p->dst == d->vq && p->to_vlan == to->vlan)
 		return 0;
 	if (b->n)
 		moved = batch_commit(p, b);
 	p->dst = d->vq;
 	p->dst_hdr_len = d->hdr_len;
 	p->rcv = d->rcv;
-	p->vlan_op = to->vlan_op;
-	p->vlan_tci = to->tci;
-	p->vlan_delta = (int8_t)(to->vlan_op == VNET_VLAN_PUSH ? 4 :
-				 to->vlan_op == VNET_VLAN_POP ? -4 : 0);
+	p->to_vlan = to->vlan;
+	p->vlan_op = (uint8_t)vnet_to_op(to->vlan);
+	p->vlan_tci = vnet_to_tci(to->vlan);
+	p->vlan_delta = (int8_t)(p->vlan_op == VNET_VLAN_PUSH ? 4 :
+				 p->vlan_op == VNET_VLAN_POP ? -4 : 0);
 	/* The frame_max compare (forward) is on the frame as sent: a
 	 * pushed tag must still fit the receiver. */
-	p->frame_max = d->frame_max - (to->vlan_op == VNET_VLAN_PUSH ?
+	p->frame_max = d->frame_max - (p->vlan_op == VNET_VLAN_PUSH ?
 				       VNET_VLAN_LEN : 0);
 	/* The first frame of the pass towards d: start loading its next
 	 * descriptors for the frames that may follow (vnet_path_poll does

@@ -199,8 +199,8 @@ static void test_each_destination_gets_the_frame(void **st)
 	post_rx(0, 4);
 	post_rx(1, 4);
 	make(f, 200, 0);
-	choice[0] = (struct vnet_to){&dst[0], VNET_VLAN_KEEP, 0};
-	choice[1] = (struct vnet_to){&dst[1], VNET_VLAN_KEEP, 0};
+	choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_KEEP, 0)};
+	choice[1] = (struct vnet_to){&dst[1], vnet_to_vlan(VNET_VLAN_KEEP, 0)};
 	nchoice = 2;
 	send_frame(0, f, 200, &(struct virtio_net_hdr){0}, 0);
 	send_frame(1, f, 200, &(struct virtio_net_hdr){0}, 100);
@@ -230,7 +230,7 @@ static void test_tag_pushed_and_popped(void **st)
 	for (uint32_t cut = 0; cut < 20; cut++, u += 2) {
 		/* push VLAN 42 */
 		make(f, 60, 0);
-		choice[0] = (struct vnet_to){&dst[0], VNET_VLAN_PUSH, 42};
+		choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_PUSH, 42)};
 		send_frame(0, f, 60, &(struct virtio_net_hdr){0}, cut);
 		assert_int_equal(vnet_pick_poll(&path), 1);
 		memcpy(want, f, 12);
@@ -243,7 +243,7 @@ static void test_tag_pushed_and_popped(void **st)
 		assert_int_equal(p[HDR + 64], 0xee);   /* nothing past it */
 		/* pop */
 		make(f, 64, 42);
-		choice[0] = (struct vnet_to){&dst[0], VNET_VLAN_POP, 0};
+		choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_POP, 0)};
 		send_frame(1, f, 64, &(struct virtio_net_hdr){0}, cut);
 		assert_int_equal(vnet_pick_poll(&path), 1);
 		memcpy(want, f, 12);
@@ -267,14 +267,14 @@ static void test_passed_partial_checksum_moves_with_the_tag(void **st)
 	(void)st;
 	post_rx(0, 2);
 	nchoice = 1;
-	choice[0] = (struct vnet_to){&dst[0], VNET_VLAN_PUSH, 7};
+	choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_PUSH, 7)};
 	send_frame(0, f, make(f, 80, 0), &partial, 0);
 	assert_int_equal(vnet_pick_poll(&path), 1);
 	const struct virtio_net_hdr *h = (const void *)got(0, 0, &len);
 	assert_int_equal(h->flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
 	assert_int_equal(h->csum_start, 38);
 	assert_int_equal(h->csum_offset, 6);
-	choice[0] = (struct vnet_to){&dst[0], VNET_VLAN_POP, 0};
+	choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_POP, 0)};
 	struct virtio_net_hdr t = partial;
 	t.csum_start = 38;
 	send_frame(1, f, make(f, 84, 7), &t, 0);
@@ -291,7 +291,7 @@ static void test_checksum_start_inside_a_popped_tag_is_bad(void **st)
 	(void)st;
 	post_rx(0, 2);
 	nchoice = 1;
-	choice[0] = (struct vnet_to){&dst[0], VNET_VLAN_POP, 0};
+	choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_POP, 0)};
 	t.csum_start = 14;
 	send_frame(0, f, make(f, 84, 7), &t, 0);
 	assert_int_equal(vnet_pick_poll(&path), 1);
@@ -309,7 +309,7 @@ static void test_software_checksum_lands_behind_the_pushed_tag(void **st)
 	post_rx(0, 2);
 	dst[0].rcv.csum = false;          /* vhostd completes it */
 	nchoice = 1;
-	choice[0] = (struct vnet_to){&dst[0], VNET_VLAN_PUSH, 9};
+	choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_PUSH, 9)};
 	make(f, 80, 0);
 	f[34 + 6] = f[34 + 7] = 0;        /* partial sum: 0 */
 	send_frame(0, f, 80, &partial, 0);
@@ -332,7 +332,7 @@ static void test_pushed_tag_must_fit_the_receiver(void **st)
 	post_rx(0, 2);
 	dst[0].frame_max = 1500 + 18;          /* MTU 1500 */
 	nchoice = 1;
-	choice[0] = (struct vnet_to){&dst[0], VNET_VLAN_PUSH, 5};
+	choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_PUSH, 5)};
 	send_frame(0, f, make(f, 1514, 0), &(struct virtio_net_hdr){0}, 0);
 	send_frame(1, f, make(f, 1515, 0), &(struct virtio_net_hdr){0}, 0);
 	assert_int_equal(vnet_pick_poll(&path), 2);
