@@ -210,6 +210,8 @@ decide(struct bridge *br, uint16_t in, const uint8_t *f, uint32_t len,
 {
 	const struct br_member *m = &br->m[in];
 
+	v->known = false;
+
 	if (unlikely(len < 14))
 		return drop(br, BR_DROP_RUNT);
 	int vid = ingress_vlan(m, f, len, &v->tagged);
@@ -230,6 +232,7 @@ decide(struct bridge *br, uint16_t in, const uint8_t *f, uint32_t len,
 		return drop(br, BR_DROP_HAIRPIN);
 	v->n = 1;
 	v->out[0] = (uint8_t)out;
+	v->known = true;
 	STAT_INC(br->stats.forwarded);
 	return 1;
 }
@@ -261,7 +264,20 @@ uint32_t br_pick(void *ctx, const struct vnet_path *p, const uint8_t *f,
 		to[i] = (struct vnet_to){&m->q[q],
 			vnet_to_vlan(br_vlan_op(br, v.out[i], &v), v.vid)};
 	}
+	/* The same answer for the frames that follow with the same
+	 * addresses and tag: a learned destination, on the queue of the
+	 * sender's pair (not one by flow hash, which reads further), and a
+	 * source learned (one over the MAC limit is counted per frame). */
+	if (v.known && !hashed && br->m[p->pick_in].cache.src_ok)
+		return n | VNET_PICK_SAME;
 	return n;
+}
+
+void br_repeat(void *ctx, uint32_t n)
+{
+	struct bridge *br = ctx;
+
+	STAT_ADD(br->stats.forwarded, n);
 }
 
 /*

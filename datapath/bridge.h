@@ -125,6 +125,7 @@ void br_fini(struct bridge *br);
 struct br_verdict {
 	uint16_t vid;
 	bool tagged;
+	bool known;                  /* out[0]: the learned destination */
 	uint16_t n;
 	uint8_t out[BR_MEMBERS_MAX];
 };
@@ -136,6 +137,10 @@ struct br_verdict {
  */
 uint32_t br_input(struct bridge *br, uint16_t in, const uint8_t *f,
 		  uint32_t len, struct br_verdict *v);
+
+/* vnet_repeat_fn: n more frames went where br_pick() sent the one before
+ * them (VNET_PICK_SAME): counted as forwarded. */
+void br_repeat(void *ctx, uint32_t n);
 
 /* How the frame's tag changes on its way out through member out. */
 static inline enum vnet_vlan_op br_vlan_op(const struct bridge *br,

@@ -787,13 +787,27 @@ static __attribute__((noinline)) void pick_announce(struct vnet_path *p,
 	b.n = b.at = 0;
 	p->announce = NULL;
 	uint32_t k = p->pick(p->pick_ctx, p, a->buf + p->src_hdr_len,
-			     MIN(a->len, VNET_PICK_HEAD), a->len, to);
+			     MIN(a->len, VNET_PICK_HEAD), a->len, to) &
+		     ~VNET_PICK_SAME;
 	for (uint32_t j = 0; j < k; j++) {
 		set_dst(p, &b, &to[j], t, 1);
 		pkt_start(p, &a->chain, a->len, &none, 0, &pk);
 		pkt_vlan(p, &pk);
 		STAT_ADD(p->stats.packets, deliver(p, &a->chain, &pk, a->len));
 	}
+}
+
+/* Does frame f (flen bytes readable) go where the frame whose first
+ * bytes are in same went (see VNET_PICK_SAME)? */
+static inline bool same_way(const uint8_t *f, uint32_t flen,
+			    const uint64_t *same)
+{
+	uint64_t a[2];
+
+	if (flen < VNET_PICK_SAME_MIN)
+		return false;
+	memcpy(a, f, sizeof(a));
+	return ((a[0] ^ same[0]) | (a[1] ^ same[1])) == 0;
 }
 
 uint32_t vnet_pick_poll(void *ctx)
@@ -803,7 +817,9 @@ uint32_t vnet_pick_poll(void *ctx)
 	struct touched t;
 	struct vnet_to to[VNET_TO_MAX];
 	uint8_t head[VNET_PICK_HEAD];
-	uint32_t moved = 0;
+	uint64_t same[VNET_PICK_SAME_BYTES / 8] = {0, 0};
+	bool have_same = false;
+	uint32_t moved = 0, repeats = 0;
 
 	if (unlikely(abandoned(p)))
 		return give_up(p);
@@ -828,7 +844,17 @@ uint32_t vnet_pick_poll(void *ctx)
 		const struct vq_chain *tx = &p->tx[i];
 		uint32_t len = tx->len - p->src_hdr_len, flen;
 		const uint8_t *f = frame_head(p, tx, len, head, &flen);
-		uint32_t k = p->pick(p->pick_ctx, p, f, flen, len, to);
+		/* to[0] still holds the answer for the frame in same. */
+		bool again = have_same && same_way(f, flen, same);
+		uint32_t k = 1;
+		if (!again) {
+			k = p->pick(p->pick_ctx, p, f, flen, len, to);
+			have_same = k == (1 | VNET_PICK_SAME) &&
+				    flen >= VNET_PICK_SAME_MIN;
+			if (have_same)
+				memcpy(same, f, sizeof(same));
+			k &= ~VNET_PICK_SAME;
+		}
 		/* A GSO frame may wait for the next pass only before any
 		 * copy of it was placed. */
 		for (uint32_t j = 0; j < k && p->ntx > i; j++) {
@@ -837,9 +863,12 @@ uint32_t vnet_pick_poll(void *ctx)
 			p->no_defer = j > 0;
 			moved += forward(p, &b, tx);
 		}
+		repeats += again && p->ntx > i;   /* not left for later */
 	}
 	if (b.n)
 		moved += batch_commit(p, &b);
+	if (repeats && p->repeat)
+		p->repeat(p->pick_ctx, repeats);
 	if (unlikely(p->ntx < n)) {   /* the rest waits for the next pass */
 		vq_untake(p->src, &p->tx[p->ntx], (uint16_t)(n - p->ntx));
 		n = p->ntx;

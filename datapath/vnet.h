@@ -134,6 +134,19 @@ typedef uint32_t (*vnet_pick_fn)(void *ctx, const struct vnet_path *p,
 				 const uint8_t *f, uint32_t flen, uint32_t len,
 				 struct vnet_to *to);
 typedef void (*vnet_pass_fn)(void *ctx);
+/*
+ * A chooser that answers one destination may add VNET_PICK_SAME to it:
+ * "a frame that follows from this sender with the same first
+ * VNET_PICK_SAME_BYTES bytes, and at least VNET_PICK_SAME_MIN long, goes
+ * the same way".  The path then gives such frames (until one differs, in
+ * the same pass) that destination without asking again, and at the pass's
+ * end tells the chooser how many with repeat(ctx, n), for its counters.
+ * A burst is mostly one flow: one decision for all of it.
+ */
+#define VNET_PICK_SAME (1u << 31)
+#define VNET_PICK_SAME_BYTES 16u   /* both MACs, TPID or type, TCI */
+#define VNET_PICK_SAME_MIN 18u     /* a tagged frame's header */
+typedef void (*vnet_repeat_fn)(void *ctx, uint32_t n);
 
 struct vnet_path_stats {
 	uint64_t packets, bytes;
@@ -182,6 +195,7 @@ struct vnet_path {
 	 * member id and queue pair for it. */
 	vnet_pick_fn pick;
 	vnet_pass_fn pass;
+	vnet_repeat_fn repeat;   /* with a pick that answers VNET_PICK_SAME */
 	void *pick_ctx;
 	uint16_t pick_in, qp;
 	/* The tag change towards the current dst (KEEP outside a bridge),

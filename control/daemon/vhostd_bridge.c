@@ -149,6 +149,7 @@ void dp_bridge_path(struct dp *dp, const struct dp_port *p,
 		    struct vnet_path *path, uint32_t qp)
 {
 	path->pick = NULL;
+	path->repeat = NULL;
 	path->vlan_op = VNET_VLAN_KEEP;
 	path->to_vlan = vnet_to_vlan(VNET_VLAN_KEEP, 0);
 	/* A started but disabled TX ring is processed and discarded (the
@@ -159,6 +160,7 @@ void dp_bridge_path(struct dp *dp, const struct dp_port *p,
 	struct dp_bridge *x = &dp->bridges[p->bridge];
 	path->pick = br_pick;
 	path->pass = br_pass;
+	path->repeat = br_repeat;
 	path->pick_ctx = x->br;
 	path->pick_in = p->member;
 	path->qp = (uint16_t)qp;

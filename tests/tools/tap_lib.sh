@@ -17,6 +17,10 @@ wait_file() {
 # on SOCK (log WORK/TAP.log), wait until its rings run, address TAP.
 vutap_up() {
 	local ns=$1 tap=$2 sock=$3 addr=$4; shift 4
+	# The log of an earlier vu-tap on TAP says "ready" too: gone before
+	# the next starts (its shell may truncate the file only after
+	# wait_file first looks).
+	rm -f "$WORK/$tap.log"
 	ip netns exec "$ns" "$VUTAP" --socket "$sock" --tap "$tap" "$@" \
 		>"$WORK/$tap.log" 2>&1 &
 	PIDS+=($!)

@@ -299,6 +299,54 @@ static void test_limit_counted_per_frame(void **state)
 	br_fini(br);
 }
 
+/* br_pick answers VNET_PICK_SAME only where the frames that follow with
+ * the same addresses and tag must go the same way: a learned destination,
+ * the sender's queue (no flow hash), a learned source; br_repeat counts
+ * those frames as forwarded. */
+static void test_same_answer_only_for_learned_unicast(void **state)
+{
+	struct bridge *br = new_bridge();
+	struct vnet_path p;
+	struct vnet_to to[VNET_TO_MAX];
+	uint8_t f[64];
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	member(br, 0, NULL, 0, 1);
+	member(br, 1, NULL, 0, 1);
+	member(br, 2, NULL, 0, 1);
+	/* Broadcast, and unicast to an unknown MAC: flooded, asked each time. */
+	assert_int_equal(br_pick(br, &p, f, 64, frame(f, BC, M1, -1), to), 2);
+	assert_int_equal(br_pick(br, &p, f, 64, frame(f, M3, M1, -1), to), 2);
+	/* M2 learned on member 1: one destination, the same for what follows. */
+	p.pick_in = 1;
+	br_pick(br, &p, f, 64, frame(f, BC, M2, -1), to);
+	p.pick_in = 0;
+	assert_int_equal(br_pick(br, &p, f, 64, frame(f, M2, M1, -1), to),
+			 1 | VNET_PICK_SAME);
+	assert_ptr_equal(to[0].d, &dsts[1][0]);
+	uint64_t fwd = br->stats.forwarded;
+	br_repeat(br, 31);
+	assert_int_equal(br->stats.forwarded, fwd + 31);
+	/* The sender's queue pair above the receiver's count: spread by flow
+	 * hash, which reads past the addresses. */
+	p.qp = 2;
+	assert_int_equal(br_pick(br, &p, f, 64, frame(f, M2, M1, -1), to), 1);
+	p.qp = 0;
+	/* A source over the member's MAC limit is not learned (and counted
+	 * per frame): asked each time. */
+	br_fini(br);
+	assert_int_equal(br_init(br, 1024, 300, 1), 0);
+	member(br, 0, NULL, 0, 1);
+	member(br, 1, NULL, 0, 1);
+	p.pick_in = 1;
+	br_pick(br, &p, f, 64, frame(f, BC, M2, -1), to);
+	p.pick_in = 0;
+	br_pick(br, &p, f, 64, frame(f, BC, M1, -1), to);   /* the one MAC */
+	assert_int_equal(br_pick(br, &p, f, 64, frame(f, M2, M3, -1), to), 1);
+	br_fini(br);
+}
+
 static void test_fewer_queues_spread_by_flow(void **state)
 {
 	struct bridge *br = new_bridge();
@@ -396,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_down_member_is_skipped),
 		cmocka_unit_test(test_cached_answers_follow_the_table),
 		cmocka_unit_test(test_limit_counted_per_frame),
+		cmocka_unit_test(test_same_answer_only_for_learned_unicast),
 		cmocka_unit_test(test_fewer_queues_spread_by_flow),
 		cmocka_unit_test(test_flow_hash_short_frames_safe),
 		cmocka_unit_test(test_pass_sweeps_once_a_second),

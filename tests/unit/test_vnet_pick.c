@@ -56,14 +56,23 @@ static struct vnet_path path;
 static struct vnet_dst dst[2];
 static struct vnet_to choice[2];
 static uint32_t nchoice;
+static uint32_t same_flag;      /* VNET_PICK_SAME or 0, added to the answer */
+static uint32_t npicks, nrepeats;
 
 static uint32_t chooser(void *ctx, const struct vnet_path *p, const uint8_t *f,
 			uint32_t flen, uint32_t len, struct vnet_to *to)
 {
 	(void)ctx; (void)p; (void)f; (void)flen; (void)len;
+	npicks++;
 	for (uint32_t i = 0; i < nchoice; i++)
 		to[i] = choice[i];
-	return nchoice;
+	return nchoice | same_flag;
+}
+
+static void repeat_fn(void *ctx, uint32_t n)
+{
+	(void)ctx;
+	nrepeats += n;
 }
 
 static void pass_fn(void *ctx)
@@ -101,6 +110,8 @@ static int setup(void **st)
 	path.dst_none = VNET_DROP_DST_DOWN;
 	path.pick = chooser;
 	path.pass = pass_fn;
+	path.repeat = repeat_fn;
+	same_flag = npicks = nrepeats = 0;
 	path.snd = (struct ofl_caps){.csum = true};
 	for (int i = 0; i < 2; i++)
 		dst[i] = (struct vnet_dst){&g.rxq[i], HDR, VNET_FRAME_MAX,
@@ -352,6 +363,73 @@ static void test_nobody_chosen_frame_still_given_back(void **st)
 	assert_int_equal(path.stats.packets, 0);
 }
 
+/* An answer with VNET_PICK_SAME holds for the frames that follow with
+ * the same first 16 bytes: one call for the run, the rest counted. */
+static void test_same_answer_for_the_same_addresses(void **st)
+{
+	uint8_t f[64];
+
+	(void)st;
+	post_rx(0, 8);
+	choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_KEEP, 0)};
+	nchoice = 1;
+	same_flag = VNET_PICK_SAME;
+	for (unsigned k = 0; k < 6; k++)
+		send_frame(k, f, make(f, 60, 0), &(struct virtio_net_hdr){0},
+			   0);
+	assert_int_equal(vnet_pick_poll(&path), 6);
+	assert_int_equal(npicks, 1);
+	assert_int_equal(nrepeats, 5);
+	assert_int_equal(used_idx(&g.r[0]), 6);
+	assert_int_equal(path.stats.packets, 6);
+	/* The flag is the chooser's: the next pass asks again. */
+	send_frame(6, f, 60, &(struct virtio_net_hdr){0}, 0);
+	assert_int_equal(vnet_pick_poll(&path), 1);
+	assert_int_equal(npicks, 2);
+	assert_int_equal(nrepeats, 5);
+}
+
+/* A frame that differs anywhere in the first 16 bytes, one shorter than
+ * a tagged header, or an answer of more than one destination: asked
+ * again for every frame. */
+static void test_same_answer_only_when_it_holds(void **st)
+{
+	uint8_t f[64];
+
+	(void)st;
+	post_rx(0, 24);
+	post_rx(1, 4);
+	choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_KEEP, 0)};
+	choice[1] = (struct vnet_to){&dst[1], vnet_to_vlan(VNET_VLAN_KEEP, 0)};
+	nchoice = 1;
+	same_flag = VNET_PICK_SAME;
+	for (unsigned k = 0; k < 16; k++) {
+		make(f, 60, 0);
+		f[k] ^= 0x40;              /* byte k differs from the others */
+		send_frame(k, f, 60, &(struct virtio_net_hdr){0}, 0);
+	}
+	assert_int_equal(vnet_pick_poll(&path), 16);
+	assert_int_equal(npicks, 16);
+	assert_int_equal(nrepeats, 0);
+	/* After a full frame, ones of 17 bytes with the same first 16: too
+	 * short to stand for a tagged frame. */
+	send_frame(0, f, make(f, 60, 0), &(struct virtio_net_hdr){0}, 0);
+	for (unsigned k = 1; k < 3; k++)
+		send_frame(k, f, make(f, 17, 0), &(struct virtio_net_hdr){0},
+			   0);
+	assert_int_equal(vnet_pick_poll(&path), 3);
+	assert_int_equal(npicks, 19);
+	/* Two destinations (a flood) with the flag: not taken as one. */
+	nchoice = 2;
+	for (unsigned k = 0; k < 3; k++)
+		send_frame(k, f, make(f, 60, 0), &(struct virtio_net_hdr){0},
+			   0);
+	assert_int_equal(vnet_pick_poll(&path), 3);
+	assert_int_equal(npicks, 22);
+	assert_int_equal(nrepeats, 0);
+	assert_int_equal(used_idx(&g.r[1]), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +451,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_nobody_chosen_frame_still_given_back, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_same_answer_for_the_same_addresses, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_same_answer_only_when_it_holds, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
