@@ -269,7 +269,7 @@ static inline void pkt_start(const struct vnet_path *p,
 	/* A tag change edits the bytes behind the MACs in pre (pkt_vlan):
 	 * a bridge hands over tagged frames of at least 18 bytes, untagged
 	 * ones of at least 14. */
-	if (unlikely(p->vlan_op != VNET_VLAN_KEEP))
+	if (unlikely(vnet_to_op(p->vlan) != VNET_VLAN_KEEP))
 		head = MAX(head, 12u + VNET_VLAN_LEN);
 	head = MIN(head, len);
 	if (likely(tx->seg[0].len >= p->src_hdr_len + head))
@@ -293,15 +293,15 @@ static inline int32_t vlan_delta(const struct vnet_path *p)
  * 16 bytes of it there: pkt_start, or a segment's headers). */
 static inline void pkt_vlan(const struct vnet_path *p, struct vnet_pkt *pk)
 {
-	if (likely(p->vlan_op == VNET_VLAN_KEEP))
+	if (likely(vnet_to_op(p->vlan) == VNET_VLAN_KEEP))
 		return;
 	uint8_t *f = pk->pre + p->dst_hdr_len;
 	uint32_t head = pk->plen - p->dst_hdr_len;
 
-	if (p->vlan_op == VNET_VLAN_PUSH) {
+	if (vnet_to_op(p->vlan) == VNET_VLAN_PUSH) {
 		memmove(f + 12 + VNET_VLAN_LEN, f + 12, head - 12);
 		put_be16(f + 12, 0x8100);
-		put_be16(f + 14, p->vlan_tci);
+		put_be16(f + 14, vnet_to_tci(p->vlan));
 		pk->plen += VNET_VLAN_LEN;
 	} else {
 		memmove(f + 12, f + 12 + VNET_VLAN_LEN,
@@ -507,7 +507,7 @@ forward_offload(struct vnet_path *p, const struct vq_chain *tx, uint32_t len,
 		pkt_vlan(p, &pk);
 		return deliver(p, tx, &pk, len);
 	case OFL_PASS:
-		if (unlikely(p->vlan_op != VNET_VLAN_KEEP))
+		if (unlikely(vnet_to_op(p->vlan) != VNET_VLAN_KEEP))
 			return forward_pass_vlan(p, tx, len, h);
 		pkt_start(p, tx, len, h, 0, &pk);
 		return deliver(p, tx, &pk, len);
@@ -736,21 +736,20 @@ static inline uint32_t set_dst(struct vnet_path *p, struct batch *b,
 	const struct vnet_dst *d = to->d;
 	uint32_t moved = 0;
 
-	if (p->dst == d->vq && p->to_vlan == to->vlan)
+	if (p->dst == d->vq && p->vlan == to->vlan)
 		return 0;
 	if (b->n)
 		moved = batch_commit(p, b);
 	p->dst = d->vq;
 	p->dst_hdr_len = d->hdr_len;
 	p->rcv = d->rcv;
-	p->to_vlan = to->vlan;
-	p->vlan_op = (uint8_t)vnet_to_op(to->vlan);
-	p->vlan_tci = vnet_to_tci(to->vlan);
-	p->vlan_delta = (int8_t)(p->vlan_op == VNET_VLAN_PUSH ? 4 :
-				 p->vlan_op == VNET_VLAN_POP ? -4 : 0);
+	enum vnet_vlan_op op = vnet_to_op(to->vlan);
+	p->vlan = to->vlan;
+	p->vlan_delta = (int8_t)(op == VNET_VLAN_PUSH ? 4 :
+				 op == VNET_VLAN_POP ? -4 : 0);
 	/* The frame_max compare (forward) is on the frame as sent: a
 	 * pushed tag must still fit the receiver. */
-	p->frame_max = d->frame_max - (p->vlan_op == VNET_VLAN_PUSH ?
+	p->frame_max = d->frame_max - (op == VNET_VLAN_PUSH ?
 				       VNET_VLAN_LEN : 0);
 	/* The first frame of the pass towards d: start loading its next
 	 * descriptors for the frames that may follow (vnet_path_poll does

@@ -198,12 +198,11 @@ struct vnet_path {
 	vnet_repeat_fn repeat;   /* with a pick that answers VNET_PICK_SAME */
 	void *pick_ctx;
 	uint16_t pick_in, qp;
-	/* The tag change towards the current dst (KEEP outside a bridge),
-	 * and the bytes it adds to a frame (+4, -4, 0). */
-	uint8_t vlan_op;
+	/* The tag change towards the current dst, vnet_to_vlan(op, tag)
+	 * (KEEP outside a bridge), and the bytes it adds to a frame (+4,
+	 * -4, 0). */
+	uint32_t vlan;
 	int8_t vlan_delta;
-	uint16_t vlan_tci;
-	uint32_t to_vlan;        /* vnet_to_vlan(vlan_op, vlan_tci) */
 	bool no_defer;           /* a GSO frame may not wait for the next
 				  * pass (it went to another dst already) */
 	/* Set by the control thread (vnet_path_abandon()) when this path held

@@ -150,8 +150,7 @@ void dp_bridge_path(struct dp *dp, const struct dp_port *p,
 {
 	path->pick = NULL;
 	path->repeat = NULL;
-	path->vlan_op = VNET_VLAN_KEEP;
-	path->to_vlan = vnet_to_vlan(VNET_VLAN_KEEP, 0);
+	path->vlan = vnet_to_vlan(VNET_VLAN_KEEP, 0);
 	/* A started but disabled TX ring is processed and discarded (the
 	 * plain path does that: no pick, no dst). */
 	if (p->bridge < 0 || !path->src ||
