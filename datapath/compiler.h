@@ -33,6 +33,7 @@
 #define STAT_ADD(c, n) \
 	__atomic_store_n(&(c), (c) + (n), __ATOMIC_RELAXED)
 #define STAT_INC(c) STAT_ADD(c, 1)
+#define STAT_SET(c, v) __atomic_store_n(&(c), (v), __ATOMIC_RELAXED)
 #define STAT_READ(c) __atomic_load_n(&(c), __ATOMIC_RELAXED)
 
 /* Big-endian (network order) fields in packet bytes. */

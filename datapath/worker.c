@@ -54,6 +54,8 @@ static inline uint64_t wk_pass(struct worker *w, uint64_t t0,
 		uint32_t n = it->poll(it->ctx);
 		uint64_t t1 = wk_cycles();
 		if (n && it->stats) {
+			if (unlikely(!it->stats->first))
+				STAT_SET(it->stats->first, t1);
 			STAT_ADD(it->stats->packets, n);
 			STAT_ADD(it->stats->cycles, t1 - t);
 		}

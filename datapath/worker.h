@@ -50,6 +50,9 @@ typedef bool (*wk_arm_fn)(void *ctx, bool on);
 struct wk_item_stats {
 	uint64_t cycles;         /* TSC cycles in polls that moved packets */
 	uint64_t packets;        /* what those polls returned */
+	uint64_t first;          /* TSC at the end of the first such poll,
+				  * 0 before: when frames moved again after a
+				  * restart (control/daemon/vhostd_resumed.c) */
 };
 
 struct wk_item {

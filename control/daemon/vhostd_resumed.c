@@ -5,7 +5,10 @@
  * the front-end; this line is what an operator (and the restart tests)
  * read to know how long the guests' traffic stood still.  The counters
  * are polled every millisecond from the control thread, for at most a
- * second per device: nothing on the workers' path.
+ * second per device.  The time is the worker's own: the TSC it read after
+ * the first poll of the device's paths that moved frames (wk_pass), so a
+ * control thread that runs late (it may share a core with a busy worker)
+ * notices late but does not measure late.
  */
 #include "vhostd_sw.h"
 
@@ -42,18 +45,55 @@ static uint64_t port_packets(const struct dp_port *p)
 	return n;
 }
 
+/* The worker's TSC at the end of the first poll that moved frames from
+ * the port's guest, or 0 (none yet, or it only receives). */
+static uint64_t first_tsc(const struct dp_port *p)
+{
+	uint64_t first = 0;
+
+	if (!p->dev)
+		return 0;
+	for (uint32_t q = 0; q < p->dev->nvrings / 2; q++) {
+		uint64_t t = p->qps[q] ? STAT_READ(p->qps[q]->wk.first) : 0;
+		if (t && (!first || t < first))
+			first = t;
+	}
+	return first;
+}
+
+/* Nanoseconds between the worker's TSC reading tsc and now (now_tsc,
+ * now_ns), at the rate the TSC ran since the rebuild: no calibration. */
+static uint64_t tsc_lag_ns(const struct sw_port *sp, uint64_t tsc,
+			   uint64_t now_tsc, uint64_t now_ns)
+{
+	if (!tsc || tsc >= now_tsc || now_tsc <= sp->rebuilt_tsc)
+		return 0;
+	double ns_per_tick = (double)(now_ns - sp->rebuilt_ns) /
+			     (double)(now_tsc - sp->rebuilt_tsc);
+	return (uint64_t)((double)(now_tsc - tsc) * ns_per_tick);
+}
+
+static void say_moving(const struct sw_port *sp, uint64_t ns, uint64_t lag)
+{
+	LOG_INFO(TAG, "%s: frames moving again %" PRIu64 ".%" PRIu64 " ms "
+		 "after the device was rebuilt (the first %" PRIu64 " us "
+		 "before this line)", sp->opt.name, ns / 1000000,
+		 ns / 100000 % 10, lag / 1000);
+}
+
 /* true: this port is still waiting for its first frame. */
-static bool check_port(struct sw *s, int i, uint64_t now)
+static bool check_port(struct sw *s, int i, uint64_t now_tsc, uint64_t now)
 {
 	struct sw_port *sp = &s->ports[i];
+	const struct dp_port *p = &s->dp->ports[i];
 
 	if (!sp->used || !sp->rebuilt_ns)
 		return false;
 	uint64_t ns = now - sp->rebuilt_ns;
-	if (port_packets(&s->dp->ports[i])) {
-		LOG_INFO(TAG, "%s: frames moving again %" PRIu64 ".%" PRIu64
-			 " ms after the device was rebuilt", sp->opt.name,
-			 ns / 1000000, ns / 100000 % 10);
+	if (port_packets(p)) {
+		/* Frames only towards the guest: the moment they were seen. */
+		uint64_t lag = tsc_lag_ns(sp, first_tsc(p), now_tsc, now);
+		say_moving(sp, lag < ns ? ns - lag : 0, lag < ns ? lag : ns);
 	} else if (ns >= RESUMED_GIVE_UP_NS) {
 		LOG_INFO(TAG, "%s: no frame in the first second after the "
 			 "device was rebuilt (its guest sends nothing)",
@@ -68,12 +108,13 @@ static bool check_port(struct sw *s, int i, uint64_t now)
 static void tick(struct vu_watch *w, uint32_t ev, void *arg)
 {
 	struct sw *s = arg;
+	uint64_t now_tsc = wk_cycles();
 	uint64_t now = mono_ns();
 	bool waiting = false;
 
 	(void)w; (void)ev;
 	for (int i = 0; i < VHOSTD_MAX_PORTS; i++)
-		waiting |= check_port(s, i, now);
+		waiting |= check_port(s, i, now_tsc, now);
 	if (!waiting) {
 		vu_loop_timer_del(s->loop, s->resumed_timer);
 		s->resumed_timer = NULL;
@@ -82,6 +123,7 @@ static void tick(struct vu_watch *w, uint32_t ev, void *arg)
 
 void sw_resumed_watch(struct sw *s, int i)
 {
+	s->ports[i].rebuilt_tsc = wk_cycles();
 	s->ports[i].rebuilt_ns = mono_ns();
 	if (s->resumed_timer)
 		return;

@@ -210,11 +210,14 @@ static int start_port(struct sw *s, int i, char *why, size_t n)
 				      err == -EADDRINUSE ? "another process "
 				      "serves it" : strerror(-err));
 		sp->vu_started = true;
-		bool rebuilt = fdstore_port_started(&sp->vu);
+		/* Watched from before the attach: frames may move from the
+		 * moment it publishes the device's paths. */
+		if (fdstore_port_started(&sp->vu))
+			sw_resumed_watch(s, i);
 		err = dp_attach(s->dp, (uint32_t)i, &sp->vu.dev, &w);
 		sp->attached = true;
-		if (!err && rebuilt)
-			sw_resumed_watch(s, i);
+		if (err)
+			sp->rebuilt_ns = 0;
 	}
 	/* Before sw_run()'s dp_start(), nothing may be published (a NIC
 	 * port's state may still move to its node): sw_run() attaches the

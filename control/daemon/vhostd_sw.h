@@ -82,6 +82,7 @@ struct sw_port {
 	bool bridged;                   /* a member of its bridge */
 	uint64_t rebuilt_ns;            /* rebuilt from the fd store, no
 					 * frame seen since (vhostd_resumed.c) */
+	uint64_t rebuilt_tsc;           /* the TSC then */
 };
 
 struct sw_bridge {

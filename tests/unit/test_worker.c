@@ -75,30 +75,40 @@ static uint32_t idle_poll(void *ctx)
 	return 0;
 }
 
-/* Per-item counters: an item that moves packets gets them and the cycles
- * of its polls; one that moves none gets nothing; the worker's busy cycles
- * cover the items', and a pass that moved nothing counts as idle. */
+/* Per-item counters: an item that moves packets gets them, the cycles of
+ * its polls and the TSC of its first such poll; one that moves none gets
+ * nothing; the worker's busy cycles cover the items', and a pass that
+ * moved nothing counts as idle. */
 static void test_item_counts_its_own_packets_and_cycles(void **state)
 {
 	(void)state;
 	struct worker w;
 	struct counter busy = {.canary = CANARY}, idle = {.canary = CANARY};
-	struct wk_item_stats bs = {0, 0}, is = {0, 0};
+	struct wk_item_stats bs = {0}, is = {0};
 	struct wk_list *l = wk_list_new(2);
 
 	assert_non_null(l);
 	l->items[0] = (struct wk_item){idle_poll, &idle, NULL, &is};
 	l->items[1] = (struct wk_item){three_poll, &busy, NULL, &bs};
 	assert_int_equal(wk_start(&w, 0, -1), 0);
+	uint64_t t0 = wk_cycles();
 	assert_null(wk_publish(&w, l));
+	/* The worker sets first before it adds the packets (the same
+	 * thread's stores, in order on every CPU this test runs on). */
+	while (!__atomic_load_n(&bs.packets, __ATOMIC_ACQUIRE))
+		sleep_ms(1);
+	uint64_t t1 = wk_cycles();
 	while (atomic_load(&busy.polls) < 1000)
 		sleep_ms(1);
 	wk_stop(&w);   /* joined: every counter below is final */
 	uint64_t polls = atomic_load(&busy.polls);
 	assert_int_equal(bs.packets, 3 * polls);
 	assert_true(bs.cycles > 0);
+	/* The first moving poll, not a later one (nor the last). */
+	assert_in_range(bs.first, t0, t1);
 	assert_int_equal(is.packets, 0);
 	assert_int_equal(is.cycles, 0);
+	assert_int_equal(is.first, 0);
 	assert_int_equal(w.stats.packets, bs.packets);
 	assert_true(w.stats.busy_cycles >= bs.cycles);
 	/* Passes over the empty list before the publish were idle. */
@@ -110,7 +120,7 @@ static void test_pass_that_moves_nothing_is_idle(void **state)
 	(void)state;
 	struct worker w;
 	struct counter idle = {.canary = CANARY};
-	struct wk_item_stats is = {0, 0};
+	struct wk_item_stats is = {0};
 	struct wk_list *l = wk_list_new(1);
 
 	assert_non_null(l);
