@@ -15,20 +15,25 @@
 #   ovs     OVS-DPDK (Debian's ovs-vswitchd-dpdk), a private ovsdb and
 #           ovs-vswitchd under the work dir, a netdev bridge with the NORMAL
 #           action between two dpdkvhostuser ports, its PMD on core 1
-# Runs take turns (the order rotates from run to run) so that a noisy spell
-# of this shared host hits each back-end; one row per size with medians and
-# the median of the per-run ratios to ovs and to link.  Cycles per packet:
-# vhostd's worker busy cycles over packets; OVS's "avg processing cycles per
-# packet" of dpif-netdev/pmd-stats-show over the same window.
-#   perf/bench_g2g.sh [--mem huge|nohuge] [BUILD_DIR] [RUNS] [SECONDS]
-# (default huge, build 3 5).  SIZES="64 1518" and BACKENDS="link bridge
-# ovs" by default (a back-end this host or build lacks is left out with a
-# note).  Guest memory: huge (default) is what a deployment gives its VMs
+# The three pairs (a back-end and its own guests' testpmd) are all up at
+# once and take turns in windows: one runs, the others are stopped
+# (SIGSTOP; their rings simply wait), the order rotating from round to
+# round.  This host has slow and fast spells about 2x apart lasting
+# seconds; windows this short put the back-ends of a round in the same
+# spell.  One row per size: medians over the rounds, and the median of
+# the per-round ratios to ovs and to link.  Cycles per packet:
+# vhostd's worker busy cycles over packets; OVS's "avg processing cycles
+# per packet" of dpif-netdev/pmd-stats-show over the same window.
+#   perf/bench_g2g.sh [--mem huge|nohuge] [BUILD_DIR] [ROUNDS] [SECONDS]
+# (default huge, build 9 1; SECONDS per window).  SIZES="64 1518" and
+# BACKENDS="link bridge ovs" by default (a back-end this host or build
+# lacks is left out with a note).  Guest memory: huge (default) is what a deployment gives its VMs
 # (and what OVS-DPDK's vhost-user ports are documented for): the guests'
 # testpmd on 2 MiB pages in one file (--single-file-segments, one region);
 # nohuge puts it on 4 KiB pages, where every back-end spends much of its
-# time in TLB misses on the guests' buffers.  Needs root and 384 free
-# 2 MiB hugepages (256 for OVS, 128 for the guests; 256 with nohuge).
+# time in TLB misses on the guests' buffers.  Needs root and 640 free
+# 2 MiB hugepages (256 for OVS, 128 for each pair's guests; 256 with
+# nohuge).
 # VHOSTD_ARGS="..." adds options to both vhostd back-ends (default: none,
 # so --idle is vhostd's default, wait).
 set -u
@@ -36,13 +41,13 @@ export LC_ALL=C
 MEM=huge
 while [ $# -gt 0 ]; do
 	case $1 in
-	-h|--help) sed -n '2,33s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,38s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	--mem) MEM=$2; shift 2 ;;
 	-*) echo "unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
 done
-B=${1:-build} RUNS=${2:-3} SECS=${3:-5}
+B=${1:-build} RUNS=${2:-9} SECS=${3:-1}
 SIZES=${SIZES:-64 1518} BACKENDS=${BACKENDS:-link bridge ovs}
 VHOSTD_ARGS=${VHOSTD_ARGS:-}   # more vhostd options, e.g. "--idle poll"
 VHOSTD=$B/control/vhostd VHOSTCTL=$B/control/vhostctl
@@ -55,7 +60,7 @@ for x in "$VHOSTD" "$VHOSTCTL"; do [ -x "$x" ] || { echo "$x: not built"; exit 2
 W=$(mktemp -d /tmp/vhostd-bench-g2g.XXXXXX)
 PFX=vhbench-g2g-$$
 case $MEM in
-huge) MEM_ARGS="-m 256 --single-file-segments" need=384 ;;
+huge) MEM_ARGS="-m 256 --single-file-segments" need=640 ;;
 nohuge) MEM_ARGS="--no-huge -m 1024" need=256 ;;
 *) echo "--mem huge|nohuge"; exit 2 ;;
 esac
@@ -96,18 +101,18 @@ for be in $BACKENDS; do
 	esac
 done
 
-# ---- back-ends: each makes $W/sock.a and $W/sock.b for the guests ----------
+# ---- back-ends: each makes $W/BE.sock.a and $W/BE.sock.b for its guests ----
 
 be_vhostd() {   # be_vhostd link|bridge
-	local wiring=(--link a=b) pa="a=vhost:$W/sock.a" pb="b=vhost:$W/sock.b"
-	if [ "$1" = bridge ]; then
+	local be=$1 wiring=(--link a=b)
+	local pa="a=vhost:$W/$1.sock.a" pb="b=vhost:$W/$1.sock.b"
+	if [ "$be" = bridge ]; then
 		wiring=(--bridge br0); pa+=",bridge=br0"; pb+=",bridge=br0"
 	fi
-	rm -f "$W/ctl" "$W/sock.a" "$W/sock.b"
-	start_bg "$W/be.log" "$VHOSTD" --port "$pa" --port "$pb" "${wiring[@]}" \
-		--cores $BE_CORE --control "$W/ctl" $VHOSTD_ARGS
-	BE_PID[g2g]=$BG_PID
-	wait_for "$BG_PID" $START_WAIT log_has "$W/be.log" "control socket"
+	start_bg "$W/be.$be.log" "$VHOSTD" --port "$pa" --port "$pb" \
+		"${wiring[@]}" --cores $BE_CORE --control "$W/ctl.$be" $VHOSTD_ARGS
+	BE_PID[$be]=$BG_PID
+	wait_for "$BG_PID" $START_WAIT log_has "$W/be.$be.log" "control socket"
 }
 
 ovs_vsctl() { ovs-vsctl --db="unix:$W/ovs/db.sock" --timeout=20 "$@"; }
@@ -135,16 +140,16 @@ be_ovs() {
 	"$OVS_VSWITCHD" "unix:$d/db.sock" --pidfile="$d/vswitchd.pid" --detach --no-chdir \
 		--log-file="$d/vswitchd.log" >/dev/null 2>&1 || return 1
 	OVS_PIDS+=("$(cat "$d/vswitchd.pid")")
-	BE_PID[g2g]=$(cat "$d/vswitchd.pid")
+	BE_PID[ovs]=$(cat "$d/vswitchd.pid")
 	ovs_vsctl add-br br0 -- set bridge br0 datapath_type=netdev &&
 		ovs_vsctl add-port br0 a -- set Interface a type=dpdkvhostuser &&
 		ovs_vsctl add-port br0 b -- set Interface b type=dpdkvhostuser ||
 		return 1
 	# The internal port stays down: floods are not copied to the host.
 	ip link set br0 down 2>/dev/null
-	wait_for "${BE_PID[g2g]}" $START_WAIT test -S "$d/a" &&
-		wait_for "${BE_PID[g2g]}" $START_WAIT test -S "$d/b" &&
-		ln -sf "$d/a" "$W/sock.a" && ln -sf "$d/b" "$W/sock.b"
+	wait_for "${BE_PID[ovs]}" $START_WAIT test -S "$d/a" &&
+		wait_for "${BE_PID[ovs]}" $START_WAIT test -S "$d/b" &&
+		ln -sf "$d/a" "$W/ovs.sock.a" && ln -sf "$d/b" "$W/ovs.sock.b"
 }
 
 be_up() {
@@ -154,88 +159,94 @@ be_up() {
 	esac
 }
 be_down() {
-	if [ "$1" = ovs ]; then ovs_down; unset "BE_PID[g2g]"; return; fi
-	[ -n "${BE_PID[g2g]:-}" ] && stop_pid "${BE_PID[g2g]}" INT 10
-	unset "BE_PID[g2g]"
+	kill -CONT "${BE_PID[$1]:-}" 2>/dev/null
+	if [ "$1" = ovs ]; then ovs_down
+	elif [ -n "${BE_PID[$1]:-}" ]; then stop_pid "${BE_PID[$1]}" INT 10
+	fi
+	unset "BE_PID[$1]"
+	rm -f "$W/$1.sock.a" "$W/$1.sock.b" "$W/ctl.$1"
 }
 
-# ---- the two guests: one testpmd, two virtio-user ports --------------------
+# ---- each back-end's two guests: one testpmd, two virtio-user ports --------
 
-guests_up() {   # guests_up SIZE
+guests_up() {   # guests_up BE SIZE
 	local fd
-	rm -f "$W/fe.cmd"; mkfifo "$W/fe.cmd"
-	exec {fd}<>"$W/fe.cmd"
-	FE_FD[g2g]=$fd
-	stdbuf -oL "$TESTPMD" --no-pci $MEM_ARGS --file-prefix="$PFX-fe" \
+	rm -f "$W/fe.$1.cmd"; mkfifo "$W/fe.$1.cmd"
+	exec {fd}<>"$W/fe.$1.cmd"
+	FE_FD[$1]=$fd
+	stdbuf -oL "$TESTPMD" --no-pci $MEM_ARGS --file-prefix="$PFX-fe-$1" \
 		--lcores 0@$FE_CORE,1@$FE_CORE \
-		--vdev "net_virtio_user0,path=$W/sock.a,queues=1,mac=$MAC_A" \
-		--vdev "net_virtio_user1,path=$W/sock.b,queues=1,mac=$MAC_B" \
+		--vdev "net_virtio_user0,path=$W/$1.sock.a,queues=1,mac=$MAC_A" \
+		--vdev "net_virtio_user1,path=$W/$1.sock.b,queues=1,mac=$MAC_B" \
 		-- -i --total-num-mbufs=$((2 * NB_MBUFS)) --forward-mode=mac \
 		--eth-peer=0,$MAC_B --eth-peer=1,$MAC_A --nb-cores=1 \
-		--txpkts="$1" <"$W/fe.cmd" >"$W/fe.log" 2>&1 &
-	FE_PID[g2g]=$!
+		--txpkts="$2" <"$W/fe.$1.cmd" >"$W/fe.$1.log" 2>&1 &
+	FE_PID[$1]=$!
 	PIDS+=("$!")
-	wait_for "${FE_PID[g2g]}" $START_WAIT log_has "$W/fe.log" "testpmd> " ||
+	wait_for "${FE_PID[$1]}" $START_WAIT log_has "$W/fe.$1.log" "testpmd> " ||
 		return 1
-	fe_cmd g2g "start tx_first 32"
+	fe_cmd "$1" "start tx_first 32"
 }
 
-guests_down() {
-	[ -n "${FE_PID[g2g]:-}" ] || return 0
-	fe_cmd g2g quit
-	stop_pid "${FE_PID[g2g]}" 0 10
-	exec {FE_FD[g2g]}>&-
-	unset "FE_PID[g2g]"
-	rm -rf /var/run/dpdk/"$PFX"-fe /dev/hugepages/"$PFX"-fe*
-}
+# fe_stop (bench_lib.sh) quits it, also when paused.
 
-# rx_pps: both ports' "since last show" RX rate, summed.
+# rx_pps BE: both ports' "since last show" RX rate, summed.
 rx_pps() {
 	local n
-	n=$(grep -ac 'Tx-pps:' "$W/fe.log")
-	fe_cmd g2g "show port stats all"
-	wait_for "${FE_PID[g2g]}" 10 fe_two_more "$n" || return 1
-	grep -a 'Rx-pps:' "$W/fe.log" | tail -n 2 | awk '{s += $2} END {print s}'
+	n=$(fe_replies "$1")
+	fe_cmd "$1" "show port stats all"
+	wait_for "${FE_PID[$1]}" 10 fe_replied "$1" $((n + 1)) || return 1
+	grep -a 'Rx-pps:' "$W/fe.$1.log" | tail -n 2 | awk '{s += $2} END {print s}'
 }
-fe_two_more() { [ "$(grep -ac 'Tx-pps:' "$W/fe.log")" -ge $(($1 + 2)) ]; }
 
 # be_cycles BE 1|2: the back-end's counters at a window's start or end.
 be_cycles() {
 	case $1 in
-	link|bridge) timeout 5 "$VHOSTCTL" "$W/ctl" stats >"$W/st.$2" ;;
+	link|bridge) timeout 5 "$VHOSTCTL" "$W/ctl.$1" stats >"$W/st.$1.$2" ;;
 	ovs)
 		if [ "$2" = 1 ]; then ovs_appctl \
 				dpif-netdev/pmd-stats-clear >/dev/null
 		else ovs_appctl \
-				dpif-netdev/pmd-stats-show >"$W/st.2"
+				dpif-netdev/pmd-stats-show >"$W/st.ovs.2"
 		fi ;;
 	esac
 }
 cycles_of() {
 	case $1 in
-	link|bridge) vh_cycles "$W/st.1" "$W/st.2" ;;
+	link|bridge) vh_cycles "$W/st.$1.1" "$W/st.$1.2" ;;
 	ovs) awk '/avg processing cycles per packet/ {
 			gsub(/[()]/, "", $NF); c = $(NF - 1) }
-		END { if (c != "") printf "%.0f", c; else print "nan" }' "$W/st.2" ;;
+		END { if (c != "") printf "%.0f", c; else print "nan" }' "$W/st.ovs.2" ;;
 	esac
 }
 
-# run BE SIZE -> "mpps cycles" (nan nan when it could not run)
-run() {
-	local label="$2B $1 run $r" pps c
-	if ! be_up "$1" || ! guests_up "$2"; then
-		echo "  $label: did not start" >&2
-		note "FAILED $label: $(tail -n 3 "$W/be.log" "$W/fe.log" 2>/dev/null | tr '\n' ' ')"
-		guests_down; be_down "$1"; echo "nan nan"; return
-	fi
+# pair_up BE SIZE: back-end and guests up, frames flowing, then paused.
+pair_up() {
+	local pps
+	be_up "$1" && guests_up "$1" "$2" || return 1
 	sleep 1
-	rx_pps >/dev/null; be_cycles "$1" 1
+	rx_pps "$1" >/dev/null
+	sleep 0.5
+	pps=$(rx_pps "$1") && [ "${pps:-0}" -gt 0 ] 2>/dev/null || return 1
+	pair_pause "$1"
+}
+pair_down() { fe_stop "$1"; be_down "$1"; }
+
+# window BE SIZE ROUND -> "mpps cycles" (nan nan when it failed): the pair
+# resumed, WARM seconds, then SECS measured, then paused again.
+window() {
+	local label="$2B $1 window $3" pps c
+	pair_resume "$1"
+	sleep "$WARM"
+	if ! rx_pps "$1" >/dev/null || ! be_cycles "$1" 1; then
+		pair_pause "$1"; note "FAILED $label: no stats"; echo "nan nan"; return
+	fi
 	sleep "$SECS"
-	pps=$(rx_pps); be_cycles "$1" 2
+	pps=$(rx_pps "$1"); be_cycles "$1" 2
+	pair_pause "$1"
 	c=$(cycles_of "$1")
-	guests_down; be_down "$1"
 	[ -n "$pps" ] && [ "$pps" -gt 0 ] 2>/dev/null ||
-		{ echo "  $label: no traffic" >&2; note "FAILED $label: no traffic"; echo "nan nan"; return; }
+		{ note "FAILED $label: no traffic"; echo "nan nan"; return; }
 	echo "  $label: $(awk -v p="$pps" 'BEGIN {printf "%.3f", p / 1e6}') Mpps, $c cycles/packet" >&2
 	awk -v p="$pps" -v c="$c" 'BEGIN {printf "%.3f %s\n", p / 1e6, c}'
 }
@@ -250,15 +261,24 @@ for be in "${have[@]}"; do
 done
 echo
 for size in $SIZES; do
-	for be in "${have[@]}"; do : >"$W/m.$be"; : >"$W/c.$be"; done
+	up=()
+	for be in "${have[@]}"; do
+		: >"$W/m.$be"; : >"$W/c.$be"
+		if pair_up "$be" "$size"; then up+=("$be")
+		else
+			note "FAILED ${size}B $be: did not start: $(tail -n 3 "$W/be.$be.log" "$W/fe.$be.log" 2>/dev/null | tr '\n' ' ')"
+			pair_down "$be"
+		fi
+	done
 	: >"$W/q.bridge.ovs"; : >"$W/q.link.ovs"; : >"$W/q.bridge.link"
 	for ((r = 1; r <= RUNS; r++)); do
-		n=${#have[@]}
+		n=${#up[@]}
 		for ((i = 0; i < n; i++)); do
-			be=${have[$(((i + r) % n))]}
-			read -r m c < <(run "$be" "$size")
+			be=${up[$(((i + r) % n))]}
+			read -r m c < <(window "$be" "$size" "$r")
 			echo "$m" >"$W/last.$be"; echo "$m" >>"$W/m.$be"; echo "$c" >>"$W/c.$be"
 		done
+		# Ratios within a round: windows next to each other in time.
 		for a in bridge link; do
 			for b in ovs link; do
 				[ "$a" != "$b" ] && [ -f "$W/last.$a" ] && [ -f "$W/last.$b" ] &&
@@ -266,6 +286,7 @@ for size in $SIZES; do
 			done
 		done
 	done
+	for be in "${up[@]}"; do pair_down "$be"; done
 	printf "%-5s" "$size"
 	for be in "${have[@]}"; do
 		printf " %10s %8s" "$(median <"$W/m.$be")" "$(median <"$W/c.$be")"
