@@ -273,6 +273,21 @@ uint32_t br_pick(void *ctx, const struct vnet_path *p, const uint8_t *f,
 	return n;
 }
 
+struct vq *br_hint(void *ctx, const struct vnet_path *p)
+{
+	const struct bridge *br = ctx;
+	const struct br_cache *c = &br->m[p->pick_in].cache;
+
+	/* As lookup() would answer now (decide() checks the same). */
+	if (!c->dst_ok || c->dst_out < 0 || c->gen != br->fdb.gen ||
+	    c->now != fdb_now(&br->fdb))
+		return NULL;
+	const struct br_member *m = &br->m[c->dst_out];
+	if (!m->used || p->qp >= m->nq)
+		return NULL;
+	return m->q[p->qp].vq;
+}
+
 void br_repeat(void *ctx, uint32_t n)
 {
 	struct bridge *br = ctx;

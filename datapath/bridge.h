@@ -159,5 +159,8 @@ static inline enum vnet_vlan_op br_vlan_op(const struct bridge *br,
 uint32_t br_pick(void *ctx, const struct vnet_path *p, const uint8_t *f,
 		 uint32_t flen, uint32_t len, struct vnet_to *to);
 void br_pass(void *ctx);
+/* vnet_hint_fn: the queue the member's last looked-up destination takes
+ * the sender's queue pair's frames on, while its cache holds; else NULL. */
+struct vq *br_hint(void *ctx, const struct vnet_path *p);
 
 #endif

@@ -837,6 +837,11 @@ uint32_t vnet_pick_poll(void *ctx)
 		return 0;
 	b.n = b.at = 0;
 	tx_touch(p, n);
+	if (p->hint) {
+		struct vq *h = p->hint(p->pick_ctx, p);
+		if (h && touch_dst(&t, h))
+			vq_prefetch(h, n);
+	}
 	p->ntx = n;
 	p->seg_left = VNET_PASS_SEGS;
 	for (uint16_t i = 0; i < p->ntx; i++) {

@@ -135,6 +135,14 @@ typedef uint32_t (*vnet_pick_fn)(void *ctx, const struct vnet_path *p,
 				 struct vnet_to *to);
 typedef void (*vnet_pass_fn)(void *ctx);
 /*
+ * A chooser's guess, once a burst is taken, of the receiving queue its
+ * frames go to (the one the sender's last frame went to), or NULL: the
+ * path starts loading that queue's descriptors with the burst's frames,
+ * as vnet_path_poll does for its one destination, instead of after the
+ * first frame's answer.  A wrong guess costs the loads.
+ */
+typedef struct vq *(*vnet_hint_fn)(void *ctx, const struct vnet_path *p);
+/*
  * A chooser that answers one destination may add VNET_PICK_SAME to it:
  * "a frame that follows from this sender with the same first
  * VNET_PICK_SAME_BYTES bytes, and at least VNET_PICK_SAME_MIN long, goes
@@ -196,6 +204,7 @@ struct vnet_path {
 	vnet_pick_fn pick;
 	vnet_pass_fn pass;
 	vnet_repeat_fn repeat;   /* with a pick that answers VNET_PICK_SAME */
+	vnet_hint_fn hint;       /* NULL: no guess */
 	void *pick_ctx;
 	uint16_t pick_in, qp;
 	/* The tag change towards the current dst, vnet_to_vlan(op, tag)

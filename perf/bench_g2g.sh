@@ -35,13 +35,15 @@
 # 2 MiB hugepages (256 for OVS, 128 for each pair's guests; 256 with
 # nohuge).
 # VHOSTD_ARGS="..." adds options to both vhostd back-ends (default: none,
-# so --idle is vhostd's default, wait).
+# so --idle is vhostd's default, wait).  A/B of two builds: VHOSTD_B=PATH
+# and BACKENDS="bridge bridge-b" (or link-b): the -b back-ends run
+# VHOSTD_B, and the row ends with the median per-round ratio.
 set -u
 export LC_ALL=C
 MEM=huge
 while [ $# -gt 0 ]; do
 	case $1 in
-	-h|--help) sed -n '2,38s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,41s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	--mem) MEM=$2; shift 2 ;;
 	-*) echo "unknown option $1" >&2; exit 2 ;;
 	*) break ;;
@@ -50,6 +52,7 @@ done
 B=${1:-build} RUNS=${2:-9} SECS=${3:-1}
 SIZES=${SIZES:-64 1518} BACKENDS=${BACKENDS:-link bridge ovs}
 VHOSTD_ARGS=${VHOSTD_ARGS:-}   # more vhostd options, e.g. "--idle poll"
+VHOSTD_B=${VHOSTD_B:-}         # A/B: the -b back-ends' vhostd
 VHOSTD=$B/control/vhostd VHOSTCTL=$B/control/vhostctl
 TESTPMD=$(command -v dpdk-testpmd) || { echo "no dpdk-testpmd"; exit 77; }
 OVS_VSWITCHD=${OVS_VSWITCHD:-/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk}
@@ -90,6 +93,9 @@ have=()
 for be in $BACKENDS; do
 	case $be in
 	link) have+=(link) ;;
+	link-b|bridge-b)
+		if [ -x "${VHOSTD_B:-}" ]; then have+=("$be")
+		else note "$be: VHOSTD_B is not an executable; left out"; fi ;;
 	bridge)
 		if "$VHOSTD" --help 2>&1 | grep -q -- '--bridge'; then have+=(bridge)
 		else note "bridge: this vhostd has no --bridge; left out"; fi ;;
@@ -103,13 +109,14 @@ done
 
 # ---- back-ends: each makes $W/BE.sock.a and $W/BE.sock.b for its guests ----
 
-be_vhostd() {   # be_vhostd link|bridge
-	local be=$1 wiring=(--link a=b)
+be_vhostd() {   # be_vhostd link|bridge|link-b|bridge-b
+	local be=$1 wiring=(--link a=b) bin=$VHOSTD
 	local pa="a=vhost:$W/$1.sock.a" pb="b=vhost:$W/$1.sock.b"
-	if [ "$be" = bridge ]; then
+	[ "${be%-b}" = "$be" ] || bin=$VHOSTD_B
+	if [ "${be%-b}" = bridge ]; then
 		wiring=(--bridge br0); pa+=",bridge=br0"; pb+=",bridge=br0"
 	fi
-	start_bg "$W/be.$be.log" "$VHOSTD" --port "$pa" --port "$pb" \
+	start_bg "$W/be.$be.log" "$bin" --port "$pa" --port "$pb" \
 		"${wiring[@]}" --cores $BE_CORE --control "$W/ctl.$be" $VHOSTD_ARGS
 	BE_PID[$be]=$BG_PID
 	wait_for "$BG_PID" $START_WAIT log_has "$W/be.$be.log" "control socket"
@@ -154,7 +161,7 @@ be_ovs() {
 
 be_up() {
 	case $1 in
-	link|bridge) be_vhostd "$1" ;;
+	link|bridge|link-b|bridge-b) be_vhostd "$1" ;;
 	ovs) be_ovs ;;
 	esac
 }
@@ -202,7 +209,8 @@ rx_pps() {
 # be_cycles BE 1|2: the back-end's counters at a window's start or end.
 be_cycles() {
 	case $1 in
-	link|bridge) timeout 5 "$VHOSTCTL" "$W/ctl.$1" stats >"$W/st.$1.$2" ;;
+	link|bridge|link-b|bridge-b)
+		timeout 5 "$VHOSTCTL" "$W/ctl.$1" stats >"$W/st.$1.$2" ;;
 	ovs)
 		if [ "$2" = 1 ]; then ovs_appctl \
 				dpif-netdev/pmd-stats-clear >/dev/null
@@ -213,7 +221,7 @@ be_cycles() {
 }
 cycles_of() {
 	case $1 in
-	link|bridge) vh_cycles "$W/st.$1.1" "$W/st.$1.2" ;;
+	link|bridge|link-b|bridge-b) vh_cycles "$W/st.$1.1" "$W/st.$1.2" ;;
 	ovs) awk '/avg processing cycles per packet/ {
 			gsub(/[()]/, "", $NF); c = $(NF - 1) }
 		END { if (c != "") printf "%.0f", c; else print "nan" }' "$W/st.ovs.2" ;;
@@ -254,7 +262,7 @@ window() {
 printf "%-5s" size
 for be in "${have[@]}"; do printf " %10s %8s" "$be Mpps" "cyc/pkt"; done
 for be in "${have[@]}"; do
-	[ "$be" = ovs ] || printf " %10s" "$be/ovs"
+	[ "$be" = ovs ] || [ "${be%-b}" != "$be" ] || printf " %10s" "$be/ovs"
 done
 for be in "${have[@]}"; do
 	[ "$be" = bridge ] && [[ " ${have[*]} " == *" link "* ]] && printf " %12s" "bridge/link"
@@ -270,6 +278,7 @@ for size in $SIZES; do
 			pair_down "$be"
 		fi
 	done
+	rm -f "$W"/q.*
 	: >"$W/q.bridge.ovs"; : >"$W/q.link.ovs"; : >"$W/q.bridge.link"
 	for ((r = 1; r <= RUNS; r++)); do
 		n=${#up[@]}
@@ -280,7 +289,7 @@ for size in $SIZES; do
 		done
 		# Ratios within a round: windows next to each other in time.
 		for a in bridge link; do
-			for b in ovs link; do
+			for b in ovs link "$a-b"; do
 				[ "$a" != "$b" ] && [ -f "$W/last.$a" ] && [ -f "$W/last.$b" ] &&
 					echo "$(ratio "$(cat "$W/last.$a")" "$(cat "$W/last.$b")")" | tr -d x >>"$W/q.$a.$b"
 			done
@@ -292,7 +301,7 @@ for size in $SIZES; do
 		printf " %10s %8s" "$(median <"$W/m.$be")" "$(median <"$W/c.$be")"
 	done
 	for be in "${have[@]}"; do
-		[ "$be" = ovs ] && continue
+		[ "$be" = ovs ] || [ "${be%-b}" != "$be" ] && continue
 		q=$(median <"$W/q.$be.ovs"); [ "$q" = nan ] || q=${q}x
 		printf " %10s" "$q"
 	done
@@ -300,6 +309,9 @@ for size in $SIZES; do
 		q=$(median <"$W/q.bridge.link"); [ "$q" = nan ] || q=${q}x
 		printf " %12s" "$q"
 	fi
+	for a in bridge link; do   # A/B: this build against VHOSTD_B's
+		[ -s "$W/q.$a.$a-b" ] && printf " %s/%s-b %sx" "$a" "$a" "$(median <"$W/q.$a.$a-b")"
+	done
 	echo
 	rm -f "$W"/last.*
 done

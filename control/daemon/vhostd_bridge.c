@@ -150,6 +150,7 @@ void dp_bridge_path(struct dp *dp, const struct dp_port *p,
 {
 	path->pick = NULL;
 	path->repeat = NULL;
+	path->hint = NULL;
 	path->vlan = vnet_to_vlan(VNET_VLAN_KEEP, 0);
 	/* A started but disabled TX ring is processed and discarded (the
 	 * plain path does that: no pick, no dst). */
@@ -160,6 +161,7 @@ void dp_bridge_path(struct dp *dp, const struct dp_port *p,
 	path->pick = br_pick;
 	path->pass = br_pass;
 	path->repeat = br_repeat;
+	path->hint = br_hint;
 	path->pick_ctx = x->br;
 	path->pick_in = p->member;
 	path->qp = (uint16_t)qp;

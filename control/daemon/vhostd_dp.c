@@ -213,6 +213,7 @@ static void link_spread(struct dp_port *p, const struct dp_port *t,
 	path->pick = spread_pick;
 	path->pass = spread_pass;
 	path->repeat = NULL;     /* a flow hash reads past what repeats */
+	path->hint = NULL;
 	path->pick_ctx = s;
 	path->qp = (uint16_t)qp;
 }

@@ -347,6 +347,54 @@ static void test_same_answer_only_for_learned_unicast(void **state)
 	br_fini(br);
 }
 
+/* br_hint guesses the queue the sender's last looked-up destination takes
+ * its queue pair on, and only while that answer would stand: nothing
+ * before a lookup, after an unknown one, once the table or its clock
+ * moved, above the receiver's queues, or with the receiver gone. */
+static void test_hint_follows_the_standing_answer(void **state)
+{
+	static struct vq q[2][NQ];
+	struct bridge *br = new_bridge();
+	struct vnet_path p;
+	struct vnet_to to[VNET_TO_MAX];
+	uint8_t f[64];
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	member(br, 0, NULL, 0, 2);
+	member(br, 1, NULL, 0, 2);
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < NQ; k++)
+			dsts[i][k].vq = &q[i][k];
+	assert_null(br_hint(br, &p));
+	br_pick(br, &p, f, 64, frame(f, M2, M1, -1), to);   /* unknown */
+	assert_null(br_hint(br, &p));
+	p.pick_in = 1;
+	br_pick(br, &p, f, 64, frame(f, BC, M2, -1), to);   /* M2 on 1 */
+	p.pick_in = 0;
+	br_pick(br, &p, f, 64, frame(f, M2, M1, -1), to);
+	assert_ptr_equal(br_hint(br, &p), &q[1][0]);
+	p.qp = 1;
+	assert_ptr_equal(br_hint(br, &p), &q[1][1]);
+	p.qp = 2;                                  /* member 1 has 2 queues */
+	assert_null(br_hint(br, &p));
+	p.qp = 0;
+	p.pick_in = 1;                             /* the table changes */
+	br_pick(br, &p, f, 64, frame(f, BC, M3, -1), to);
+	p.pick_in = 0;
+	assert_null(br_hint(br, &p));
+	br_pick(br, &p, f, 64, frame(f, M2, M1, -1), to);
+	assert_ptr_equal(br_hint(br, &p), &q[1][0]);
+	atomic_store(&br->fdb.now, fdb_now(&br->fdb) + 1);   /* a second on */
+	assert_null(br_hint(br, &p));
+	br_pick(br, &p, f, 64, frame(f, M2, M1, -1), to);
+	assert_ptr_equal(br_hint(br, &p), &q[1][0]);
+	br->m[1].used = false;                     /* the receiver leaves */
+	assert_null(br_hint(br, &p));
+	memset(dsts, 0, sizeof(dsts));
+	br_fini(br);
+}
+
 static void test_fewer_queues_spread_by_flow(void **state)
 {
 	struct bridge *br = new_bridge();
@@ -445,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_cached_answers_follow_the_table),
 		cmocka_unit_test(test_limit_counted_per_frame),
 		cmocka_unit_test(test_same_answer_only_for_learned_unicast),
+		cmocka_unit_test(test_hint_follows_the_standing_answer),
 		cmocka_unit_test(test_fewer_queues_spread_by_flow),
 		cmocka_unit_test(test_flow_hash_short_frames_safe),
 		cmocka_unit_test(test_pass_sweeps_once_a_second),

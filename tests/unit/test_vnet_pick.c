@@ -16,7 +16,9 @@
  *  - a frame that fits the receiver's MTU only without the tag pushed
  *    towards it is dropped as TOO_BIG;
  *  - a chooser that names nobody drops the frame (no path counter: the
- *    chooser counts it) and the sender's buffer still goes back.
+ *    chooser counts it) and the sender's buffer still goes back;
+ *  - a chooser's guess of the receiving queue (hint) is asked once per
+ *    burst taken, and a wrong guess changes nothing delivered.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -80,6 +82,16 @@ static void pass_fn(void *ctx)
 	(void)ctx;
 }
 
+static struct vq *hinted;       /* what hint_fn answers */
+static uint32_t nhints;
+
+static struct vq *hint_fn(void *ctx, const struct vnet_path *p)
+{
+	(void)ctx; (void)p;
+	nhints++;
+	return hinted;
+}
+
 static void ring_up(struct ring *rg, uint64_t at, struct vq *vq, bool tx)
 {
 	rg->desc = hva(at);
@@ -111,7 +123,8 @@ static int setup(void **st)
 	path.pick = chooser;
 	path.pass = pass_fn;
 	path.repeat = repeat_fn;
-	same_flag = npicks = nrepeats = 0;
+	same_flag = npicks = nrepeats = nhints = 0;
+	hinted = NULL;
 	path.snd = (struct ofl_caps){.csum = true};
 	for (int i = 0; i < 2; i++)
 		dst[i] = (struct vnet_dst){&g.rxq[i], HDR, VNET_FRAME_MAX,
@@ -430,6 +443,40 @@ static void test_same_answer_only_when_it_holds(void **st)
 	assert_int_equal(used_idx(&g.r[1]), 3);
 }
 
+/* The hint is asked once per burst taken (not on an empty poll); right
+ * or wrong, every frame goes where the chooser says, and a wrongly
+ * hinted queue gets nothing (its used index stays). */
+static void test_hint_only_loads(void **st)
+{
+	uint8_t f[64];
+
+	(void)st;
+	path.hint = hint_fn;
+	post_rx(0, 8);
+	post_rx(1, 8);
+	choice[0] = (struct vnet_to){&dst[0], vnet_to_vlan(VNET_VLAN_KEEP, 0)};
+	nchoice = 1;
+	assert_int_equal(vnet_pick_poll(&path), 0);
+	assert_int_equal(nhints, 0);
+	for (int right = 0; right < 2; right++) {
+		hinted = &g.rxq[right ? 0 : 1];
+		for (unsigned k = 0; k < 3; k++)
+			send_frame(k, f, make(f, 60, 0),
+				   &(struct virtio_net_hdr){0}, 0);
+		assert_int_equal(vnet_pick_poll(&path), 3);
+		assert_int_equal(nhints, (uint32_t)right + 1);
+		assert_int_equal(used_idx(&g.r[0]), 3 * (right + 1));
+		assert_int_equal(used_idx(&g.r[1]), 0);
+		for (uint16_t u = 0; u < 3; u++) {
+			uint32_t len;
+			const uint8_t *p = got(0, (uint16_t)(3 * right + u), &len);
+			assert_int_equal(len, HDR + 60);
+			assert_memory_equal(p + HDR, f, 60);
+		}
+	}
+	assert_int_equal(path.stats.packets, 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +503,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_same_answer_only_when_it_holds, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_hint_only_loads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
