@@ -61,14 +61,23 @@ until [ -S "$CTL" ] && [ -S "$WORK/t.sock" ]; do
 	sleep 0.1
 done
 
+# Guest RAM: 256 MiB and 8 KiB, not 256 MiB.  QEMU before 9.0 loses guest
+# CPU writes during a TCG migration when a RAM block's offset and length
+# are multiples of 64 pages: its bulk dirty-bitmap sync clears the bits
+# without re-arming the vCPU's write tracking (fixed upstream by "physmem:
+# Fix migration dirty bitmap coherency with TCG memory access", 03bfc2188f).
+# Any other length takes QEMU's page-by-page sync, which re-arms it.
+# Debian 12's QEMU 7.2 has the bug: about 1 migration in 10 started the
+# destination with stale kernel pages, with vhostd in the path and without.
+MEM_KIB=$((256 * 1024 + 8))
 # guest NAME ROLE IP PEER SOCK MAC [EXTRA QEMU ARGS...]
 # (no_timer_check: a TCG guest starved at boot otherwise panics with "IO-APIC
 # + timer doesn't work!")
 guest() {
 	local name=$1 role=$2 ip=$3 peer=$4 sock=$5 mac=$6 dev=$7
 	shift 7
-	taskset -c 0 "$QEMU" -accel tcg -smp 1 -m 256 \
-		-object memory-backend-memfd,id=mem,size=256M,share=on \
+	taskset -c 0 "$QEMU" -accel tcg -smp 1 -m "${MEM_KIB}k" \
+		-object "memory-backend-memfd,id=mem,size=${MEM_KIB}K,share=on" \
 		-machine q35,memory-backend=mem \
 		-nodefaults -nographic -no-reboot -monitor none \
 		-serial "file:$WORK/$name.log" \
@@ -158,14 +167,14 @@ if [ "$MEMCMP" = 1 ]; then
 		[ $SECONDS -lt $end ] || fail "the destination did not finish loading: $(qstatus "$WORK/dst.qmp")"
 		sleep 0.1
 	done
-	# Both QEMUs write their 256 MiB into fifos at once and cmp reads
+	# Both QEMUs write their whole RAM into fifos at once and cmp reads
 	# them side by side: nothing on disk, no wait for a slow one.
 	mkfifo "$WORK/src.mem" "$WORK/dst.mem"
 	timeout 600 cmp -l "$WORK/src.mem" "$WORK/dst.mem" 2>&1 |
 		awk '/^ *[0-9]/ {printf "0x%x\n", int(($1 - 1) / 4096) * 4096; next} {print}' |
 		uniq >"$WORK/memdiff" &
 	cmp_pid=$!
-	size=$((256 << 20))
+	size=$((MEM_KIB << 10))
 	for g in src dst; do
 		QMP_TIMEOUT=300 $QMP "$WORK/$g.qmp" pmemsave "{\"val\": 0, \"size\": $size, \"filename\": \"$WORK/$g.mem\"}" \
 			>/dev/null 2>"$WORK/pmemsave-$g.err" &
@@ -178,7 +187,7 @@ if [ "$MEMCMP" = 1 ]; then
 		fail "the destination's memory differs from the source's in $(grep -c '^0x' "$WORK/memdiff") page(s): $(head -n 8 "$WORK/memdiff" | tr '\n' ' ')"
 	fi
 	rm -f "$WORK/src.mem" "$WORK/dst.mem"
-	echo "guest memory: the destination's 256 MiB are the source's, byte for byte"
+	echo "guest memory: the destination's $MEM_KIB KiB are the source's, byte for byte"
 	$QMP "$WORK/dst.qmp" cont >/dev/null || fail "cont refused by the destination"
 fi
 # The source is done; the destination runs once it loaded the last state
