@@ -23,7 +23,9 @@
 # spell.  One row per size: medians over the rounds, and the median of
 # the per-round ratios to ovs and to link.  Cycles per packet:
 # vhostd's worker busy cycles over packets; OVS's "avg processing cycles
-# per packet" of dpif-netdev/pmd-stats-show over the same window.
+# per packet" of dpif-netdev/pmd-stats-show over the same window.  fe%:
+# how busy the guests' testpmd was (--record-core-cycles: its busy cycles
+# over the window); near 100 the guests, not the back-end, set the rate.
 #   perf/bench_g2g.sh [--mem huge|nohuge] [BUILD_DIR] [ROUNDS] [SECONDS]
 # (default huge, build 9 1; SECONDS per window).  SIZES="64 1518" and
 # BACKENDS="link bridge ovs" by default (a back-end this host or build
@@ -43,7 +45,7 @@ export LC_ALL=C
 MEM=huge
 while [ $# -gt 0 ]; do
 	case $1 in
-	-h|--help) sed -n '2,41s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,44s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	--mem) MEM=$2; shift 2 ;;
 	-*) echo "unknown option $1" >&2; exit 2 ;;
 	*) break ;;
@@ -187,7 +189,7 @@ guests_up() {   # guests_up BE SIZE
 		--vdev "net_virtio_user1,path=$W/$1.sock.b,queues=1,mac=$MAC_B" \
 		-- -i --total-num-mbufs=$((2 * NB_MBUFS)) --forward-mode=mac \
 		--eth-peer=0,$MAC_B --eth-peer=1,$MAC_A --nb-cores=1 \
-		--txpkts="$2" <"$W/fe.$1.cmd" >"$W/fe.$1.log" 2>&1 &
+		--record-core-cycles --txpkts="$2" <"$W/fe.$1.cmd" >"$W/fe.$1.log" 2>&1 &
 	FE_PID[$1]=$!
 	PIDS+=("$!")
 	wait_for "${FE_PID[$1]}" $START_WAIT log_has "$W/fe.$1.log" "testpmd> " ||
@@ -204,6 +206,32 @@ rx_pps() {
 	fe_cmd "$1" "show port stats all"
 	wait_for "${FE_PID[$1]}" 10 fe_replied "$1" $((n + 1)) || return 1
 	grep -a 'Rx-pps:' "$W/fe.$1.log" | tail -n 2 | awk '{s += $2} END {print s}'
+}
+
+# fe_cycles BE 1|2: "CYCLES PACKETS MHZ" of the guests' testpmd so far (its
+# forwarding lcore's busy cycles: polls that moved frames), into
+# $W/fc.BE.1|2.
+fe_cycles() {
+	local n
+	n=$(grep -ac 'CPU cycles/packet=' "$W/fe.$1.log")
+	fe_cmd "$1" "show fwd stats all"
+	wait_for "${FE_PID[$1]}" 10 fe_cycles_replied "$1" "$n" || return 1
+	grep -a 'CPU cycles/packet=' "$W/fe.$1.log" | tail -n 1 |
+		sed -E 's/.*cycles=([0-9]+) \/ total [a-z]+ packets=([0-9]+)\) at ([0-9]+) MHz.*/\1 \2 \3/' \
+		>"$W/fc.$1.$2"
+}
+fe_cycles_replied() {
+	[ "$(grep -ac 'CPU cycles/packet=' "$W/fe.$1.log")" -gt "$2" ]
+}
+# fe_load BE PPS: "CYC BUSY%": the guests' testpmd's cycles per packet in
+# the window and how much of its core it was busy (cycles x rate against
+# the TSC).  A front-end busy near 100% sets the pair's rate: the
+# back-end then waits for it, whatever its own cost.
+fe_load() {
+	awk -v pps="$2" 'FNR == 1 && NR == 1 { c = $1; p = $2; next }
+		{ if ($2 > p) { cyc = ($1 - c) / ($2 - p)
+			printf "%.0f %.0f", cyc, 100 * cyc * pps / ($3 * 1e6) }
+		  else print "nan nan" }' "$W/fc.$1.1" "$W/fc.$1.2"
 }
 
 # be_cycles BE 1|2: the back-end's counters at a window's start or end.
@@ -240,27 +268,28 @@ pair_up() {
 }
 pair_down() { fe_stop "$1"; be_down "$1"; }
 
-# window BE SIZE ROUND -> "mpps cycles" (nan nan when it failed): the pair
-# resumed, WARM seconds, then SECS measured, then paused again.
+# window BE SIZE ROUND -> "mpps cycles fe_busy%" (nan when it failed): the
+# pair resumed, WARM seconds, then SECS measured, then paused again.
 window() {
-	local label="$2B $1 window $3" pps c
+	local label="$2B $1 window $3" pps c fe
 	pair_resume "$1"
 	sleep "$WARM"
-	if ! rx_pps "$1" >/dev/null || ! be_cycles "$1" 1; then
-		pair_pause "$1"; note "FAILED $label: no stats"; echo "nan nan"; return
+	if ! rx_pps "$1" >/dev/null || ! be_cycles "$1" 1 || ! fe_cycles "$1" 1; then
+		pair_pause "$1"; note "FAILED $label: no stats"; echo "nan nan nan"; return
 	fi
 	sleep "$SECS"
-	pps=$(rx_pps "$1"); be_cycles "$1" 2
+	pps=$(rx_pps "$1"); be_cycles "$1" 2; fe_cycles "$1" 2
 	pair_pause "$1"
 	c=$(cycles_of "$1")
 	[ -n "$pps" ] && [ "$pps" -gt 0 ] 2>/dev/null ||
-		{ note "FAILED $label: no traffic"; echo "nan nan"; return; }
-	echo "  $label: $(awk -v p="$pps" 'BEGIN {printf "%.3f", p / 1e6}') Mpps, $c cycles/packet" >&2
-	awk -v p="$pps" -v c="$c" 'BEGIN {printf "%.3f %s\n", p / 1e6, c}'
+		{ note "FAILED $label: no traffic"; echo "nan nan nan"; return; }
+	fe=$(fe_load "$1" "$pps")
+	echo "  $label: $(awk -v p="$pps" 'BEGIN {printf "%.3f", p / 1e6}') Mpps, $c cycles/packet; guests' testpmd ${fe% *} cycles/packet, busy ${fe#* }%" >&2
+	awk -v p="$pps" -v c="$c" -v f="${fe#* }" 'BEGIN {printf "%.3f %s %s\n", p / 1e6, c, f}'
 }
 
 printf "%-5s" size
-for be in "${have[@]}"; do printf " %10s %8s" "$be Mpps" "cyc/pkt"; done
+for be in "${have[@]}"; do printf " %10s %8s %6s" "$be Mpps" "cyc/pkt" "fe%"; done
 for be in "${have[@]}"; do
 	[ "$be" = ovs ] || [ "${be%-b}" != "$be" ] || printf " %10s" "$be/ovs"
 done
@@ -271,7 +300,7 @@ echo
 for size in $SIZES; do
 	up=()
 	for be in "${have[@]}"; do
-		: >"$W/m.$be"; : >"$W/c.$be"
+		: >"$W/m.$be"; : >"$W/c.$be"; : >"$W/f.$be"
 		if pair_up "$be" "$size"; then up+=("$be")
 		else
 			note "FAILED ${size}B $be: did not start: $(tail -n 3 "$W/be.$be.log" "$W/fe.$be.log" 2>/dev/null | tr '\n' ' ')"
@@ -284,8 +313,9 @@ for size in $SIZES; do
 		n=${#up[@]}
 		for ((i = 0; i < n; i++)); do
 			be=${up[$(((i + r) % n))]}
-			read -r m c < <(window "$be" "$size" "$r")
+			read -r m c f < <(window "$be" "$size" "$r")
 			echo "$m" >"$W/last.$be"; echo "$m" >>"$W/m.$be"; echo "$c" >>"$W/c.$be"
+			echo "$f" >>"$W/f.$be"
 		done
 		# Ratios within a round: windows next to each other in time.
 		for a in bridge link; do
@@ -298,7 +328,7 @@ for size in $SIZES; do
 	for be in "${up[@]}"; do pair_down "$be"; done
 	printf "%-5s" "$size"
 	for be in "${have[@]}"; do
-		printf " %10s %8s" "$(median <"$W/m.$be")" "$(median <"$W/c.$be")"
+		printf " %10s %8s %6s" "$(median <"$W/m.$be")" "$(median <"$W/c.$be")" "$(median <"$W/f.$be")"
 	done
 	for be in "${have[@]}"; do
 		[ "$be" = ovs ] || [ "${be%-b}" != "$be" ] && continue
