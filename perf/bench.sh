@@ -157,6 +157,7 @@ gen_run() {
 tp_sample() {
 	local f=$W/$1
 	fe_count "$1" "$3" >"$f.fe.$2" || return 1
+	fe_cycles "$1" "$f.fc.$2" || return 1
 	echo "$EPOCHREALTIME" >"$f.ts.$2"   # the replies may lag: own clock
 	sched_threads "${BE_PID[$1]}" >"$f.bew.$2"
 	sched_threads "${FE_PID[$1]}" >"$f.few.$2"
@@ -188,8 +189,8 @@ tp_up() {
 tp_down() { fe_stop "$1"; be_stop "$1"; }
 
 # tp_window SIDE TEST: resume the pair, warm up, measure SECS, pause it;
-# prints "mpps cycles/packet be_ran% be_waited% fe_ran% fe_waited%", or a
-# reason and returns 1.
+# prints "mpps cycles/packet be_ran% be_waited% fe_ran% fe_waited%
+# fe_cycles/packet fe_busy%", or a reason and returns 1.
 tp_window() {
 	local f=$W/$1 col t1 t2 pps c=nan d
 	col=$(tp_col "$2")
@@ -212,7 +213,8 @@ tp_window() {
 	fi
 	echo "$(awk -v r="$pps" 'BEGIN {printf "%.3f", r / 1e6}') $c" \
 		"$(core_share "$f.bew.1" "$f.bew.2" "$t1" "$t2")" \
-		"$(core_share "$f.few.1" "$f.few.2" "$t1" "$t2")"
+		"$(core_share "$f.few.1" "$f.few.2" "$t1" "$t2")" \
+		"$(fe_load "$f.fc.1" "$f.fc.2" "$pps")"
 }
 
 # tp_features SIDE MRG IN_ORDER PACKED: note when the back-end negotiated
@@ -233,7 +235,8 @@ tp_run() {
 	if r=$(tp_window "$1" "$2"); then
 		set -- $r
 		echo "  $label: $1 Mpps (pollers ran/waited: back-end" \
-			"$3/$4%, front-end $5/$6%)" >&2
+			"$3/$4%, front-end $5/$6%; front-end $7 cycles/packet," \
+			"busy $8%)" >&2
 		count_noise "$3" "$4" "$5" "$6"
 		echo "$1 $2"
 	else

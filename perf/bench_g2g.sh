@@ -208,32 +208,6 @@ rx_pps() {
 	grep -a 'Rx-pps:' "$W/fe.$1.log" | tail -n 2 | awk '{s += $2} END {print s}'
 }
 
-# fe_cycles BE 1|2: "CYCLES PACKETS MHZ" of the guests' testpmd so far (its
-# forwarding lcore's busy cycles: polls that moved frames), into
-# $W/fc.BE.1|2.
-fe_cycles() {
-	local n
-	n=$(grep -ac 'CPU cycles/packet=' "$W/fe.$1.log")
-	fe_cmd "$1" "show fwd stats all"
-	wait_for "${FE_PID[$1]}" 10 fe_cycles_replied "$1" "$n" || return 1
-	grep -a 'CPU cycles/packet=' "$W/fe.$1.log" | tail -n 1 |
-		sed -E 's/.*cycles=([0-9]+) \/ total [a-z]+ packets=([0-9]+)\) at ([0-9]+) MHz.*/\1 \2 \3/' \
-		>"$W/fc.$1.$2"
-}
-fe_cycles_replied() {
-	[ "$(grep -ac 'CPU cycles/packet=' "$W/fe.$1.log")" -gt "$2" ]
-}
-# fe_load BE PPS: "CYC BUSY%": the guests' testpmd's cycles per packet in
-# the window and how much of its core it was busy (cycles x rate against
-# the TSC).  A front-end busy near 100% sets the pair's rate: the
-# back-end then waits for it, whatever its own cost.
-fe_load() {
-	awk -v pps="$2" 'FNR == 1 && NR == 1 { c = $1; p = $2; next }
-		{ if ($2 > p) { cyc = ($1 - c) / ($2 - p)
-			printf "%.0f %.0f", cyc, 100 * cyc * pps / ($3 * 1e6) }
-		  else print "nan nan" }' "$W/fc.$1.1" "$W/fc.$1.2"
-}
-
 # be_cycles BE 1|2: the back-end's counters at a window's start or end.
 be_cycles() {
 	case $1 in
@@ -274,16 +248,16 @@ window() {
 	local label="$2B $1 window $3" pps c fe
 	pair_resume "$1"
 	sleep "$WARM"
-	if ! rx_pps "$1" >/dev/null || ! be_cycles "$1" 1 || ! fe_cycles "$1" 1; then
+	if ! rx_pps "$1" >/dev/null || ! be_cycles "$1" 1 || ! fe_cycles "$1" "$W/fc.$1.1"; then
 		pair_pause "$1"; note "FAILED $label: no stats"; echo "nan nan nan"; return
 	fi
 	sleep "$SECS"
-	pps=$(rx_pps "$1"); be_cycles "$1" 2; fe_cycles "$1" 2
+	pps=$(rx_pps "$1"); be_cycles "$1" 2; fe_cycles "$1" "$W/fc.$1.2"
 	pair_pause "$1"
 	c=$(cycles_of "$1")
 	[ -n "$pps" ] && [ "$pps" -gt 0 ] 2>/dev/null ||
 		{ note "FAILED $label: no traffic"; echo "nan nan nan"; return; }
-	fe=$(fe_load "$1" "$pps")
+	fe=$(fe_load "$W/fc.$1.1" "$W/fc.$1.2" "$pps")
 	echo "  $label: $(awk -v p="$pps" 'BEGIN {printf "%.3f", p / 1e6}') Mpps, $c cycles/packet; guests' testpmd ${fe% *} cycles/packet, busy ${fe#* }%" >&2
 	awk -v p="$pps" -v c="$c" -v f="${fe#* }" 'BEGIN {printf "%.3f %s %s\n", p / 1e6, c, f}'
 }

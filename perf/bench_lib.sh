@@ -87,7 +87,7 @@ fe_start() {
 		--lcores 0@$FE_CORE,1@$FE_CORE \
 		--vdev "net_virtio_user0,path=$2,queues=$QUEUES,packed_vq=${7:-0},mrg_rxbuf=$3,in_order=$4" \
 		-- -i --total-num-mbufs=$NB_MBUFS --forward-mode="$5" \
-		--rxq=$QUEUES --txq=$QUEUES --nb-cores=1 \
+		--rxq=$QUEUES --txq=$QUEUES --nb-cores=1 --record-core-cycles \
 		--txpkts="$6" <"$W/fe.$s.cmd" >"$log" 2>&1 &
 	FE_PID[$s]=$!
 	PIDS+=("$!")
@@ -96,6 +96,32 @@ fe_start() {
 }
 
 fe_cmd() { echo "$2" >&"${FE_FD[$1]}"; }
+
+# fe_cycles SIDE FILE: "CYCLES PACKETS MHZ" of a front-end testpmd started
+# with --record-core-cycles so far (its forwarding lcore's busy cycles:
+# polls that moved packets), into FILE.
+fe_cycles() {
+	local n
+	n=$(grep -ac 'CPU cycles/packet=' "$W/fe.$1.log")
+	fe_cmd "$1" "show fwd stats all"
+	wait_for "${FE_PID[$1]}" 10 fe_cycles_replied "$1" "$n" || return 1
+	grep -a 'CPU cycles/packet=' "$W/fe.$1.log" | tail -n 1 |
+		sed -E 's/.*cycles=([0-9]+) \/ total [a-z]+ packets=([0-9]+)\) at ([0-9]+) MHz.*/\1 \2 \3/' \
+		>"$2"
+}
+fe_cycles_replied() {
+	[ "$(grep -ac 'CPU cycles/packet=' "$W/fe.$1.log")" -gt "$2" ]
+}
+# fe_load BEFORE AFTER PPS: "CYC BUSY%" between two fe_cycles: the
+# front-end's cycles per packet and how much of its core it was busy
+# (cycles x rate against the TSC).  A front-end busy near 100% sets the
+# pair's rate: the back-end then waits for it, whatever its own cost.
+fe_load() {
+	awk -v pps="$3" 'FNR == 1 && NR == 1 { c = $1; p = $2; next }
+		{ if ($2 > p) { cyc = ($1 - c) / ($2 - p)
+			printf "%.0f %.0f", cyc, 100 * cyc * pps / ($3 * 1e6) }
+		  else print "nan nan" }' "$1" "$2"
+}
 fe_replies() { grep -ac 'Tx-pps:' "$W/fe.$1.log"; }   # last line of a stats reply
 fe_replied() { [ "$(fe_replies "$1")" -gt "$2" ]; }
 
