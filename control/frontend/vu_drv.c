@@ -521,7 +521,7 @@ size_t vu_drv_rx_copy(const struct vu_drv_rx_pkt *pkt, size_t off, void *dst,
 /* Set up ----------------------------------------------------------------- */
 
 static int ring_init(struct vu_drv *d, struct drv_ring *r, uint32_t idx,
-		     uint32_t stride, uint32_t nbufs)
+		     uint32_t stride, uint32_t nbufs, uint32_t lead)
 {
 	const struct vu_front_vring *vr = vu_front_vring(d->f, idx);
 	struct vu_guestmem *mem = vu_front_mem(d->f);
@@ -559,6 +559,10 @@ static int ring_init(struct vu_drv *d, struct drv_ring *r, uint32_t idx,
 		     "bytes (ring %u)", d->pair, nbufs, stride, idx);
 		return -ENOMEM;
 	}
+	/* Each buffer starts lead bytes into its stride (lead + buffer
+	 * <= stride). */
+	r->buf += lead;
+	r->buf_gpa += lead;
 	return 0;
 }
 
@@ -608,6 +612,13 @@ int vu_drv_create(struct vu_drv **out, struct vu_front *f,
 		free(d);
 		return -EINVAL;
 	}
+	if (o->rx_headroom > VU_DRV_RX_HEADROOM_MAX) {
+		VLOG(VLOG_LVL_WARN, DRV_TAG, "queue pair %u: rx headroom of "
+		     "%u bytes, at most %u", o->pair, o->rx_headroom,
+		     VU_DRV_RX_HEADROOM_MAX);
+		free(d);
+		return -EINVAL;
+	}
 	if (d->rx_buf_size < d->hdr_len + (d->mrg ? 0 : ETH_HLEN_MIN) ||
 	    d->rx_buf_size > RX_BUF_MAX) {
 		VLOG(VLOG_LVL_WARN, DRV_TAG,
@@ -621,14 +632,15 @@ int vu_drv_create(struct vu_drv **out, struct vu_front *f,
 	uint32_t tx_num = txr ? txr->num : 0;
 	d->tx_nslots = tx_num / d->tx_per_slot;
 	ret = ring_init(d, &d->rx, 2 * o->pair,
-			(uint32_t)align_up_u64(d->rx_buf_size, CACHE_LINE),
-			vu_front_vring(f, 2 * o->pair)->num);
+			(uint32_t)align_up_u64(o->rx_headroom + d->rx_buf_size,
+					       CACHE_LINE),
+			vu_front_vring(f, 2 * o->pair)->num, o->rx_headroom);
 	if (!ret)
 		ret = ring_init(d, &d->tx, 2 * o->pair + 1,
 				(uint32_t)align_up_u64(d->hdr_len +
 						       d->tx_frame_max,
 						       CACHE_LINE),
-				d->tx_nslots);
+				d->tx_nslots, 0);
 	if (!ret && !d->tx_nslots)
 		ret = -EINVAL; /* a ring of one entry cannot hold a chain */
 	if (!ret) {

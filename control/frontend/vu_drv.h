@@ -77,6 +77,8 @@ struct vu_drv;
 #define VU_DRV_BURST_MAX   64u    /* slots per tx_reserve */
 #define VU_DRV_RX_MAX_SEGS 64u    /* buffers per received frame */
 
+#define VU_DRV_RX_HEADROOM_MAX 256
+
 struct vu_drv_opts {
 	uint32_t pair;          /* queue pair: rings 2 * pair, 2 * pair + 1 */
 	bool tx_chain;          /* TX: two descriptors (header, frame) */
@@ -84,6 +86,12 @@ struct vu_drv_opts {
 	 * VU_DRV_FRAME_MAX.  Without MRG_RXBUF virtio 1.x 5.1.6.3.1 says it
 	 * SHOULD be >= 1526; with it, each buffer MUST hold the header. */
 	uint32_t rx_buf_size;
+	/* Bytes left unused before each RX buffer, up to
+	 * VU_DRV_RX_HEADROOM_MAX: CACHE_LINE - 12 puts the header at the
+	 * end of a cache line of its own and the frame at the next line, as
+	 * DPDK's virtio PMD posts its mbufs.  0: header and frame share the
+	 * buffer's first line (Linux's layout). */
+	uint32_t rx_headroom;
 	bool rx_notify;         /* ask for used-buffer notifications */
 	/* TX frame bytes per slot, up to VU_DRV_TX_FRAME_MAX (GSO frames);
 	 * 0: VU_DRV_FRAME_MAX. */

@@ -108,17 +108,19 @@ static void one_way(struct guest *s, struct guest *r, uint8_t from)
 	}
 }
 
-static void test_both_ways(void **state)
+/* Both ways with receive buffers headroom bytes into their lines. */
+static void both_ways(uint32_t headroom)
 {
+	const struct vu_drv_opts o = {.rx_headroom = headroom};
 	uint64_t fw_a, fw_b, rx_a, rx_b;
 
-	(void)state;
 	fw_a = tdaemon_stat(&td, "a", 1, "forwarded");
 	fw_b = tdaemon_stat(&td, "b", 1, "forwarded");
 	rx_a = tdaemon_stat(&td, "a", 0, "packets");
 	rx_b = tdaemon_stat(&td, "b", 0, "packets");
-	guest_up(&a, td.sock[0], FEATURES);
-	guest_up(&b, td.sock[1], FEATURES);
+	guest_up_opts(&a, td.sock[0], FEATURES, VU_FRONT_PROTOCOL_DEFAULT, &o);
+	guest_up_opts(&b, td.sock[1], FEATURES, VU_FRONT_PROTOCOL_DEFAULT, &o);
+	hooked = 0;
 	rx_hook = stale_header;
 	one_way(&a, &b, 1);
 	one_way(&b, &a, 2);
@@ -131,6 +133,24 @@ static void test_both_ways(void **state)
 			 rx_b + NFRAMES);
 	assert_int_equal(tdaemon_stat(&td, "a", 0, "packets"),
 			 rx_a + NFRAMES);
+}
+
+/* The header shares the frame's first line (Linux's layout): vhostd
+ * writes it whole. */
+static void test_both_ways(void **state)
+{
+	(void)state;
+	both_ways(0);
+}
+
+/* The header at the end of a line of its own, the frame from the next
+ * (DPDK's mbufs): vhostd compares it and writes it only when it differs.
+ * Each buffer a frame lands in holds either a foreign header (the hook's)
+ * or the right one already. */
+static void test_both_ways_header_alone(void **state)
+{
+	(void)state;
+	both_ways(64 - 12);
 }
 
 /* With IN_ORDER both guests' drivers check that every used id follows
@@ -268,6 +288,8 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_both_ways, test_teardown),
+		cmocka_unit_test_teardown(test_both_ways_header_alone,
+					  test_teardown),
 		cmocka_unit_test_teardown(test_both_ways_in_order,
 					  test_teardown),
 		cmocka_unit_test_teardown(test_rarp_announce, test_teardown),
