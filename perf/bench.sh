@@ -163,6 +163,8 @@ tp_sample() {
 	sched_threads "${FE_PID[$1]}" >"$f.few.$2"
 	if [ "$1" = vhostd ]; then
 		timeout 5 "$VHOSTCTL" "$W/ctl" stats >"$f.st.$2"
+	elif [ -n "${VHOSTD_B:-}" ]; then
+		timeout 5 "$VHOSTCTL" "$W/ctl.b" stats >"$f.st.$2"
 	elif [ -n "${BE_FD[dpdk]:-}" ]; then
 		be_dpdk_cycles >"$f.cy.$2"
 	fi
@@ -208,6 +210,8 @@ tp_window() {
 		d=$(vh_drops "$f.st.1" "$f.st.2" |
 			sed 's/ drop_no_peer=[0-9]*//g; s/ring=[0-9]*;//g')
 		[ -z "$d" ] || note "drops: $label: $d"
+	elif [ -n "${VHOSTD_B:-}" ]; then
+		c=$(vh_cycles "$f.st.1" "$f.st.2")
 	elif [ -s "$f.cy.2" ]; then
 		c=$(dpdk_cycles "$f.cy.1" "$f.cy.2")
 	fi

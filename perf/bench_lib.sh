@@ -198,10 +198,11 @@ be_dpdk() {
 	local fwd
 	if [ -n "${VHOSTD_B:-}" ]; then   # A/B of two vhostd builds
 		# shellcheck disable=SC2046
+		rm -f "$W/ctl.b"
 		start_bg "$W/be.dpdk.log" "$VHOSTD_B" --port "v=vhost:$1,queues=$QUEUES" \
-			$(vh_wiring "$2" "$3") --cores $BE_CORES
+			$(vh_wiring "$2" "$3") --cores $BE_CORES --control "$W/ctl.b"
 		BE_PID[dpdk]=$BG_PID
-		wait_for "$BG_PID" $START_WAIT log_has "$W/be.dpdk.log" "listening"
+		wait_for "$BG_PID" $START_WAIT log_has "$W/be.dpdk.log" "control socket"
 		return
 	fi
 	case $2 in
