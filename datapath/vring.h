@@ -11,6 +11,9 @@
 
 #include <stdint.h>
 
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "vhostd reads and writes guest rings and headers in host order");
+
 #define VRING_DESC_F_NEXT     1u
 #define VRING_DESC_F_WRITE    2u
 #define VRING_DESC_F_INDIRECT 4u
