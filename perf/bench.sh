@@ -21,7 +21,8 @@
 #   perf/bench.sh [--plot FILE.png] [--only gen|testpmd|mq] [--mem huge|nohuge]
 #                 [BUILD_DIR] [RUNS] [SECONDS]
 # VHOSTD_B=PATH puts that vhostd build where DPDK's back-end would be: an
-# A/B of two builds under the same method.
+# A/B of two builds under the same method (its cycles per packet in the
+# dpdk columns).
 set -u
 export LC_ALL=C
 PLOT='' ONLY='' MEM=huge
