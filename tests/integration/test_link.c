@@ -136,7 +136,7 @@ static void both_ways(uint32_t headroom)
 }
 
 /* The header shares the frame's first line (Linux's layout): vhostd
- * writes it whole. */
+ * writes that line anyway, and prefetches it for writing. */
 static void test_both_ways(void **state)
 {
 	(void)state;
@@ -144,9 +144,9 @@ static void test_both_ways(void **state)
 }
 
 /* The header at the end of a line of its own, the frame from the next
- * (DPDK's mbufs): vhostd compares it and writes it only when it differs.
- * Each buffer a frame lands in holds either a foreign header (the hook's)
- * or the right one already. */
+ * (DPDK's mbufs): vhostd only reads that line unless the header differs.
+ * In both layouts each buffer a frame lands in holds either a foreign
+ * header (the hook's) or the right one already. */
 static void test_both_ways_header_alone(void **state)
 {
 	(void)state;
