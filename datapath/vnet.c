@@ -375,18 +375,24 @@ static inline int batch_reserve(struct vnet_path *p, struct batch *b,
 	if (k <= 0)
 		return 1 + (k < 0 ? VNET_DROP_RX_BROKEN : VNET_DROP_NO_RX_BUF);
 	/* The lines the header and the frame's head go to (up to 3; the
-	 * hardware prefetcher follows a longer copy), all for writing: also
-	 * a line holding only header bytes, which hdr_same() may leave
-	 * unwritten.  Read-prefetched, that line came in shared and the
-	 * compare waited for it: 64 B receive into testpmd rxonly at 154-155
-	 * cycles per packet against 106-120 this way, the loop no slower
-	 * (perf/README.md). */
+	 * hardware prefetcher follows a longer copy), for writing, except a
+	 * line holding only header bytes (DPDK's mbuf headroom): hdr_same()
+	 * mostly leaves it unwritten, and the guest reads it next (DPDK's
+	 * mergeable receive path loads num_buffers from it).  Prefetched for
+	 * writing, it was taken from the guest's core, which then missed on
+	 * it: 28% of the guest's testpmd cycles on that one load, 180 against
+	 * 125 cycles per packet forwarding 64 B frames (perf/README.md).
+	 * Read, it stays shared.  Receive into a guest that never touches it
+	 * (testpmd rxonly) costs vhostd some 15 cycles more per packet. */
 	uint32_t want = MIN(p->dst_hdr_len + len, 128u);
 	const uintptr_t line = ~(uintptr_t)(CACHE_LINE - 1);
 	for (int j = 0; j < k; j++) {
 		uintptr_t at = (uintptr_t)rx[j].seg[0].p;
 		uintptr_t end = at + MIN(rx[j].seg[0].len, want) - 1;
-		for (at &= line; at <= end; at += CACHE_LINE)
+		uintptr_t frame = (at + p->dst_hdr_len) & line;
+		if ((at & line) != frame)
+			__builtin_prefetch((const void *)at);
+		for (at = frame; at <= end; at += CACHE_LINE)
 			prefetch_w((const void *)at);
 	}
 	b->plan[b->n++] = (struct plan){tx, len, b->at, (uint16_t)k};
