@@ -51,7 +51,7 @@ static json_object *show_bridge(const struct sw *s, const struct sw_bridge *b)
 	add_int(o, "aging", b->aging);
 	add_int(o, "mac_limit", b->mac_limit);
 	add_str(o, "origin", origin(b->origin));
-	for (int i = 0; i < VHOSTD_MAX_PORTS; i++)
+	for (int i = 0; i < s->nslots; i++)
 		if (s->ports[i].used && !strcmp(s->ports[i].opt.bridge, b->name))
 			json_object_array_add(ports, json_object_new_string(
 				s->ports[i].opt.name));
@@ -127,7 +127,7 @@ int vhostd_api_show(struct vhostd_api *a, json_object *rep)
 	for (int i = 0; i < SW_MAX_BRIDGES; i++)
 		if (s->bridges[i].used)
 			json_object_array_add(br, show_bridge(s, &s->bridges[i]));
-	for (int i = 0; i < VHOSTD_MAX_PORTS; i++) {
+	for (int i = 0; i < s->nslots; i++) {
 		if (!s->ports[i].used)
 			continue;
 		json_object_array_add(ports, show_port(a, i));

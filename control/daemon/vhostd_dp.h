@@ -91,8 +91,10 @@ struct dp {
 	struct worker *workers;
 	uint32_t nworkers;
 	struct place_worker *pw;   /* per worker: its core's node, its load */
-	struct dp_port *ports;
-	uint32_t nports;
+	struct dp_port *ports;     /* cap slots, zero until first taken */
+	uint32_t nports;           /* slots [0, nports) taken at least once:
+				    * every loop over the ports stops there */
+	uint32_t cap;
 	struct numa_slab slab;     /* struct dp_qp blocks */
 	bool halted;               /* dp_halt(): nothing is polled again */
 	FILE *placement_out;       /* --print-placement: print changes here */
@@ -107,7 +109,8 @@ static inline struct vq *dp_vq(const struct dp_port *p, uint32_t i)
 	return p->nic ? &p->nic->vqs[i] : &p->qps[i / 2]->vq[i & 1];
 }
 
-/* Start one worker per core in cores.  0 or -errno. */
+/* Start one worker per core in cores; room for nports port slots.  0 or
+ * -errno. */
 int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports,
 	    const struct numa_topo *topo);
 

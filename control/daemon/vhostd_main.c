@@ -244,9 +244,13 @@ static int load_switch(struct daemon *d)
 
 int main(int argc, char **argv)
 {
-	static struct daemon d = {.sigfd = -1};
+	/* Zero-filled (.bss), not initialised data: the 470 KiB are mapped
+	 * from no file and only the pages vhostd writes are ever faulted in
+	 * (sw_init). */
+	static struct daemon d;
 	int err;
 
+	d.sigfd = -1;
 	if (wants_capabilities(argc, argv)) {
 		print_capabilities();
 		return 0;

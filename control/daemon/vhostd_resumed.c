@@ -113,7 +113,7 @@ static void tick(struct vu_watch *w, uint32_t ev, void *arg)
 	bool waiting = false;
 
 	(void)w; (void)ev;
-	for (int i = 0; i < VHOSTD_MAX_PORTS; i++)
+	for (int i = 0; i < s->nslots; i++)
 		waiting |= check_port(s, i, now_tsc, now);
 	if (!waiting) {
 		vu_loop_timer_del(s->loop, s->resumed_timer);
@@ -140,6 +140,6 @@ void sw_resumed_stop(struct sw *s)
 	if (s->resumed_timer)
 		vu_loop_timer_del(s->loop, s->resumed_timer);
 	s->resumed_timer = NULL;
-	for (int i = 0; i < VHOSTD_MAX_PORTS; i++)
+	for (int i = 0; i < s->nslots; i++)
 		s->ports[i].rebuilt_ns = 0;
 }

@@ -99,10 +99,14 @@ struct sw {
 	const char *config_path;        /* NULL: nothing written */
 	bool running;                   /* sw_run() done */
 	struct vu_watch *resumed_timer; /* vhostd_resumed.c */
-	struct sw_port ports[VHOSTD_MAX_PORTS];
 	struct sw_bridge bridges[SW_MAX_BRIDGES];
 	struct port_spec nic_specs[VHOSTD_MAX_PORTS];
 	struct port_env env;
+	/* Slots [0, nslots) have been taken at least once (from the bottom);
+	 * every loop over the ports stops there, and a slot is zeroed when
+	 * first taken, so the 6 KiB slots never used are never touched. */
+	int nslots;
+	struct sw_port ports[VHOSTD_MAX_PORTS];   /* last: see sw_init() */
 };
 
 void sw_init(struct sw *s, const struct vhostd_opts *o, struct vu_loop *loop,

@@ -30,8 +30,11 @@ static int setup(void **st)
 		return -1;
 	/* Ports without a device or NIC: a bare index, as a runtime
 	 * add-port sees before its front-end comes. */
-	for (uint32_t i = 0; i < 3; i++)
+	for (uint32_t i = 0; i < 3; i++) {
 		dp.ports[i].peer = -1;
+		dp.ports[i].bridge = -1;
+	}
+	dp.nports = 3;          /* taken, as dp_attach() leaves them */
 	dp.ports[2].reflect = true;
 	return dp_start(&dp);
 }
