@@ -17,9 +17,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -145,13 +150,100 @@ static inline int sup_pidfd(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+/* What sup_spawn's child needs, all prepared by the parent: the child
+ * shares the parent's memory until it execs (CLONE_VM | CLONE_VFORK, as
+ * posix_spawn(3) does), so it only makes system calls and writes nothing
+ * but pid_at and nice_err. */
+struct sup_child {
+	const char *bin, *log;
+	char **argv, **envp;
+	char *pid_at;        /* LISTEN_PID's digits go here, or NULL */
+	const int *hi;       /* the stored fds, at 3 + n and up */
+	int n, nice, nice_err;
+	bool set_nice;
+	sigset_t mask;       /* the parent's, the child's again at exec */
+};
+
+static inline int sup_child_main(void *p)
+{
+	struct sup_child *c = p;
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+
+	/* A handler is the parent's code on the parent's memory. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN && old.sa_handler != SIG_DFL)
+			(void)sigaction(sig, &dfl, NULL);
+	if (c->set_nice && setpriority(PRIO_PROCESS, 0, c->nice) < 0)
+		c->nice_err = errno;
+	int fd = open(c->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0 && fd != 2) {
+		(void)dup2(fd, 2);
+		close(fd);
+	}
+	/* In place from 3 (the copies are above 3 + n: no overlap); dup2
+	 * clears close-on-exec on the new fd only. */
+	for (int i = 0; i < c->n; i++)
+		if (dup2(c->hi[i], 3 + i) < 0)
+			_exit(126);
+	if (c->pid_at) {
+		char t[24];
+		int k = 0;
+		for (long v = getpid(); k == 0 || v; v /= 10)
+			t[k++] = (char)('0' + v % 10);
+		while (k)
+			*c->pid_at++ = t[--k];
+		*c->pid_at = 0;
+	}
+	(void)sigprocmask(SIG_SETMASK, &c->mask, NULL);
+	execve(c->bin, c->argv, c->envp);
+	_exit(127);
+}
+
+/* The child's environment: ours without what the store sets, then the
+ * store's entries (vars, NULL-terminated).  malloc'd, NULL if out of
+ * memory. */
+static inline char **sup_env(char *const *vars)
+{
+	static const char *const drop[] = {"NOTIFY_SOCKET=", "FDSTORE=",
+		"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES="};
+	size_t n = 0, k = 0, nv = 0;
+
+	while (environ[n])
+		n++;
+	while (vars[nv])
+		nv++;
+	char **env = malloc((n + nv + 1) * sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		bool keep = true;
+		for (size_t d = 0; d < sizeof(drop) / sizeof(drop[0]); d++)
+			keep &= strncmp(environ[i], drop[d], strlen(drop[d])) != 0;
+		if (keep)
+			env[k++] = environ[i];
+	}
+	for (size_t i = 0; i < nv; i++)
+		env[k++] = vars[i];
+	env[k] = NULL;
+	return env;
+}
+
 /* Start bin with the stored fds from fd 3 (none: a first start); stderr
- * to logpath (appended).  The child's pid, or -errno. */
+ * to logpath (appended).  The child's pid, or -errno.  Without fork(): a
+ * fork copies this process's page tables and both sides then fault on
+ * every page they write, about 2 ms on a virtualised host, on the path
+ * of every restart the tests time (systemd 255 and later also start a
+ * service through a vfork()-style clone). */
 static inline pid_t sup_spawn(struct sup *s, const char *bin,
 			      const char *logpath, char *const *args)
 {
+	static char names[SUP_MAX * 257], notify[128], pidvar[32], nvar[32];
+	static char fdnames[sizeof(names) + 16];
+	static char *stack;
+	enum { STACK = 64 << 10 };
 	char *argv[32];
-	int n = 0;
+	int n = 0, hi[SUP_MAX];
 
 	argv[n++] = (char *)bin;
 	while (args[n - 1] && n < 31) {
@@ -159,40 +251,58 @@ static inline pid_t sup_spawn(struct sup *s, const char *bin,
 		n++;
 	}
 	argv[n] = NULL;
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid < 0 ? -errno : pid;
-	FILE *f = freopen(logpath, "a", stderr);
-	(void)f;
-	const char *nice = getenv("SUP_NICE");
-	if (nice && setpriority(PRIO_PROCESS, 0, atoi(nice)) < 0)
-		fprintf(stderr, "supervisor: Nice=%s: %s\n", nice,
-			strerror(errno));
-	/* Out of the way first, then in place from 3 (no overlap). */
-	int hi[SUP_MAX];
-	for (int i = 0; i < s->n; i++)
-		hi[i] = fcntl(s->e[i].fd, F_DUPFD, 3 + s->n);
-	static char names[SUP_MAX * 257];
+	if (!stack) {
+		stack = mmap(NULL, STACK, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (stack == MAP_FAILED) {
+			stack = NULL;
+			return -ENOMEM;
+		}
+	}
 	names[0] = 0;
 	for (int i = 0; i < s->n; i++) {
-		if (dup2(hi[i], 3 + i) < 0)
-			_exit(126);
-		close(hi[i]);
+		hi[i] = fcntl(s->e[i].fd, F_DUPFD_CLOEXEC, 3 + s->n);
 		strcat(names, i ? ":" : "");
 		strcat(names, s->e[i].name);
 	}
-	char v[32];
-	setenv("NOTIFY_SOCKET", s->path, 1);
-	setenv("FDSTORE", "512", 1);   /* FileDescriptorStoreMax=512 */
-	if (s->n) {
-		snprintf(v, sizeof(v), "%d", (int)getpid());
-		setenv("LISTEN_PID", v, 1);
-		snprintf(v, sizeof(v), "%d", s->n);
-		setenv("LISTEN_FDS", v, 1);
-		setenv("LISTEN_FDNAMES", names, 1);
+	snprintf(notify, sizeof(notify), "NOTIFY_SOCKET=%s", s->path);
+	snprintf(nvar, sizeof(nvar), "LISTEN_FDS=%d", s->n);
+	snprintf(fdnames, sizeof(fdnames), "LISTEN_FDNAMES=%s", names);
+	strcpy(pidvar, "LISTEN_PID=");
+	char *vars[6] = {notify, "FDSTORE=512"};  /* FileDescriptorStoreMax */
+	if (s->n) {                               /* not on a first start */
+		vars[2] = pidvar;
+		vars[3] = nvar;
+		vars[4] = fdnames;
 	}
-	execv(bin, argv);
-	_exit(127);
+	char **env = sup_env(vars);
+	const char *nice = getenv("SUP_NICE");
+	struct sup_child c = {.bin = bin, .log = logpath, .argv = argv,
+			      .envp = env, .hi = hi, .n = s->n,
+			      .pid_at = s->n ? pidvar + strlen(pidvar) : NULL,
+			      .set_nice = nice != NULL,
+			      .nice = nice ? atoi(nice) : 0};
+	sigset_t all;
+	pid_t pid = -1;
+	int err = ENOMEM;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &c.mask);
+	if (env) {
+		pid = clone(sup_child_main, stack + STACK,
+			    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+		err = errno;
+	}
+	pthread_sigmask(SIG_SETMASK, &c.mask, NULL);
+	for (int i = 0; i < s->n; i++)
+		close(hi[i]);
+	free(env);
+	if (pid < 0)
+		return -err;
+	if (c.nice_err)
+		fprintf(stderr, "supervisor: Nice=%s: %s\n", nice,
+			strerror(c.nice_err));
+	return pid;
 }
 
 #endif
