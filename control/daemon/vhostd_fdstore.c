@@ -226,7 +226,11 @@ static void put(struct fsp *s)
 }
 
 /* The positions area of s->statefd, mapped shared (the file grown to its
- * size first: a state memfd of an older vhostd has none). */
+ * size first: a state memfd of an older vhostd has none) and populated:
+ * a device's resume writes the slot of each of its up to 256 rings, and
+ * faulting the 37 pages in one by one took 0.45 ms per device on a
+ * virtualised host, on the path of a restart (one system call does it
+ * in a third of that). */
 static int map_area(struct fsp *s)
 {
 	struct stat sb;
@@ -237,8 +241,8 @@ static int map_area(struct fsp *s)
 	if ((size_t)sb.st_size < size && ftruncate(s->statefd, (off_t)size) < 0)
 		return -errno;
 	void *m = mmap(NULL, size - vu_state_pos_offset(),
-		       PROT_READ | PROT_WRITE, MAP_SHARED, s->statefd,
-		       (off_t)vu_state_pos_offset());
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		       s->statefd, (off_t)vu_state_pos_offset());
 	if (m == MAP_FAILED)
 		return -errno;
 	s->area = m;
