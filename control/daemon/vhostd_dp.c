@@ -458,7 +458,8 @@ static int qps_alloc(struct dp *dp, struct dp_port *p)
 }
 
 /*
- * Slot i, about to be attached (i < cap).  Slots are taken from the bottom
+ * Slot i, about to be attached, or NULL past the cap slots dp_init()
+ * made room for.  Slots are taken from the bottom
  * (vhostd_sw.c) and the ones above the highest taken are never touched: a
  * struct dp_port is 10 KiB (its RARP frame inside), so wiring all 64 free
  * slots at start cost 64 page faults, 0.8 ms of a restart on a virtualised
@@ -466,6 +467,8 @@ static int qps_alloc(struct dp *dp, struct dp_port *p)
  */
 static struct dp_port *slot_take(struct dp *dp, uint32_t i)
 {
+	if (i >= dp->cap)
+		return NULL;
 	for (; dp->nports <= i; dp->nports++) {  /* free slots: unwired */
 		dp->ports[dp->nports].peer = -1;
 		dp->ports[dp->nports].bridge = -1;
@@ -498,6 +501,8 @@ int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev,
 {
 	struct dp_port *p = slot_take(dp, i);
 
+	if (!p)
+		return -ENOSPC;
 	p->dev = dev;
 	/* Where the guest's memory is is known once its rings start. */
 	int err = attach_common(dp, p, w);
@@ -512,6 +517,8 @@ int dp_attach_port(struct dp *dp, uint32_t i, struct port *nic,
 {
 	struct dp_port *p = slot_take(dp, i);
 
+	if (!p)
+		return -ENOSPC;
 	p->nic = nic;
 	int err = attach_common(dp, p, w);
 	for (uint32_t r = 0; !err && r < nrings(p); r++)

@@ -94,7 +94,7 @@ struct dp {
 	struct dp_port *ports;     /* cap slots, zero until first taken */
 	uint32_t nports;           /* slots [0, nports) taken at least once:
 				    * every loop over the ports stops there */
-	uint32_t cap;
+	uint32_t cap;              /* slots dp_init() made room for */
 	struct numa_slab slab;     /* struct dp_qp blocks */
 	bool halted;               /* dp_halt(): nothing is polled again */
 	FILE *placement_out;       /* --print-placement: print changes here */
@@ -114,11 +114,13 @@ static inline struct vq *dp_vq(const struct dp_port *p, uint32_t i)
 int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports,
 	    const struct numa_topo *topo);
 
-/* Attach port i (its device must outlive dp); sets dev->ops. */
+/* Attach port i (its device must outlive dp); sets dev->ops.  -ENOSPC:
+ * i is past the slots dp_init() made room for. */
 int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev,
 	      const struct dp_wiring *w);
 
-/* Attach NIC port i (opened by the caller, closed after dp_fini()). */
+/* Attach NIC port i (opened by the caller, closed after dp_fini());
+ * -ENOSPC as dp_attach(). */
 int dp_attach_port(struct dp *dp, uint32_t i, struct port *nic,
 		   const struct dp_wiring *w);
 

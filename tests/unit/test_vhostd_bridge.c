@@ -130,12 +130,29 @@ static void test_attach_detach(void **st)
 	assert_int_equal(dp_bridge_stats(&dp, "br0", &s), -ENOENT);
 }
 
+/* A slot past the room dp_init() made is refused before anything of the
+ * device or NIC is looked at, and the taken slots stay as they were. */
+static void test_attach_past_the_slots_refused(void **st)
+{
+	struct vu_dev dev;
+	struct dp_wiring w = {.peer = -1};
+
+	(void)st;
+	memset(&dev, 0, sizeof(dev));
+	assert_int_equal(dp_attach(&dp, 3, &dev, &w), -ENOSPC);
+	assert_int_equal(dp_attach(&dp, UINT32_MAX, &dev, &w), -ENOSPC);
+	assert_int_equal(dp_attach_port(&dp, 3, NULL, &w), -ENOSPC);
+	assert_int_equal(dp.nports, 3);
+	assert_null(dev.ops.pause);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_and_delete),
 		cmocka_unit_test(test_bad_requests_refused),
 		cmocka_unit_test(test_attach_detach),
+		cmocka_unit_test(test_attach_past_the_slots_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
