@@ -69,7 +69,8 @@ struct bridge_opt {
 };
 
 struct vhostd_opts {
-	struct port_opt ports[VHOSTD_MAX_PORTS];
+	struct port_opt ports[VHOSTD_MAX_PORTS];  /* first; only [0, nports)
+						   * is set (vhostd_opts_parse) */
 	int nports;
 	struct bridge_opt bridges[DP_BRIDGES_MAX];
 	int nbridges;

@@ -222,6 +222,31 @@ static void test_control_socket_callers(void **state)
 	assert_true(vu_ctl_allowed(&cfg, 65534, 4242));
 }
 
+/* vhostd_opts_parse clears only the port slots it takes: whatever was in
+ * the others, the options read the same. */
+static void test_options_parse_the_same_over_junk(void **state)
+{
+	static struct vhostd_opts clean, junk;
+	char *argv[] = {"vhostd", "--port", "a=vhost:/tmp/a.sock,queues=2",
+		"--port", "b=vhost:/tmp/b.sock,client", "--link", "a=b",
+		"--log-time", NULL};
+	const size_t tail = offsetof(struct vhostd_opts, nports);
+
+	(void)state;
+	memset(&junk, 0xa5, sizeof(junk));
+	assert_int_equal(vhostd_opts_parse(&clean, 8, argv), 0);
+	assert_int_equal(vhostd_opts_parse(&junk, 8, argv), 0);
+	assert_int_equal(clean.nports, 2);
+	assert_int_equal(junk.nports, 2);
+	assert_memory_equal(clean.ports, junk.ports, 2 * sizeof(clean.ports[0]));
+	assert_memory_equal((char *)&clean + tail, (char *)&junk + tail,
+			    sizeof(clean) - tail);
+	assert_int_equal(junk.ports[0].peer, 1);
+	assert_int_equal(junk.ports[0].queues, 2);
+	assert_true(junk.ports[1].client);
+	assert_true(junk.log_time);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +259,7 @@ int main(void)
 			test_malformed_files_are_refused_with_the_reason),
 		cmocka_unit_test(test_bridge_options_of_a_port_spec),
 		cmocka_unit_test(test_control_socket_callers),
+		cmocka_unit_test(test_options_parse_the_same_over_junk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
