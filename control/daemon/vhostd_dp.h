@@ -78,6 +78,10 @@ struct dp_port {
 				    * enabled receiving queues (spread.h) */
 	int bridge;                /* vhostd_bridge.h: its bridge, -1 */
 	uint16_t member;           /* its member id there */
+	/* Rings whose packed-position slot (dev->pos) this process wrote
+	 * with a size: the only stopped rings without a size whose slot a
+	 * resume must clear (dp_resume: pos_stopped). */
+	uint64_t pos_sized[2 * VU_MAX_QUEUE_PAIRS / 64];
 };
 
 /* What a port is wired to (at most one of these). */
