@@ -130,8 +130,14 @@ const char *dp_port_name(const struct dp_port *p)
 struct dp_port *dp_target(const struct dp *dp, const struct dp_port *p)
 {
 	/* &dp->ports[...]: p itself, without the const. */
-	return p->reflect || p->source ? &dp->ports[p - dp->ports] :
-	       p->peer >= 0 ? &dp->ports[p->peer] : NULL;
+	if (p->reflect || p->source)
+		return &dp->ports[p - dp->ports];
+	if (p->peer < 0)
+		return NULL;
+	/* A peer not attached yet (a restart's first device is resumed
+	 * before its peer joins: dp_attach) is no target until it is. */
+	struct dp_port *t = &dp->ports[p->peer];
+	return t->dev || t->nic ? t : NULL;
 }
 
 /* A front-end stops a device one ring at a time (GET_VRING_BASE; QEMU
@@ -242,7 +248,7 @@ void dp_path_refresh(struct dp *dp, struct dp_port *p, uint32_t qp)
 	path->frame_max = t ? frame_max(t) : VNET_FRAME_MAX;
 	path->reflect = p->reflect;
 	dp_bridge_path(dp, p, path, qp);
-	if (!path->pick && !path->dst && feed && path->src && p->peer >= 0)
+	if (!path->pick && !path->dst && feed && path->src && p->peer >= 0 && t)
 		link_spread(p, t, path, qp);
 	/* Not published: no worker reads it now. */
 	atomic_store_explicit(&path->abandon, false, memory_order_relaxed);
@@ -263,7 +269,8 @@ static wk_poll_fn poll_fn(const struct dp_port *p, const struct vnet_path *path)
 /* Place what changed and give every worker a new list of its paths. */
 int dp_publish(struct dp *dp)
 {
-	if (dp->halted)
+	/* Before dp_start() no worker has a list: nothing to replace. */
+	if (dp->halted || !dp->started)
 		return 0;
 	bool changed = dp_place(dp);
 	struct wk_list **lists = calloc(dp->nworkers, sizeof(*lists));
@@ -530,9 +537,22 @@ int dp_attach(struct dp *dp, uint32_t i, struct vu_dev *dev,
 	p->dev = dev;
 	/* Where the guest's memory is is known once its rings start. */
 	int err = attach_common(dp, p, w);
-	if (!err)
-		dev->ops = (struct vu_dev_ops){dp_pause, dp_resume, dp};
-	return err;
+	if (err)
+		return err;
+	dev->ops = (struct vu_dev_ops){dp_pause, dp_resume, dp};
+	/* A device rebuilt from the fd store comes with its rings started,
+	 * and no request will resume it: they are built now, as a resume
+	 * builds them.  Before dp_start() nothing is published, so a
+	 * restart's devices reach the workers with dp_start()'s one publish
+	 * instead of a pause and a resume each (a wait for the workers
+	 * every time). */
+	for (uint32_t r = 0; r < dev->nvrings; r++)
+		if (vu_vring_ready(dev, r)) {
+			p->paused = true;
+			dp_resume(dev, dp);
+			break;
+		}
+	return 0;
 }
 
 /* Port i is NIC port nic: its queues are live from now on. */

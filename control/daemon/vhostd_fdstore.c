@@ -666,14 +666,13 @@ static void call_all(const struct vu_dev *d)
 
 void fdstore_running(void)
 {
-	/* The datapath builds a device's rings when the device resumes. */
+	/* Each rebuilt device's rings were built when it joined the
+	 * datapath (dp_attach) and are polled since dp_start(). */
 	for (unsigned i = 0; i < VHOSTD_MAX_PORTS; i++) {
 		struct vu_dev *d = ports[i].p ? &ports[i].p->dev : NULL;
-		if (!d || !ports[i].rebuilt || !d->ops.pause)
+		if (!d || !ports[i].rebuilt)
 			continue;
 		ports[i].rebuilt = false;
-		d->ops.pause(d, d->ops.ctx);
-		d->ops.resume(d, d->ops.ctx);
 		call_all(d);
 	}
 	for (unsigned i = 0; i < nkept; i++) {
