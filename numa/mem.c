@@ -157,6 +157,40 @@ static bool hugepages_free(const struct numa_topo *t, int node)
 	return false;
 }
 
+static void *spare_main(void *arg)
+{
+	struct numa_slab *s = arg;
+
+	s->spare = map_huge(s->spare_node);
+	return NULL;
+}
+
+void numa_slab_prepare(struct numa_slab *s, int node)
+{
+	if (node < 0 || node >= NUMA_NODES_MAX || s->spare_running ||
+	    s->chunks || !hugepages_free(s->topo, node))
+		return;
+	s->spare_node = node;
+	s->spare = NULL;
+	s->spare_running = pthread_create(&s->spare_thread, NULL, spare_main,
+					  s) == 0;
+}
+
+/* The prepared chunk (its thread joined), if it is node's; else NULL (and
+ * a chunk for another node is kept for that node's first chunk_new()). */
+static void *spare_take(struct numa_slab *s, int node)
+{
+	if (s->spare_running) {
+		pthread_join(s->spare_thread, NULL);
+		s->spare_running = false;
+	}
+	if (!s->spare || s->spare_node != node)
+		return NULL;
+	void *m = s->spare;
+	s->spare = NULL;
+	return m;
+}
+
 static struct numa_chunk *chunk_new(struct numa_slab *s, int node)
 {
 	struct numa_chunk *c = calloc(1, sizeof(*c));
@@ -164,7 +198,9 @@ static struct numa_chunk *chunk_new(struct numa_slab *s, int node)
 	if (!c)
 		return NULL;
 	c->node = node;
-	c->base = hugepages_free(s->topo, node) ? map_huge(node) : NULL;
+	c->base = spare_take(s, node);
+	if (!c->base && hugepages_free(s->topo, node))
+		c->base = map_huge(node);
 	c->huge = c->base != NULL;
 	if (!c->base) {
 		if (!s->pool[node + 1].warned && node >= 0)
@@ -234,6 +270,10 @@ void numa_slab_free(struct numa_slab *s, void *o)
 
 void numa_slab_fini(struct numa_slab *s)
 {
+	(void)spare_take(s, NUMA_NODE_UNKNOWN);
+	if (s->spare)
+		munmap(s->spare, NUMA_CHUNK);
+	s->spare = NULL;
 	while (s->chunks) {
 		struct numa_chunk *c = s->chunks;
 		s->chunks = c->next;

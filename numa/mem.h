@@ -20,6 +20,7 @@
 #ifndef VHOSTD_NUMA_MEM_H
 #define VHOSTD_NUMA_MEM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +69,12 @@ struct numa_slab {
 		size_t tail_used;
 		bool warned;
 	} pool[NUMA_NODES_MAX + 1];
+	/* numa_slab_prepare(): a hugepage chunk being mapped by a helper
+	 * thread for node spare_node, taken by the first chunk_new() there. */
+	pthread_t spare_thread;
+	bool spare_running;
+	int spare_node;
+	void *spare;
 };
 
 /* obj: object size (at most NUMA_CHUNK).  topo: for free hugepages. */
@@ -80,6 +87,15 @@ void numa_slab_init(struct numa_slab *s, size_t obj,
  * out of memory.
  */
 void *numa_slab_alloc(struct numa_slab *s, int node, bool *huge);
+
+/*
+ * Start mapping a hugepage chunk for node on a helper thread (when node
+ * has a free hugepage): the kernel clears its 2 MiB while the caller goes
+ * on, and the first object allocated for node later takes it (a chunk
+ * faulted in there costs 0.3-1 ms on a virtualised host, on a restart's
+ * path).  Once, before any allocation; NUMA_NODE_UNKNOWN does nothing.
+ */
+void numa_slab_prepare(struct numa_slab *s, int node);
 
 /* Give o back (to the pool of the node it was allocated for). */
 void numa_slab_free(struct numa_slab *s, void *o);

@@ -463,6 +463,9 @@ int dp_init(struct dp *dp, const cpu_set_t *cores, uint32_t nports,
 		if (!CPU_ISSET(c, cores))
 			continue;
 		dp->pw[w].node = numa_topo_cpu_node(topo, c);
+		/* Most queues' state lands on the first worker's node. */
+		if (w == 0)
+			numa_slab_prepare(&dp->slab, dp->pw[0].node);
 		int err = wk_start(&dp->workers[w], w, c);
 		if (err) {
 			dp->nworkers = w;

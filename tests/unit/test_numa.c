@@ -465,6 +465,43 @@ static void test_slab_hugepages(void **state)
 	numa_slab_fini(&s);
 }
 
+/* numa_slab_prepare(): the chunk a helper thread maps for a node goes to
+ * that node's first chunk, not another's; one left unused is unmapped. */
+static void test_slab_prepared_chunk(void **state)
+{
+	struct numa_topo t;
+	struct numa_slab s;
+	bool huge = false;
+
+	(void)state;
+	if (host_huge_free() < 3)
+		skip();
+	assert_int_equal(numa_topo_load(&t, NULL), 0);
+	numa_slab_init(&s, 64 * 1024, &t);
+	numa_slab_prepare(&s, NUMA_NODE_UNKNOWN);    /* no node: nothing */
+	assert_false(s.spare_running);
+	numa_slab_prepare(&s, 0);
+	assert_true(s.spare_running);
+	void *other = numa_slab_alloc(&s, NUMA_NODE_UNKNOWN, NULL);
+	assert_non_null(other);
+	assert_false(s.spare_running);       /* joined, kept for node 0 */
+	assert_non_null(s.spare);
+	void *spare = s.spare;
+	void *o = numa_slab_alloc(&s, 0, &huge);
+	assert_ptr_equal(o, spare);          /* the first object of it */
+	assert_true(huge);
+	assert_null(s.spare);
+	assert_int_equal(numa_addr_node(o), 0);
+	numa_slab_fini(&s);
+
+	numa_slab_init(&s, 64 * 1024, &t);   /* prepared, never used */
+	numa_slab_prepare(&s, 0);
+	numa_slab_prepare(&s, 0);            /* once */
+	numa_slab_fini(&s);
+	assert_null(s.spare);
+	assert_false(s.spare_running);
+}
+
 static void test_addr_nodes(void **state)
 {
 	size_t len = 64 * 4096;
@@ -514,6 +551,7 @@ int main(void)
 		TREE(test_slab_normal_pages),
 		TREE(test_slab_missing_node),
 		cmocka_unit_test(test_slab_hugepages),
+		cmocka_unit_test(test_slab_prepared_chunk),
 		cmocka_unit_test(test_addr_nodes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
