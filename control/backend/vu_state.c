@@ -141,62 +141,75 @@ int vu_state_put(int fd, const struct vu_state *st, uint64_t seq)
 	return 0;
 }
 
-/* Slot k: 1 if valid (st and *seq filled), 0 if empty, -errno + why. */
-static int get_slot(int fd, unsigned k, struct vu_state *st, uint64_t *seq,
-		    char *why, size_t n)
+/* Slot k's header: 1 if it names a record of this version (*h filled),
+ * 0 if the slot is empty, -errno + why. */
+static int get_hdr(int fd, unsigned k, struct rec_hdr *h, char *why,
+		   size_t n)
 {
-	struct rec_hdr h;
-	off_t at = (off_t)(k * SLOT_SIZE);
-	ssize_t r = pread(fd, &h, sizeof(h), at);
+	ssize_t r = pread(fd, h, sizeof(*h), (off_t)(k * SLOT_SIZE));
 
 	if (r < 0)
 		return fail(why, n, -errno, "slot %u: %s", k, strerror(errno));
-	if (r < (ssize_t)sizeof(h) || h.magic[0] == 0)
+	if (r < (ssize_t)sizeof(*h) || h->magic[0] == 0)
 		return 0;
-	if (memcmp(h.magic, VU_STATE_MAGIC, 8))
+	if (memcmp(h->magic, VU_STATE_MAGIC, 8))
 		return fail(why, n, -EPROTO, "slot %u: not a vhostd device "
-			    "state (magic %.8s)", k, h.magic);
-	if (h.version != VU_STATE_VERSION)
+			    "state (magic %.8s)", k, h->magic);
+	if (h->version != VU_STATE_VERSION)
 		return fail(why, n, -EPROTO, "slot %u: state version %u, this "
-			    "vhostd reads version %u", k, h.version,
+			    "vhostd reads version %u", k, h->version,
 			    VU_STATE_VERSION);
-	if (h.body_len != sizeof(*st))
+	if (h->body_len != sizeof(struct vu_state))
 		return fail(why, n, -EPROTO, "slot %u: body of %u bytes, "
-			    "version %u has %zu", k, h.body_len,
-			    VU_STATE_VERSION, sizeof(*st));
-	r = pread(fd, st, sizeof(*st), at + (off_t)sizeof(h));
-	if (r != (ssize_t)sizeof(*st))
-		return fail(why, n, -EPROTO, "slot %u: body truncated (%zd of "
-			    "%zu bytes)", k, r, sizeof(*st));
-	if (vu_state_crc32c(st, sizeof(*st)) != h.crc)
-		return fail(why, n, -EPROTO, "slot %u: CRC mismatch (torn or "
-			    "corrupt)", k);
-	*seq = h.seq;
+			    "version %u has %zu", k, h->body_len,
+			    VU_STATE_VERSION, sizeof(struct vu_state));
 	return 1;
 }
 
+/* Slot k's body into st: 1 if it matches its header's CRC, else -errno +
+ * why. */
+static int get_body(int fd, unsigned k, const struct rec_hdr *h,
+		    struct vu_state *st, char *why, size_t n)
+{
+	off_t at = (off_t)(k * SLOT_SIZE + sizeof(*h));
+	ssize_t r = pread(fd, st, sizeof(*st), at);
+
+	if (r != (ssize_t)sizeof(*st))
+		return fail(why, n, -EPROTO, "slot %u: body truncated (%zd of "
+			    "%zu bytes)", k, r, sizeof(*st));
+	if (vu_state_crc32c(st, sizeof(*st)) != h->crc)
+		return fail(why, n, -EPROTO, "slot %u: CRC mismatch (torn or "
+			    "corrupt)", k);
+	return 1;
+}
+
+/* The newer record by its header is read first, the other only if that
+ * one's body fails its CRC: one 35 KiB read and check, not two, on the
+ * path of every restart. */
 int vu_state_get(int fd, struct vu_state *st, uint64_t *seq, char *why,
 		 size_t n)
 {
-	static struct vu_state other;  /* control thread only; 35 KiB */
-	char w0[160] = "", w1[160] = "";
-	uint64_t s0 = 0, s1 = 0;
-	int r0 = get_slot(fd, 0, st, &s0, w0, sizeof(w0));
-	int r1 = get_slot(fd, 1, &other, &s1, w1, sizeof(w1));
+	struct rec_hdr h[2];
+	char w[2][160] = {"", ""};
+	int r[2];
 
-	if (r1 == 1 && (r0 != 1 || s1 > s0)) {
-		memcpy(st, &other, sizeof(*st));
-		*seq = s1;
-		return 0;
+	for (unsigned k = 0; k < 2; k++)
+		r[k] = get_hdr(fd, k, &h[k], w[k], sizeof(w[k]));
+	unsigned first = r[1] == 1 && (r[0] != 1 || h[1].seq > h[0].seq);
+	for (unsigned i = 0; i < 2; i++) {
+		unsigned k = i ? !first : first;
+		if (r[k] != 1)
+			continue;
+		r[k] = get_body(fd, k, &h[k], st, w[k], sizeof(w[k]));
+		if (r[k] == 1) {
+			*seq = h[k].seq;
+			return 0;
+		}
 	}
-	if (r0 == 1) {
-		*seq = s0;
-		return 0;
-	}
-	if (r0 == 0 && r1 == 0)
+	if (r[0] == 0 && r[1] == 0)
 		return fail(why, n, -ENODATA, "no state record");
-	return fail(why, n, r0 < 0 ? r0 : r1, "%s%s%s", w0,
-		    *w0 && *w1 ? "; " : "", w1);
+	return fail(why, n, r[0] < 0 ? r[0] : r[1], "%s%s%s", w[0],
+		    *w[0] && *w[1] ? "; " : "", w[1]);
 }
 
 static int check_ring(const struct vu_state_ring *r, uint32_t i, bool pk,

@@ -190,6 +190,13 @@ static void test_torn_newest_slot_falls_back_to_the_other(void **state)
 	assert_int_equal(vu_state_get(f->statefd, &back, &seq, why,
 				      sizeof(why)), 0);
 	assert_int_equal(seq, 8);
+	assert_memory_equal(&back, &f->st, sizeof(back));
+	/* Both torn: refused, with both slots' reasons. */
+	assert_int_equal(pwrite(f->statefd, &junk, 1, 32 + 100), 1);
+	assert_int_equal(vu_state_get(f->statefd, &back, &seq, why,
+				      sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "slot 0: CRC mismatch"));
+	assert_non_null(strstr(why, "slot 1: CRC mismatch"));
 }
 
 static int get_err(struct fx *f, char *why, size_t n)
