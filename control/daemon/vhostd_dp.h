@@ -80,7 +80,7 @@ struct dp_port {
 	uint16_t member;           /* its member id there */
 	/* Rings whose packed-position slot (dev->pos) this process wrote
 	 * with a size: the only stopped rings without a size whose slot a
-	 * resume must clear (dp_resume: pos_stopped). */
+	 * resume must clear (vhostd_dp.c: pos_publish). */
 	uint64_t pos_sized[2 * VU_MAX_QUEUE_PAIRS / 64];
 };
 

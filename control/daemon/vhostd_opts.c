@@ -2,9 +2,9 @@
 #include "vhostd_opts.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <getopt.h>
 #include <grp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
