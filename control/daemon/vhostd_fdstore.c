@@ -15,11 +15,9 @@
 
 #include "../../datapath/log.h"
 #include "../backend/vu_state.h"
+#include "vhostd_listen_fds.h"
 #include "vhostd_opts.h"
-
-#ifdef VHOSTD_HAVE_LIBSYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
+#include "vhostd_sd.h"
 
 #define TAG "fdstore"
 #define MAX_KEPT 8192          /* fds taken from LISTEN_FDS */
@@ -57,32 +55,24 @@ static struct vu_state st;    /* the record being written or read */
 
 static void store(const char *port, const char *what, int fd)
 {
-#ifdef VHOSTD_HAVE_LIBSYSTEMD
 	char msg[128];
 
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s/%s", port, what);
-	int r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
-	if (r <= 0)
+	int r = vhostd_sd_notify_fd(msg, fd);
+	if (r <= 0 && r != -ENOENT)   /* -ENOENT: said once, when loading */
 		LOG_WARN(TAG, "%s: cannot store fd %s: %s", port, what,
 			 r ? strerror(-r) : "no NOTIFY_SOCKET");
-#else
-	(void)port; (void)what; (void)fd;
-#endif
 }
 
 static void unstore_name(const char *name)
 {
-#ifdef VHOSTD_HAVE_LIBSYSTEMD
 	char msg[300];
 
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	int r = sd_notify(0, msg);
-	if (r < 0)
+	int r = vhostd_sd_notify(msg);
+	if (r < 0 && r != -ENOENT)
 		LOG_WARN(TAG, "cannot remove fd %s from the store: %s", name,
 			 strerror(-r));
-#else
-	(void)name;
-#endif
 }
 
 static void unstore(const char *port, const char *what)
@@ -347,9 +337,8 @@ static const struct vu_port_hooks hooks = {before, after, gone};
 
 int fdstore_init(void)
 {
-#ifdef VHOSTD_HAVE_LIBSYSTEMD
-	char **names = NULL;
-	int n = sd_listen_fds_with_names(1, &names);
+	char **names;
+	int n = vhostd_listen_fds(&names);
 
 	if (n < 0) {
 		LOG_ERR(TAG, "LISTEN_FDS: %s", strerror(-n));
@@ -357,10 +346,10 @@ int fdstore_init(void)
 	}
 	for (int i = 0; i < n; i++) {
 		if (nkept < MAX_KEPT) {
-			kept[nkept].fd = SD_LISTEN_FDS_START + i;
+			kept[nkept].fd = VHOSTD_LISTEN_FDS_START + i;
 			kept[nkept++].name = names[i];
 		} else {
-			close(SD_LISTEN_FDS_START + i);
+			close(VHOSTD_LISTEN_FDS_START + i);
 			free(names[i]);
 		}
 	}
@@ -375,7 +364,6 @@ int fdstore_init(void)
 	active = getenv("NOTIFY_SOCKET") && max && atoi(max) > 0;
 	if (active)
 		vu_port_set_hooks(&hooks);
-#endif
 	return 0;
 }
 

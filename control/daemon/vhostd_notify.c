@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "vhostd_notify.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../datapath/log.h"
-
-#ifdef VHOSTD_HAVE_LIBSYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
+#include "vhostd_sd.h"
 
 #define TAG "notify"
 
@@ -18,17 +16,17 @@ static void notify(const char *state)
 {
 	if (!getenv("NOTIFY_SOCKET"))
 		return;
-#ifdef VHOSTD_HAVE_LIBSYSTEMD
-	int r = sd_notify(0, state);
-	if (r < 0)
+
+	int r = vhostd_sd_notify(state);
+
+	/* A Type=notify unit would wait for READY=1 and time out: say why. */
+	if (r == -ENOSYS)
+		LOG_ERR(TAG, "NOTIFY_SOCKET is set but this vhostd was built "
+			"without libsystemd: the service manager is not told "
+			"%.*s", (int)strcspn(state, "\n"), state);
+	else if (r < 0 && r != -ENOENT)   /* -ENOENT: said when loading */
 		LOG_WARN(TAG, "sd_notify %.*s: %s", (int)strcspn(state, "\n"),
 			 state, strerror(-r));
-#else
-	/* A Type=notify unit would wait for READY=1 and time out: say why. */
-	LOG_ERR(TAG, "NOTIFY_SOCKET is set but this vhostd was built without "
-		"libsystemd: the service manager is not told %.*s",
-		(int)strcspn(state, "\n"), state);
-#endif
 }
 
 static bool ready_sent;

@@ -3,7 +3,8 @@
  * vhostd_notify.h: telling the service manager how vhostd is doing.
  *
  * Under systemd with Type=notify, NOTIFY_SOCKET names where sd_notify(3)
- * sends; elsewhere these calls do nothing.  READY=1 goes out once every
+ * sends (through libsystemd, vhostd_sd.h); elsewhere these calls do
+ * nothing.  READY=1 goes out once every
  * socket listens (a unit ordered after vhostd@NAME finds them there),
  * STOPPING=1 when a signal asks vhostd to stop.
  */

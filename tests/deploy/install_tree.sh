@@ -35,11 +35,12 @@ if [ -x "$BUILD/control/vu-probe" ]; then
 	[ "$(stat -c %a "$D$BINDIR/vu-probe" 2>/dev/null)" = 755 ] ||
 		bad "vu-probe not installed 0755 in $BINDIR"
 fi
-# The modules (the AF_XDP port; the DPDK port and the --metrics server,
-# built with DPDK and libmicrohttpd only), where vhostd looks for them.
+# The modules (the AF_XDP port; the DPDK port, the --metrics server and
+# libsystemd's, built with DPDK, libmicrohttpd and libsystemd only), where
+# vhostd looks for them.
 LIBDIR=$(opt libdir)
 case $LIBDIR in /*) ;; *) LIBDIR=$PREFIX/$LIBDIR ;; esac
-for m in vhostd-afxdp.so vhostd-dpdk.so vhostd-metrics.so; do
+for m in vhostd-afxdp.so vhostd-dpdk.so vhostd-metrics.so vhostd-systemd.so; do
 	[ -f "$BUILD/control/$m" ] || continue
 	want=$((want + 1))
 	[ "$(stat -c %a "$D$LIBDIR/vhostd/$m" 2>/dev/null)" = 755 ] ||
