@@ -242,6 +242,23 @@ static int load_switch(struct daemon *d)
 	return err;
 }
 
+/* Everything listens and forwards: tell the service manager. */
+static void ready(void *arg)
+{
+	const struct daemon *d = arg;
+	char status[64];
+
+	snprintf(status, sizeof(status), "%d port(s)", d->opts.nports);
+	vhostd_notify_ready(status);
+}
+
+static void ready_resumed(void *arg)
+{
+	LOG_INFO(TAG, "every rebuilt device moves frames again (or had a "
+		 "second to): READY=1");
+	ready(arg);
+}
+
 int main(int argc, char **argv)
 {
 	/* Zero-filled (.bss), not initialised data: the 470 KiB are mapped
@@ -317,9 +334,11 @@ int main(int argc, char **argv)
 			 "features 0x%llx", VHOSTD_VERSION, d.opts.nports,
 			 (unsigned long long)d.opts.features,
 			 (unsigned long long)d.opts.protocol_features);
-		char status[64];
-		snprintf(status, sizeof(status), "%d port(s)", d.opts.nports);
-		vhostd_notify_ready(status);
+		/* After a restart through the fd store, the guests' frames
+		 * first: READY=1 loads libsystemd (vhostd_sd.h), whose
+		 * mappings would slow the worker's first passes. */
+		if (!sw_when_resumed(&d.sw, ready_resumed, &d))
+			ready(&d);
 		err = vu_loop_run(d.loop);
 	}
 	stop_all(&d);

@@ -4,9 +4,10 @@
  *
  * Under systemd with Type=notify, NOTIFY_SOCKET names where sd_notify(3)
  * sends (through libsystemd, vhostd_sd.h); elsewhere these calls do
- * nothing.  READY=1 goes out once every
- * socket listens (a unit ordered after vhostd@NAME finds them there),
- * STOPPING=1 when a signal asks vhostd to stop.
+ * nothing.  READY=1 goes out once every socket listens (a unit ordered
+ * after vhostd@NAME finds them there); after a restart through the fd
+ * store, once the rebuilt devices move frames again (main() waits with
+ * sw_when_resumed()).  STOPPING=1 when a signal asks vhostd to stop.
  */
 #ifndef VHOSTD_NOTIFY_H
 #define VHOSTD_NOTIFY_H

@@ -118,7 +118,20 @@ static void tick(struct vu_watch *w, uint32_t ev, void *arg)
 	if (!waiting) {
 		vu_loop_timer_del(s->loop, s->resumed_timer);
 		s->resumed_timer = NULL;
+		void (*fn)(void *) = s->resumed_fn;
+		s->resumed_fn = NULL;
+		if (fn)
+			fn(s->resumed_arg);
 	}
+}
+
+bool sw_when_resumed(struct sw *s, void (*fn)(void *arg), void *arg)
+{
+	if (!s->resumed_timer)
+		return false;
+	s->resumed_fn = fn;
+	s->resumed_arg = arg;
+	return true;
 }
 
 void sw_resumed_watch(struct sw *s, int i)
@@ -140,6 +153,7 @@ void sw_resumed_stop(struct sw *s)
 	if (s->resumed_timer)
 		vu_loop_timer_del(s->loop, s->resumed_timer);
 	s->resumed_timer = NULL;
+	s->resumed_fn = NULL;
 	for (int i = 0; i < s->nslots; i++)
 		s->ports[i].rebuilt_ns = 0;
 }

@@ -99,6 +99,8 @@ struct sw {
 	const char *config_path;        /* NULL: nothing written */
 	bool running;                   /* sw_run() done */
 	struct vu_watch *resumed_timer; /* vhostd_resumed.c */
+	void (*resumed_fn)(void *arg);  /* sw_when_resumed() */
+	void *resumed_arg;
 	struct sw_bridge bridges[SW_MAX_BRIDGES];
 	struct port_spec nic_specs[VHOSTD_MAX_PORTS];
 	struct port_env env;
@@ -140,6 +142,12 @@ bool sw_has_nic(const struct sw *s);
  * frames again (vhostd_resumed.c).  sw_resumed_stop() ends the watch. */
 void sw_resumed_watch(struct sw *s, int i);
 void sw_resumed_stop(struct sw *s);
+
+/* Call fn(arg) once, from the loop, when every port being watched has
+ * moved frames again (or its watch gave up, a second on).  false: none is
+ * watched, fn is not called (the caller goes on at once).  The watch
+ * ending with sw_resumed_stop() never calls it. */
+bool sw_when_resumed(struct sw *s, void (*fn)(void *arg), void *arg);
 
 /* The runtime part of the switch, as --config holds it. */
 void sw_to_conf(const struct sw *s, struct vhostd_conf *c);

@@ -39,6 +39,7 @@ struct sup {
 	struct { char name[256]; int fd; } e[SUP_MAX];
 	int n;
 	unsigned stored, removed, deduped;
+	unsigned ready;            /* READY=1 messages */
 };
 
 static inline int sup_init(struct sup *s, const char *path)
@@ -128,6 +129,8 @@ static inline void sup_drain(struct sup *s)
 				store = true;
 			else if (!strcmp(l, "FDSTOREREMOVE=1"))
 				remove = true;
+			else if (!strcmp(l, "READY=1"))
+				s->ready++;
 			else if (!strncmp(l, "FDNAME=", 7))
 				snprintf(name, sizeof(name), "%s", l + 7);
 		}

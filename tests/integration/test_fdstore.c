@@ -241,6 +241,8 @@ static void rs_stream(struct rs *r, uint32_t n)
 
 
 /* Lines of path holding what (vhostd appends: one log per test). */
+#define READY_LINE "moves frames again (or had a second to): READY=1"
+
 static int log_count(const char *path, const char *what)
 {
 	char line[1024];
@@ -444,6 +446,28 @@ static void rs_stream_checked(struct rs *r, uint32_t n)
 		fail_msg("the front-end saw a disconnect; log %s", log_path);
 }
 
+/*
+ * READY=1 follows a restart's first frames: the line saying so is the
+ * n-th, written after the n-th "frames moving again" line (the control
+ * thread writes both, in that order), and the manager has had `told`
+ * READY=1 in all.
+ */
+static void rs_ready_after_frames(int n, unsigned told)
+{
+	for (int ms = 0; ms < IO_MS && (log_count(log_path, READY_LINE) < n ||
+					sup.ready < told); ms++) {
+		msleep(1);
+		sup_drain(&sup);
+	}
+	if (log_count(log_path, READY_LINE) != n || sup.ready != told)
+		fail_msg("restart %d: READY=1 not told once (%u in all); log %s",
+			 n, sup.ready, log_path);
+	if (log_count(log_path, "frames moving again") +
+	    log_count(log_path, "no frame in the first second") < n)
+		fail_msg("restart %d: READY=1 before the frames; log %s", n,
+			 log_path);
+}
+
 static void rs_run(struct rs *r, const char *name)
 {
 	const char *env = getenv("VHOSTD_RESTARTS");
@@ -472,6 +496,7 @@ static void rs_run(struct rs *r, const char *name)
 		if (log_count(log_path, "frames moving again") != i + 1)
 			fail_msg("%s: restart %d: no 'frames moving again' "
 				 "line in %s", name, i, log_path);
+		rs_ready_after_frames(i + 1, i + 2);
 		if (sig == SIGTERM && r->lost_now)
 			fail_msg("%s: restart %d (SIGTERM) lost %u frames", name,
 				 i, r->lost_now);
@@ -894,6 +919,43 @@ static void test_request_in_flight_answered(void **state)
 	assert_int_equal(g.bad, 0);
 }
 
+/* A guest that sends nothing after the restart: READY=1 waits for its
+ * second (the first start's came at once), then follows the line that
+ * says no frame came. */
+static void test_idle_guest_ready_after_its_second(void **state)
+{
+	int wst;
+
+	(void)state;
+	rs_up(&g, false, 0, 2048);
+	rs_stream_checked(&g, BETWEEN_MIN);
+	for (int ms = 0; ms < IO_MS && sup.ready < 1; ms++) {
+		msleep(1);
+		sup_drain(&sup);
+	}
+	assert_int_equal(sup.ready, 1);
+	kill(g.proc.pid, SIGKILL);
+	assert_true(wait_exit(&g, &wst));
+	sup_drain(&sup);
+	vhostd_run(&g);
+	for (int ms = 0; ms < IO_MS && !log_has(log_path, "device rebuilt "
+						"from the stored state", NULL);
+	     ms++)
+		msleep(1);
+	double t0 = now_s();
+	while (now_s() - t0 < 0.8) {
+		msleep(10);
+		sup_drain(&sup);
+		assert_int_equal(sup.ready, 1);
+	}
+	rs_ready_after_frames(1, 2);
+	assert_true(log_has(log_path, "no frame in the first second", NULL));
+	g.back = true;   /* not a restart under traffic: no outage counted */
+	rs_stream_checked(&g, BETWEEN_MIN);
+	assert_int_equal(g.dups, 0);
+	assert_int_equal(g.bad, 0);
+}
+
 /* vhostctl CTL add-port g vhost-fd:7, its fd 7 being fd. */
 static void add_fd_port(int fd)
 {
@@ -993,6 +1055,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_server_mode_restarts_unnoticed,
 					  teardown),
 		cmocka_unit_test_teardown(test_junk_in_store_removed,
+					  teardown),
+		cmocka_unit_test_teardown(test_idle_guest_ready_after_its_second,
 					  teardown),
 		cmocka_unit_test_teardown(test_fd_port_kept_in_store,
 					  teardown),
