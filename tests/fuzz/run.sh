@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets (clang, -Dfuzz=true) and run each for SECONDS
 # (default 60): tests/fuzz/run.sh [SECONDS] [TARGET...]  (TARGET: vu-msg,
-# vq-split, vq-packed, vnet, port-spec, conf, vu-state; default all).
+# vq-split, vq-packed, vnet, port-spec, conf, vu-state, listen-fds;
+# default all).
 # Each target starts from a copy of its seed corpus (corpus/TARGET) plus
 # its regression inputs (regress/TARGET); what it finds new stays in the
 # build directory, never in the tree.  Exits non-zero when any target
@@ -13,7 +14,8 @@ cd "$(dirname "$0")/../.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(vu-msg vq-split vq-packed vnet port-spec conf vu-state)
+[ ${#targets[@]} -gt 0 ] || targets=(vu-msg vq-split vq-packed vnet port-spec conf vu-state
+	listen-fds)
 build=${FUZZ_BUILD:-build-fuzz}
 
 if [ ! -f "$build/build.ninja" ]; then
