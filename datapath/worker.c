@@ -364,7 +364,9 @@ struct wk_list *wk_publish(struct worker *w, struct wk_list *list)
 	/* seq_cst: against the worker's parked flag (worker_park.c). */
 	struct wk_list *old = atomic_exchange(&w->list, list);
 	wk_wake(w);
-	if (wk_quiesce(w) < 0)
+	/* No list before: no pass can be in any item, nothing to wait for
+	 * (a restart's first publish is on the guests' clock). */
+	if (old && wk_quiesce(w) < 0)
 		wk_settle(w);
 	return old;
 }

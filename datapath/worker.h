@@ -169,7 +169,8 @@ void wk_stop(struct worker *w);
  * Publish list (NULL = nothing to poll) and return the previous one once no
  * pass can still be using it; the caller frees it (free()).  Waits for one
  * quiescent point of a running worker (microseconds when it is busy
- * polling); returns at once for a worker that is not running.  When the
+ * polling); returns at once for a worker that is not running or had no
+ * list (no pass can be in an item of none).  When the
  * worker does not get there within WK_QUIESCE_TIMEOUT_MS, the item it is
  * in is abandoned (wk_quiesce) and publish waits for that item to return,
  * which it does at its next check: publish never returns while the worker

@@ -465,6 +465,41 @@ static void test_removed_hook_is_not_run(void **state)
 	assert_int_equal(h.calls, 0);
 }
 
+static void hold_start(void *arg)
+{
+	_Atomic bool *go = arg;
+
+	while (!atomic_load(go))
+		sleep_ms(1);
+}
+
+/* The first publish to a worker that had no list returns at once, even
+ * while the worker makes no pass (here: held in its start hook); it used
+ * to wait for a quiescent point that this worker never reached. */
+static void test_first_publish_waits_for_no_pass(void **state)
+{
+	(void)state;
+	struct worker w;
+	struct counter c = {.canary = CANARY};
+	_Atomic bool go = false;
+
+	assert_int_equal(wk_hook_add(hold_start, NULL, &go), 0);
+	assert_int_equal(wk_start(&w, 0, -1), 0);
+	assert_null(wk_publish(&w, one_item_list(&c)));
+	assert_int_equal(atomic_load(&w.epoch), 0);
+	assert_int_equal(atomic_load(&c.polls), 0);
+	atomic_store(&go, true);
+	while (atomic_load(&c.polls) == 0)
+		sleep_ms(1);
+	/* A list now: the next publish waits for its pass as always. */
+	free(wk_publish(&w, NULL));
+	uint64_t p = atomic_load(&c.polls);
+	sleep_ms(5);
+	assert_int_equal(atomic_load(&c.polls), p);
+	wk_stop(&w);
+	wk_hook_remove(hold_start, NULL, &go);
+}
+
 static void test_hook_table_is_bounded(void **state)
 {
 	(void)state;
@@ -499,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_hooks_run_in_the_worker_around_its_passes),
 		cmocka_unit_test(test_removed_hook_is_not_run),
 		cmocka_unit_test(test_hook_table_is_bounded),
+		cmocka_unit_test(test_first_publish_waits_for_no_pass),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
