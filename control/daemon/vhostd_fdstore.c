@@ -444,8 +444,10 @@ bool fdstore_take(const char *name, struct vu_port_restore *r)
 	}
 	take_ents(s);
 	for (uint32_t i = 0; s->have_state && i < s->nents; i++)
-		if (s->ents[i].id == st.conn)
+		if (s->ents[i].id == st.conn) {
 			r->cfd = fcntl(s->ents[i].fd, F_DUPFD_CLOEXEC, 3);
+			s->ents[i].devfd = r->cfd;   /* as copy_id() notes */
+		}
 	if (s->have_state && r->cfd < 0) {
 		LOG_ERR(TAG, "%s: the stored state names a connection that is "
 			"not in the store; its front-end must reconnect", name);
@@ -454,9 +456,11 @@ bool fdstore_take(const char *name, struct vu_port_restore *r)
 	return true;
 }
 
-/* A copy of the kept entry id for the device (-1 for id 0); a missing
- * one sets *err. */
-static int copy_id(const struct fsp *s, uint32_t id, int *err)
+/* A copy of the kept entry id for the device (-1 for id 0), noted as
+ * the device's fd of that entry (the capture after the rebuild then finds
+ * each fd at the first look, not by comparing it with every entry); a
+ * missing one sets *err. */
+static int copy_id(struct fsp *s, uint32_t id, int *err)
 {
 	if (!id)
 		return -1;
@@ -465,6 +469,8 @@ static int copy_id(const struct fsp *s, uint32_t id, int *err)
 			int fd = fcntl(s->ents[i].fd, F_DUPFD_CLOEXEC, 3);
 			if (fd < 0)
 				*err = -errno;
+			else
+				s->ents[i].devfd = fd;
 			return fd;
 		}
 	*err = -ENOENT;
