@@ -57,11 +57,6 @@ static const struct vhostd_sd_module *get(void)
 	return mod;
 }
 
-bool vhostd_sd_usable(void)
-{
-	return get() != NULL;
-}
-
 static int unavailable(void)
 {
 #ifdef VHOSTD_HAVE_LIBSYSTEMD

@@ -17,7 +17,6 @@
 #ifndef VHOSTD_SD_H
 #define VHOSTD_SD_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -41,9 +40,6 @@ const struct vhostd_sd_module *vhostd_sd_open(const char *path, char *why,
 /* Where the module is looked for (tests: the build tree's); before any
  * call below. */
 void vhostd_sd_set_path(const char *path);
-
-/* True when the module is loaded (loading it now if it was not yet). */
-bool vhostd_sd_usable(void);
 
 /* sd_notify(0, state); -ENOSYS, or -ENOENT when the module could not be
  * loaded (said once in the log). */
