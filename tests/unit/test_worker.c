@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -450,6 +452,41 @@ static void test_hooks_run_in_the_worker_around_its_passes(void **state)
 	assert_int_equal(h.polls_at_stop, atomic_load(&c.polls));
 }
 
+static char name_seen[16];
+
+static void hook_read_name(void *arg)
+{
+	(void)arg;
+	(void)prctl(PR_GET_NAME, name_seen);
+}
+
+static void hook_nothing(void *arg)
+{
+	(void)arg;
+}
+
+/* The worker names itself before its first pass (from inside: naming it
+ * from the control thread goes through /proc/self/task/TID/comm), and
+ * the thread that started it keeps its own name. */
+static void test_worker_names_itself(void **state)
+{
+	(void)state;
+	struct worker w;
+	char before[16] = "", after[16] = "";
+
+	(void)prctl(PR_GET_NAME, before);
+	memset(name_seen, 0, sizeof(name_seen));
+	assert_int_equal(wk_hook_add(hook_read_name, hook_nothing, NULL), 0);
+	assert_int_equal(wk_start(&w, 7, -1), 0);
+	for (int i = 0; i < 1000 && name_seen[0] == '\0'; i++)
+		sleep_ms(1);
+	wk_stop(&w);
+	wk_hook_remove(hook_read_name, hook_nothing, NULL);
+	(void)prctl(PR_GET_NAME, after);
+	assert_string_equal(name_seen, "vhostd-wk7");
+	assert_string_equal(after, before);
+}
+
 static void test_removed_hook_is_not_run(void **state)
 {
 	(void)state;
@@ -517,6 +554,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_published_list_is_polled),
+		cmocka_unit_test(test_worker_names_itself),
 		cmocka_unit_test(test_item_counts_its_own_packets_and_cycles),
 		cmocka_unit_test(test_pass_that_moves_nothing_is_idle),
 		cmocka_unit_test(test_old_list_is_unused_once_publish_returns),
