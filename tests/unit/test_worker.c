@@ -453,11 +453,13 @@ static void test_hooks_run_in_the_worker_around_its_passes(void **state)
 }
 
 static char name_seen[16];
+static _Atomic bool name_read;
 
 static void hook_read_name(void *arg)
 {
 	(void)arg;
 	(void)prctl(PR_GET_NAME, name_seen);
+	atomic_store(&name_read, true);
 }
 
 static void hook_nothing(void *arg)
@@ -476,11 +478,12 @@ static void test_worker_names_itself(void **state)
 
 	(void)prctl(PR_GET_NAME, before);
 	memset(name_seen, 0, sizeof(name_seen));
+	atomic_store(&name_read, false);
 	assert_int_equal(wk_hook_add(hook_read_name, hook_nothing, NULL), 0);
 	assert_int_equal(wk_start(&w, 7, -1), 0);
-	for (int i = 0; i < 1000 && name_seen[0] == '\0'; i++)
+	for (int i = 0; i < 1000 && !atomic_load(&name_read); i++)
 		sleep_ms(1);
-	wk_stop(&w);
+	wk_stop(&w);    /* joined: name_seen is read after the worker */
 	wk_hook_remove(hook_read_name, hook_nothing, NULL);
 	(void)prctl(PR_GET_NAME, after);
 	assert_string_equal(name_seen, "vhostd-wk7");
