@@ -404,6 +404,27 @@ static void take_ents(struct fsp *s)
 	}
 }
 
+/* A copy of the kept entry id for the device (-1 for id 0), noted as
+ * the device's fd of that entry (the capture after the rebuild then finds
+ * each fd at the first look, not by comparing it with every entry); a
+ * missing one sets *err. */
+static int copy_id(struct fsp *s, uint32_t id, int *err)
+{
+	if (!id)
+		return -1;
+	for (uint32_t i = 0; i < s->nents; i++)
+		if (s->ents[i].id == id) {
+			int fd = fcntl(s->ents[i].fd, F_DUPFD_CLOEXEC, 3);
+			if (fd < 0)
+				*err = -errno;
+			else
+				s->ents[i].devfd = fd;
+			return fd;
+		}
+	*err = -ENOENT;
+	return -1;
+}
+
 bool fdstore_take(const char *name, struct vu_port_restore *r)
 {
 	char why[256];
@@ -443,38 +464,16 @@ bool fdstore_take(const char *name, struct vu_port_restore *r)
 				 "previous vhostd refused (%s)", name, why);
 	}
 	take_ents(s);
-	for (uint32_t i = 0; s->have_state && i < s->nents; i++)
-		if (s->ents[i].id == st.conn) {
-			r->cfd = fcntl(s->ents[i].fd, F_DUPFD_CLOEXEC, 3);
-			s->ents[i].devfd = r->cfd;   /* as copy_id() notes */
-		}
+	if (s->have_state) {
+		int err = 0;
+		r->cfd = copy_id(s, st.conn, &err);
+	}
 	if (s->have_state && r->cfd < 0) {
 		LOG_ERR(TAG, "%s: the stored state names a connection that is "
 			"not in the store; its front-end must reconnect", name);
 		s->have_state = false;
 	}
 	return true;
-}
-
-/* A copy of the kept entry id for the device (-1 for id 0), noted as
- * the device's fd of that entry (the capture after the rebuild then finds
- * each fd at the first look, not by comparing it with every entry); a
- * missing one sets *err. */
-static int copy_id(struct fsp *s, uint32_t id, int *err)
-{
-	if (!id)
-		return -1;
-	for (uint32_t i = 0; i < s->nents; i++)
-		if (s->ents[i].id == id) {
-			int fd = fcntl(s->ents[i].fd, F_DUPFD_CLOEXEC, 3);
-			if (fd < 0)
-				*err = -errno;
-			else
-				s->ents[i].devfd = fd;
-			return fd;
-		}
-	*err = -ENOENT;
-	return -1;
 }
 
 /* Handle again the request the previous process was handling (its
