@@ -877,6 +877,42 @@ static void test_corrupt_state_refused(void **state)
 	vu_front_close(f2);
 }
 
+/* The connection the stored state names taken out of the store (a
+ * manager that lost it): refused with its reason, reconnect path. */
+static void test_missing_connection_refused(void **state)
+{
+	int st;
+
+	(void)state;
+	rs_up(&g, false, 0, 2048);
+	rs_stream_checked(&g, BETWEEN_MIN);
+	kill(g.proc.pid, SIGKILL);
+	assert_true(wait_exit(&g, &st));
+	sup_drain(&sup);
+	char name[sizeof(sup.e[0].name)] = "";
+	for (int i = 0; i < sup.n && !name[0]; i++) {
+		int on = 1;
+		socklen_t len = sizeof(on);
+		if (getsockopt(sup.e[i].fd, SOL_SOCKET, SO_ACCEPTCONN, &on,
+			       &len) == 0 && !on)
+			snprintf(name, sizeof(name), "%s", sup.e[i].name);
+	}
+	assert_true(name[0] != '\0');
+	sup_remove(&sup, name);    /* the front-end sees it close now */
+	wait_closed(&g);
+	vhostd_run(&g);
+	const char *said = "names a connection that is not in the store";
+	for (int ms = 0; ms < IO_MS && !log_has(log_path, said, NULL); ms++)
+		msleep(1);
+	assert_true(log_has(log_path, said, NULL));
+	assert_true(log_has(log_path, "its front-end must reconnect", NULL));
+	struct vu_front *f2 = NULL;
+	assert_int_equal(vu_front_accept_on(&f2, g.lfd, 5000, IO_MS), 0);
+	assert_int_equal(vu_front_negotiate(f2, g.features,
+					    VU_FRONT_PROTOCOL_DEFAULT), 0);
+	vu_front_close(f2);
+}
+
 /* Killed while handling GET_FEATURES (the record says so, as before()
  * writes it): the next vhostd answers it, the front-end gets its reply
  * and traffic goes on. */
@@ -1048,6 +1084,8 @@ int main(int argc, char **argv)
 					  teardown),
 		cmocka_unit_test_teardown(
 			test_packed_bad_positions_header_refused, teardown),
+		cmocka_unit_test_teardown(test_missing_connection_refused,
+					  teardown),
 		cmocka_unit_test_teardown(test_corrupt_state_refused,
 					  teardown),
 		cmocka_unit_test_teardown(test_request_in_flight_answered,
